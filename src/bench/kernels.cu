@@ -1,0 +1,455 @@
+// CUDA C kernels for `planner bench --backend cuda`, compiled at run time by NVRTC.
+//
+// No headers: f16 is carried as `unsigned short` and converted with PTX `cvt`, so the
+// source compiles with a bare NVRTC (CI compiles it to PTX without a GPU).
+//
+// Layouts (all row-major):
+//   attention  Q, K, V, O: [heads][N][D] f16;  S/P: [heads][N][N] f32
+//   paged KV   pool: [num_blocks][block_size][heads][row_bytes], row_bytes per dtype:
+//              f16 = 2*D, q8_0 = D/32*34 ({f16 d; i8 q[32]}), q4_0 = D/32*18 ({f16 d; u8 q[16]})
+//   quantize   x: [nblocks*32] f16 -> y: nblocks * (34 | 18) bytes, GGML block layouts.
+
+typedef unsigned short f16_t;
+typedef unsigned char u8;
+
+__device__ __forceinline__ float h2f(f16_t h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+__device__ __forceinline__ f16_t f2h(float f) {
+    f16_t h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+
+// ---------------------------------------------------------------- fill (random data)
+
+__device__ __forceinline__ unsigned int hash_u32(unsigned long long x) {
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return (unsigned int)x;
+}
+// Uniform in [-1, 1) from (seed, index).
+__device__ __forceinline__ float uniform_pm1(unsigned long long seed, unsigned long long i) {
+    return (float)(hash_u32(seed * 0x9E3779B97F4A7C15ULL + i) >> 8) * (2.0f / 16777216.0f) - 1.0f;
+}
+
+extern "C" __global__ void fill_f32(float* __restrict__ x, unsigned long long n, unsigned long long seed) {
+    for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
+         i += (unsigned long long)gridDim.x * blockDim.x)
+        x[i] = uniform_pm1(seed, i);
+}
+
+extern "C" __global__ void fill_f16(f16_t* __restrict__ x, unsigned long long n, unsigned long long seed) {
+    for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
+         i += (unsigned long long)gridDim.x * blockDim.x)
+        x[i] = f2h(uniform_pm1(seed, i));
+}
+
+// bf16 = the high half of an f32 (round to nearest even).
+extern "C" __global__ void fill_bf16(f16_t* __restrict__ x, unsigned long long n, unsigned long long seed) {
+    for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
+         i += (unsigned long long)gridDim.x * blockDim.x) {
+        unsigned int u = __float_as_uint(uniform_pm1(seed, i));
+        u += 0x7FFFu + ((u >> 16) & 1u);
+        x[i] = (f16_t)(u >> 16);
+    }
+}
+
+// ---------------------------------------------------------------- HBM stream
+
+// Each thread keeps four independent 16-byte loads in flight per loop trip.
+extern "C" __global__ void stream_read(const float4* __restrict__ a, unsigned long long n4,
+                                       float* __restrict__ partial) {
+    __shared__ float red[32];
+    float acc0 = 0.f, acc1 = 0.f, acc2 = 0.f, acc3 = 0.f;
+    const unsigned long long stride = (unsigned long long)gridDim.x * blockDim.x;
+    unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x;
+    for (; i + 3 * stride < n4; i += 4 * stride) {
+        float4 v0 = a[i], v1 = a[i + stride], v2 = a[i + 2 * stride], v3 = a[i + 3 * stride];
+        acc0 += (v0.x + v0.y) + (v0.z + v0.w);
+        acc1 += (v1.x + v1.y) + (v1.z + v1.w);
+        acc2 += (v2.x + v2.y) + (v2.z + v2.w);
+        acc3 += (v3.x + v3.y) + (v3.z + v3.w);
+    }
+    for (; i < n4; i += stride) {
+        float4 v = a[i];
+        acc0 += (v.x + v.y) + (v.z + v.w);
+    }
+    float acc = (acc0 + acc1) + (acc2 + acc3);
+    for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = acc;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        float v = threadIdx.x < (blockDim.x >> 5) ? red[threadIdx.x] : 0.f;
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+        if (threadIdx.x == 0) partial[blockIdx.x] = v;
+    }
+}
+
+extern "C" __global__ void stream_write(float4* __restrict__ a, unsigned long long n4, float value) {
+    const float4 v = make_float4(value, value, value, value);
+    const unsigned long long stride = (unsigned long long)gridDim.x * blockDim.x;
+    for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n4; i += stride)
+        a[i] = v;
+}
+
+extern "C" __global__ void stream_copy(const float4* __restrict__ a, float4* __restrict__ b,
+                                       unsigned long long n4) {
+    const unsigned long long stride = (unsigned long long)gridDim.x * blockDim.x;
+    unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x;
+    for (; i + stride < n4; i += 2 * stride) {
+        float4 v0 = a[i], v1 = a[i + stride];
+        b[i] = v0;
+        b[i + stride] = v1;
+    }
+    for (; i < n4; i += stride) b[i] = a[i];
+}
+
+// ---------------------------------------------------------------- standard attention
+// Three kernels, as an unfused implementation runs them: S = scale * Q K^T (written to HBM),
+// P = softmax(S) (read twice, written once, in place), O = P V (P read from HBM).
+// 64x64 output tile per block, 256 threads, 4x4 outputs per thread, CUDA cores (FFMA).
+
+#define TS 64
+#define TK 16
+
+extern "C" __global__ void __launch_bounds__(256) attn_std_scores(
+    const f16_t* __restrict__ Q, const f16_t* __restrict__ K, float* __restrict__ S,
+    int N, int D, float scale) {
+    __shared__ float Qs[TK][TS + 4];
+    __shared__ float Ks[TK][TS + 4];
+    const size_t h = blockIdx.z;
+    const f16_t* q = Q + h * (size_t)N * D;
+    const f16_t* k = K + h * (size_t)N * D;
+    float* s = S + h * (size_t)N * N;
+    const int row0 = blockIdx.y * TS, col0 = blockIdx.x * TS;
+    const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
+    float acc[4][4] = {};
+    for (int k0 = 0; k0 < D; k0 += TK) {
+        for (int e = threadIdx.x; e < TS * TK; e += 256) {
+            int r = e / TK, c = e % TK;
+            Qs[c][r] = h2f(q[(size_t)(row0 + r) * D + k0 + c]);
+            Ks[c][r] = h2f(k[(size_t)(col0 + r) * D + k0 + c]);
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < TK; ++kk) {
+            float a[4], b[4];
+#pragma unroll
+            for (int i = 0; i < 4; ++i) { a[i] = Qs[kk][ty * 4 + i]; b[i] = Ks[kk][tx * 4 + i]; }
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+#pragma unroll
+                for (int j = 0; j < 4; ++j) acc[i][j] += a[i] * b[j];
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        float4 v = make_float4(acc[i][0] * scale, acc[i][1] * scale, acc[i][2] * scale, acc[i][3] * scale);
+        *(float4*)&s[(size_t)(row0 + ty * 4 + i) * N + col0 + tx * 4] = v;
+    }
+}
+
+// One block per row: pass 1 reads the row for its max and sum of exponentials (online),
+// pass 2 reads it again and writes the probabilities in place.
+extern "C" __global__ void __launch_bounds__(256) attn_std_softmax(float* __restrict__ S, int N) {
+    __shared__ float sm[8], sl[8];
+    float* row = S + ((size_t)blockIdx.y * N + blockIdx.x) * N;
+    float m = -1e30f, l = 0.f;
+    for (int j = threadIdx.x; j < N; j += 256) {
+        float x = row[j];
+        float mn = fmaxf(m, x);
+        l = l * __expf(m - mn) + __expf(x - mn);
+        m = mn;
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        float m2 = __shfl_xor_sync(0xffffffffu, m, o), l2 = __shfl_xor_sync(0xffffffffu, l, o);
+        float mn = fmaxf(m, m2);
+        l = l * __expf(m - mn) + l2 * __expf(m2 - mn);
+        m = mn;
+    }
+    if ((threadIdx.x & 31) == 0) { sm[threadIdx.x >> 5] = m; sl[threadIdx.x >> 5] = l; }
+    __syncthreads();
+    m = sm[0]; l = sl[0];
+    for (int w = 1; w < 8; ++w) {
+        float mn = fmaxf(m, sm[w]);
+        l = l * __expf(m - mn) + sl[w] * __expf(sm[w] - mn);
+        m = mn;
+    }
+    const float inv = 1.f / l;
+    for (int j = threadIdx.x; j < N; j += 256) row[j] = __expf(row[j] - m) * inv;
+}
+
+extern "C" __global__ void __launch_bounds__(256) attn_std_pv(
+    const float* __restrict__ P, const f16_t* __restrict__ V, f16_t* __restrict__ O, int N, int D) {
+    __shared__ float Ps[TK][TS + 4];
+    __shared__ float Vs[TK][TS + 4];
+    const size_t h = blockIdx.z;
+    const float* p = P + h * (size_t)N * N;
+    const f16_t* v = V + h * (size_t)N * D;
+    f16_t* o = O + h * (size_t)N * D;
+    const int row0 = blockIdx.y * TS, col0 = blockIdx.x * TS;
+    const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
+    float acc[4][4] = {};
+    for (int k0 = 0; k0 < N; k0 += TK) {
+        for (int e = threadIdx.x; e < TS * TK; e += 256) {
+            int r = e / TK, c = e % TK;
+            Ps[c][r] = p[(size_t)(row0 + r) * N + k0 + c];
+            int vr = e / TS, vc = e % TS;
+            Vs[vr][vc] = h2f(v[(size_t)(k0 + vr) * D + col0 + vc]);
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < TK; ++kk) {
+            float a[4], b[4];
+#pragma unroll
+            for (int i = 0; i < 4; ++i) { a[i] = Ps[kk][ty * 4 + i]; b[i] = Vs[kk][tx * 4 + i]; }
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+#pragma unroll
+                for (int j = 0; j < 4; ++j) acc[i][j] += a[i] * b[j];
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+            o[(size_t)(row0 + ty * 4 + i) * D + col0 + tx * 4 + j] = f2h(acc[i][j]);
+}
+
+// ---------------------------------------------------------------- tiled (flash) attention
+// One fused kernel: a block owns BR = 64 query rows (4 threads per row, each holding D/4 of
+// q and of the output accumulator in registers), streams K and V through shared memory in
+// tiles of BC = 32 keys, and keeps a running max and sum (online softmax), so S and P never
+// leave the chip. HBM traffic: Q and O once, K and V once per query block, i.e.
+// 2*N*D*e + 2*N*D*e*ceil(N/BR) bytes per head for element size e.
+
+#define FA_BR 64
+#define FA_BC 32
+
+template <int D>
+__device__ __forceinline__ void attn_flash(const f16_t* __restrict__ Q, const f16_t* __restrict__ K,
+                                           const f16_t* __restrict__ V, f16_t* __restrict__ O,
+                                           int N, float scale) {
+    constexpr int DP = D / 4;  // dims per thread
+    __shared__ __align__(16) float Ks[FA_BC][D];
+    __shared__ __align__(16) float Vs[FA_BC][D];
+    const size_t h = blockIdx.y;
+    const int row = blockIdx.x * FA_BR + (threadIdx.x >> 2);
+    const int part = threadIdx.x & 3;
+    const f16_t* q = Q + (h * N + row) * (size_t)D;
+    const f16_t* k = K + h * (size_t)N * D;
+    const f16_t* v = V + h * (size_t)N * D;
+    // This thread's dims: chunks of 4 at 16*c + 4*part, so a warp's 16-byte shared loads
+    // fall in distinct banks.
+    const float qscale = scale * 1.4426950408889634f;  // exp2 domain
+    float qr[DP], acc[DP];
+#pragma unroll
+    for (int c = 0; c < DP / 4; ++c)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            qr[c * 4 + e] = h2f(q[16 * c + 4 * part + e]) * qscale;
+            acc[c * 4 + e] = 0.f;
+        }
+    float m = -1e30f, l = 0.f;
+    for (int t0 = 0; t0 < N; t0 += FA_BC) {
+        __syncthreads();
+        for (int e = threadIdx.x; e < FA_BC * D / 4; e += 256) {
+            int r = e / (D / 4), c = (e % (D / 4)) * 4;
+            const size_t off = (size_t)(t0 + r) * D + c;
+            uint2 kk = *(const uint2*)(k + off);
+            uint2 vv = *(const uint2*)(v + off);
+            Ks[r][c + 0] = h2f((f16_t)(kk.x & 0xffff)); Ks[r][c + 1] = h2f((f16_t)(kk.x >> 16));
+            Ks[r][c + 2] = h2f((f16_t)(kk.y & 0xffff)); Ks[r][c + 3] = h2f((f16_t)(kk.y >> 16));
+            Vs[r][c + 0] = h2f((f16_t)(vv.x & 0xffff)); Vs[r][c + 1] = h2f((f16_t)(vv.x >> 16));
+            Vs[r][c + 2] = h2f((f16_t)(vv.y & 0xffff)); Vs[r][c + 3] = h2f((f16_t)(vv.y >> 16));
+        }
+        __syncthreads();
+        float s[FA_BC];
+        float tmax = -1e30f;
+#pragma unroll
+        for (int j = 0; j < FA_BC; ++j) {
+            float d = 0.f;
+#pragma unroll
+            for (int c = 0; c < DP / 4; ++c) {
+                float4 kv = *(const float4*)&Ks[j][16 * c + 4 * part];
+                d += qr[c * 4 + 0] * kv.x + qr[c * 4 + 1] * kv.y + qr[c * 4 + 2] * kv.z + qr[c * 4 + 3] * kv.w;
+            }
+            d += __shfl_xor_sync(0xffffffffu, d, 1);
+            d += __shfl_xor_sync(0xffffffffu, d, 2);
+            s[j] = d;
+            tmax = fmaxf(tmax, d);
+        }
+        const float mn = fmaxf(m, tmax);
+        const float corr = exp2f(m - mn);
+        l *= corr;
+#pragma unroll
+        for (int i = 0; i < DP; ++i) acc[i] *= corr;
+#pragma unroll
+        for (int j = 0; j < FA_BC; ++j) {
+            const float p = exp2f(s[j] - mn);
+            l += p;
+#pragma unroll
+            for (int c = 0; c < DP / 4; ++c) {
+                float4 vv = *(const float4*)&Vs[j][16 * c + 4 * part];
+                acc[c * 4 + 0] += p * vv.x; acc[c * 4 + 1] += p * vv.y;
+                acc[c * 4 + 2] += p * vv.z; acc[c * 4 + 3] += p * vv.w;
+            }
+        }
+        m = mn;
+    }
+    const float inv = 1.f / l;
+    f16_t* o = O + (h * N + row) * (size_t)D;
+#pragma unroll
+    for (int c = 0; c < DP / 4; ++c)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) o[16 * c + 4 * part + e] = f2h(acc[c * 4 + e] * inv);
+}
+
+extern "C" __global__ void __launch_bounds__(256) attn_flash_d64(
+    const f16_t* Q, const f16_t* K, const f16_t* V, f16_t* O, int N, float scale) {
+    attn_flash<64>(Q, K, V, O, N, scale);
+}
+extern "C" __global__ void __launch_bounds__(256) attn_flash_d128(
+    const f16_t* Q, const f16_t* K, const f16_t* V, f16_t* O, int N, float scale) {
+    attn_flash<128>(Q, K, V, O, N, scale);
+}
+
+// ---------------------------------------------------------------- paged decode attention
+// One block of 4 warps per (sequence, head); D = 128, each lane owns 4 consecutive dims.
+// Warp w takes tokens w, w+4, ...; each warp keeps an online softmax; warps merge at the end.
+// The token's K and V rows are found through the sequence's block table and dequantized in
+// registers, so HBM traffic is the cache's bytes at its own dtype.
+
+#define PD_D 128
+
+template <int KIND>  // 0 = f16, 1 = q8_0, 2 = q4_0
+__device__ __forceinline__ void load4(const u8* __restrict__ rowp, int lane, float out[4]) {
+    if (KIND == 0) {
+        uint2 u = *(const uint2*)(rowp + lane * 8);
+        out[0] = h2f((f16_t)(u.x & 0xffff)); out[1] = h2f((f16_t)(u.x >> 16));
+        out[2] = h2f((f16_t)(u.y & 0xffff)); out[3] = h2f((f16_t)(u.y >> 16));
+    } else if (KIND == 1) {
+        const u8* blk = rowp + (lane >> 3) * 34;
+        const float d = h2f(*(const f16_t*)blk);
+        const int j0 = (lane & 7) * 4;
+        const unsigned short lo = *(const unsigned short*)(blk + 2 + j0);
+        const unsigned short hi = *(const unsigned short*)(blk + 2 + j0 + 2);
+        out[0] = d * (float)(signed char)(lo & 0xff); out[1] = d * (float)(signed char)(lo >> 8);
+        out[2] = d * (float)(signed char)(hi & 0xff); out[3] = d * (float)(signed char)(hi >> 8);
+    } else {
+        const u8* blk = rowp + (lane >> 3) * 18;
+        const float d = h2f(*(const f16_t*)blk);
+        const int j0 = (lane & 7) * 4;  // element index within the 32-block
+        const int b0 = j0 & 15;         // byte holding it
+        const int shift = j0 < 16 ? 0 : 4;
+        const unsigned short lo = *(const unsigned short*)(blk + 2 + b0);
+        const unsigned short hi = *(const unsigned short*)(blk + 2 + b0 + 2);
+        out[0] = d * (float)((int)(((lo & 0xff) >> shift) & 0xf) - 8);
+        out[1] = d * (float)((int)(((lo >> 8) >> shift) & 0xf) - 8);
+        out[2] = d * (float)((int)(((hi & 0xff) >> shift) & 0xf) - 8);
+        out[3] = d * (float)((int)(((hi >> 8) >> shift) & 0xf) - 8);
+    }
+}
+
+template <int KIND>
+__device__ __forceinline__ void paged_decode(const float* __restrict__ q, const u8* __restrict__ kc,
+                                             const u8* __restrict__ vc, const int* __restrict__ tables,
+                                             const int* __restrict__ ctx_lens, float* __restrict__ out,
+                                             int H, int max_blocks, int block_size, int row_bytes,
+                                             float scale) {
+    __shared__ float wm[4], wl[4];
+    __shared__ float wacc[4][PD_D];
+    const int seq = blockIdx.x, h = blockIdx.y;
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    const float* qp = q + ((size_t)seq * H + h) * PD_D;
+    float qv[4];
+    for (int e = 0; e < 4; ++e) qv[e] = qp[lane * 4 + e] * scale;
+    const int len = ctx_lens[seq];
+    const int* table = tables + (size_t)seq * max_blocks;
+    float m = -1e30f, l = 0.f, acc[4] = {0.f, 0.f, 0.f, 0.f};
+    for (int t = w; t < len; t += 4) {
+        const int blk = table[t / block_size];
+        const size_t off = (((size_t)blk * block_size + (t % block_size)) * H + h) * row_bytes;
+        float kv[4], vv[4];
+        load4<KIND>(kc + off, lane, kv);
+        load4<KIND>(vc + off, lane, vv);
+        float d = qv[0] * kv[0] + qv[1] * kv[1] + qv[2] * kv[2] + qv[3] * kv[3];
+        for (int o = 16; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
+        const float mn = fmaxf(m, d);
+        const float corr = __expf(m - mn), p = __expf(d - mn);
+        l = l * corr + p;
+        for (int e = 0; e < 4; ++e) acc[e] = acc[e] * corr + p * vv[e];
+        m = mn;
+    }
+    if (lane == 0) { wm[w] = m; wl[w] = l; }
+    for (int e = 0; e < 4; ++e) wacc[w][lane * 4 + e] = acc[e];
+    __syncthreads();
+    if (w == 0) {
+        float M = fmaxf(fmaxf(wm[0], wm[1]), fmaxf(wm[2], wm[3]));
+        float L = 0.f, o[4] = {0.f, 0.f, 0.f, 0.f};
+        for (int i = 0; i < 4; ++i) {
+            const float c = __expf(wm[i] - M);
+            L += wl[i] * c;
+            for (int e = 0; e < 4; ++e) o[e] += wacc[i][lane * 4 + e] * c;
+        }
+        float* op = out + ((size_t)seq * H + h) * PD_D;
+        for (int e = 0; e < 4; ++e) op[lane * 4 + e] = o[e] / L;
+    }
+}
+
+#define PAGED_ARGS const float* q, const u8* kc, const u8* vc, const int* tables, const int* ctx_lens, \
+    float* out, int H, int max_blocks, int block_size, int row_bytes, float scale
+#define PAGED_PASS q, kc, vc, tables, ctx_lens, out, H, max_blocks, block_size, row_bytes, scale
+extern "C" __global__ void __launch_bounds__(128) paged_decode_f16(PAGED_ARGS) { paged_decode<0>(PAGED_PASS); }
+extern "C" __global__ void __launch_bounds__(128) paged_decode_q8_0(PAGED_ARGS) { paged_decode<1>(PAGED_PASS); }
+extern "C" __global__ void __launch_bounds__(128) paged_decode_q4_0(PAGED_ARGS) { paged_decode<2>(PAGED_PASS); }
+
+// ---------------------------------------------------------------- KV quantize (GGML layouts)
+// One thread per 32-value block, as ggml's reference quantizers compute it.
+
+extern "C" __global__ void quantize_q8_0(const f16_t* __restrict__ x, u8* __restrict__ y, unsigned long long nblocks) {
+    for (unsigned long long b = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; b < nblocks;
+         b += (unsigned long long)gridDim.x * blockDim.x) {
+        const f16_t* xb = x + b * 32;
+        float v[32], amax = 0.f;
+#pragma unroll
+        for (int j = 0; j < 32; ++j) { v[j] = h2f(xb[j]); amax = fmaxf(amax, fabsf(v[j])); }
+        const float d = amax / 127.f;
+        const float id = d != 0.f ? 1.f / d : 0.f;
+        u8* yb = y + b * 34;
+        const f16_t dh = f2h(d);
+        yb[0] = (u8)(dh & 0xff); yb[1] = (u8)(dh >> 8);
+#pragma unroll
+        for (int j = 0; j < 32; ++j) yb[2 + j] = (u8)(signed char)roundf(v[j] * id);
+    }
+}
+
+extern "C" __global__ void quantize_q4_0(const f16_t* __restrict__ x, u8* __restrict__ y, unsigned long long nblocks) {
+    for (unsigned long long b = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; b < nblocks;
+         b += (unsigned long long)gridDim.x * blockDim.x) {
+        const f16_t* xb = x + b * 32;
+        float v[32], amax = 0.f, mx = 0.f;
+#pragma unroll
+        for (int j = 0; j < 32; ++j) {
+            v[j] = h2f(xb[j]);
+            if (fabsf(v[j]) > amax) { amax = fabsf(v[j]); mx = v[j]; }
+        }
+        const float d = mx / -8.f;
+        const float id = d != 0.f ? 1.f / d : 0.f;
+        u8* yb = y + b * 18;
+        const f16_t dh = f2h(d);
+        yb[0] = (u8)(dh & 0xff); yb[1] = (u8)(dh >> 8);
+#pragma unroll
+        for (int j = 0; j < 16; ++j) {
+            int q0 = min(15, (int)(v[j] * id + 8.5f));
+            int q1 = min(15, (int)(v[j + 16] * id + 8.5f));
+            yb[2 + j] = (u8)(q0 | (q1 << 4));
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! `planner` binary: parse the command line, run, map errors to exit codes
+//! (2 = usage or input error, 1 = a result that does not fit / a failed check).
+
+use clap::Parser;
+use planner::bench::{self, Backend, Suite};
+use planner::cli::{BackendKind, BenchArgs, Cli, Command};
+use std::process::ExitCode;
+
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Bench(args) => run_bench(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(arch) = &args.compile_only {
+        #[cfg(feature = "cuda")]
+        {
+            let ptx = bench::cuda::compile_kernels(arch)?;
+            println!("kernels.cu compiled for {arch}: {} bytes of PTX, {} entry points", ptx.len(), ptx.matches(".entry").count());
+            return Ok(ExitCode::SUCCESS);
+        }
+        #[cfg(not(feature = "cuda"))]
+        anyhow::bail!("--compile-only {arch}: this build has no `cuda` feature");
+    }
+    let (mut backend, suite): (Box<dyn Backend>, Suite) = match args.backend {
+        BackendKind::Cpu => (Box::new(bench::cpu::CpuBackend::new()), Suite::cpu()),
+        BackendKind::Cuda => {
+            #[cfg(feature = "cuda")]
+            {
+                (Box::new(bench::cuda::CudaBackend::new()?), Suite::gpu())
+            }
+            #[cfg(not(feature = "cuda"))]
+            anyhow::bail!("--backend cuda: this build has no `cuda` feature (rebuild with default features)")
+        }
+    };
+    let suite = suite.filter(&args.only);
+    if suite.cases.is_empty() {
+        anyhow::bail!("--only {:?} selects no case (primitives: stream, gemm, attention, paged_decode, kv_quantize)", args.only);
+    }
+    let dev = backend.device().clone();
+    eprintln!("bench: {} ({}), driver {}, {}; {} cases", dev.name, dev.backend, dev.driver, dev.cuda, suite.cases.len());
+    let result = bench::run_suite(backend.as_mut(), &suite, |m| {
+        eprintln!(
+            "  {:<12} {:<8} {:<48} {:>11.2} us {:>9.1} GB/s {:>8.2} TFLOP/s  {}",
+            m.primitive, m.variant, m.shape, m.time_us, m.gb_per_s, m.tflop_per_s, m.status
+        );
+    });
+    let stem = args.name.clone().unwrap_or_else(|| bench::slug(&dev.name));
+    let toml_path = args.out.join(format!("{stem}.toml"));
+    let csv_path = args.out.join(format!("{stem}.csv"));
+    planner::util::write_atomic(&toml_path, result.to_toml().as_bytes())?;
+    planner::util::write_atomic(&csv_path, result.to_csv().as_bytes())?;
+    let failed = result.measurement.iter().filter(|m| m.status != "ok").count();
+    println!("wrote {} and {} ({} cases, {} failed)", toml_path.display(), csv_path.display(), result.measurement.len(), failed);
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
