@@ -37,6 +37,9 @@ pub struct BenchArgs {
     /// Only these primitives (stream, gemm, attention, paged_decode, kv_quantize), comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Only cases whose shape contains this text (e.g. "N=4096 d=128").
+    #[arg(long)]
+    pub filter: Option<String>,
     /// Folder for <device>.toml and <device>.csv.
     #[arg(long, default_value = "hardware/measured")]
     pub out: PathBuf,

@@ -43,7 +43,10 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("--backend cuda: this build has no `cuda` feature (rebuild with default features)")
         }
     };
-    let suite = suite.filter(&args.only);
+    let mut suite = suite.filter(&args.only);
+    if let Some(f) = &args.filter {
+        suite.cases.retain(|c| c.describe().shape.contains(f.as_str()));
+    }
     if suite.cases.is_empty() {
         anyhow::bail!("--only {:?} selects no case (primitives: stream, gemm, attention, paged_decode, kv_quantize)", args.only);
     }

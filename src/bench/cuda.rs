@@ -20,7 +20,7 @@ use std::sync::Arc;
 pub const KERNELS: &str = include_str!("kernels.cu");
 
 /// Kernel entry points in `kernels.cu`.
-pub const KERNEL_NAMES: [&str; 16] = [
+pub const KERNEL_NAMES: [&str; 17] = [
     "fill_f32",
     "fill_f16",
     "fill_bf16",
@@ -35,6 +35,7 @@ pub const KERNEL_NAMES: [&str; 16] = [
     "paged_decode_f16",
     "paged_decode_q8_0",
     "paged_decode_q4_0",
+    "paged_decode_reduce",
     "quantize_q8_0",
     "quantize_q4_0",
 ];
@@ -91,6 +92,9 @@ pub struct CudaBackend {
 }
 
 const TARGET_MS: f64 = 200.0;
+
+/// Context tokens per block of the split-context paged decode kernel.
+pub const PAGED_SPLIT_TOKENS: u64 = 512;
 
 impl CudaBackend {
     /// Open device 0. A missing driver, GPU, NVRTC or cuBLAS is a clean error, never a panic.
@@ -396,8 +400,8 @@ impl CudaBackend {
     }
 
     fn attention_case(&self, kind: AttnKind, n: u64, d: u64, heads: u64, m: &mut Measurement) -> Result<(), String> {
-        if n % 64 != 0 || !(d == 64 || d == 128) {
-            return Err("needs N a multiple of 64 and d = 64 or 128".into());
+        if n % 128 != 0 || !(d == 64 || d == 128) {
+            return Err("needs N a multiple of 128 and d = 64 or 128".into());
         }
         let per = (heads * n * d) as usize;
         let nb = self.copies(3 * 2 * per as u64);
@@ -440,7 +444,9 @@ impl CudaBackend {
                     unsafe { b.launch(g3) }.map(|_| ()).map_err(e)
                 }
                 None => {
-                    let g = LaunchConfig { grid_dim: ((n / 64) as u32, heads as u32, 1), block_dim: block, shared_mem_bytes: 0 };
+                    let br = super::suite::CUDA_TILED_BR;
+                    let threads = (128 * d / 64) as u32;
+                    let g = LaunchConfig { grid_dim: ((n / br) as u32, heads as u32, 1), block_dim: (threads, 1, 1), shared_mem_bytes: 0 };
                     let mut b = self.stream.launch_builder(self.f(flash));
                     b.arg(&t[0]).arg(&t[1]).arg(&t[2]).arg(o).arg(&ni).arg(&scale);
                     unsafe { b.launch(g) }.map(|_| ()).map_err(e)
@@ -527,6 +533,9 @@ impl CudaBackend {
         self.fill("fill_f32", &mut q, 300)?;
         let mut out = self.alloc::<f32>((batch * heads * d) as usize, m).map_err(|e| e.to_string())?;
         self.fill("fill_f32", &mut out, 301)?; // poison
+        let splits = ctx.div_ceil(PAGED_SPLIT_TOKENS);
+        let mut part_ml = self.alloc::<f32>((batch * heads * splits * 2) as usize, m).map_err(|e| e.to_string())?;
+        let mut part_acc = self.alloc::<f32>((batch * heads * splits * d) as usize, m).map_err(|e| e.to_string())?;
         let kname = match format {
             KvFormat::F16 => "paged_decode_f16",
             KvFormat::Q8_0 => "paged_decode_q8_0",
@@ -534,12 +543,18 @@ impl CudaBackend {
         };
         let scale = 1.0f32 / (d as f32).sqrt();
         let (hi, mbi, bsi, rbi) = (heads as i32, bps as i32, bs as i32, rb as i32);
-        let cfg = LaunchConfig { grid_dim: (batch as u32, heads as u32, 1), block_dim: (128, 1, 1), shared_mem_bytes: 0 };
-        let run = |i: usize, out: &mut CudaSlice<f32>| -> Result<(), String> {
+        let (sti, msi) = (PAGED_SPLIT_TOKENS as i32, splits as i32);
+        let cfg = LaunchConfig { grid_dim: (batch as u32, heads as u32, splits as u32), block_dim: (128, 1, 1), shared_mem_bytes: 0 };
+        let cfg2 = LaunchConfig { grid_dim: (batch as u32, heads as u32, 1), block_dim: (d as u32, 1, 1), shared_mem_bytes: 0 };
+        let mut run = |i: usize, out: &mut CudaSlice<f32>| -> Result<(), String> {
             let mut b = self.stream.launch_builder(self.f(kname));
-            b.arg(&q).arg(&pools[0]).arg(&pools[1]).arg(&tables[i % nb as usize]).arg(&lens).arg(out);
-            b.arg(&hi).arg(&mbi).arg(&bsi).arg(&rbi).arg(&scale);
-            unsafe { b.launch(cfg) }.map(|_| ()).map_err(|e| format!("{e:?}"))
+            b.arg(&q).arg(&pools[0]).arg(&pools[1]).arg(&tables[i % nb as usize]).arg(&lens);
+            b.arg(&mut part_ml).arg(&mut part_acc);
+            b.arg(&hi).arg(&mbi).arg(&bsi).arg(&rbi).arg(&scale).arg(&sti).arg(&msi);
+            unsafe { b.launch(cfg) }.map_err(|e| format!("{e:?}"))?;
+            let mut b = self.stream.launch_builder(self.f("paged_decode_reduce"));
+            b.arg(&part_ml).arg(&part_acc).arg(&lens).arg(out).arg(&hi).arg(&sti).arg(&msi);
+            unsafe { b.launch(cfg2) }.map(|_| ()).map_err(|e| format!("{e:?}"))
         };
         run(0, &mut out)?;
         self.sync()?;
@@ -604,7 +619,17 @@ impl CudaBackend {
         let a64: Vec<f64> = a.iter().map(|&v| v as f64).collect();
         let b64: Vec<f64> = b.iter().map(|&v| v as f64).collect();
         m.check_error = rel_error(&a64, &b64);
-        check(m, 1e-3)?;
+        if let Err(e) = check(m, 1e-3) {
+            // Show the first block that differs, to find the disagreement.
+            let blk = (0..cv / 32).find(|&bi| (0..32).any(|j| a[bi * 32 + j] != b[bi * 32 + j])).unwrap_or(0);
+            let rbu = rb as usize;
+            return Err(format!(
+                "{e}; first differing block {blk}: x = {:?}; gpu = {:?}; cpu = {:?}",
+                &hx[blk * 32..blk * 32 + 32],
+                &hy[blk * rbu..(blk + 1) * rbu],
+                &want_q[blk * rbu..(blk + 1) * rbu]
+            ));
+        }
         let (t, mn, r) = self.time(|_| run(&mut y))?;
         (m.time_us, m.min_us, m.reps) = (t, mn, r);
         Ok(())

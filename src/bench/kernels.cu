@@ -223,80 +223,90 @@ extern "C" __global__ void __launch_bounds__(256) attn_std_pv(
 }
 
 // ---------------------------------------------------------------- tiled (flash) attention
-// One fused kernel: a block owns BR = 64 query rows (4 threads per row, each holding D/4 of
-// q and of the output accumulator in registers), streams K and V through shared memory in
-// tiles of BC = 32 keys, and keeps a running max and sum (online softmax), so S and P never
-// leave the chip. HBM traffic: Q and O once, K and V once per query block, i.e.
+// One fused kernel: a block owns BR = 128 query rows (D/64 threads per row, each holding 64
+// dims of q and of the output accumulator in registers), streams K and V through shared
+// memory in tiles of BC = 32 keys, and keeps a running max and sum (online softmax), so S
+// and P never leave the chip. HBM traffic: Q and O once, K and V once per query block, i.e.
 // 2*N*D*e + 2*N*D*e*ceil(N/BR) bytes per head for element size e.
 
-#define FA_BR 64
+#define FA_BR 128
 #define FA_BC 32
+
+__device__ __forceinline__ float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
 
 template <int D>
 __device__ __forceinline__ void attn_flash(const f16_t* __restrict__ Q, const f16_t* __restrict__ K,
                                            const f16_t* __restrict__ V, f16_t* __restrict__ O,
                                            int N, float scale) {
-    constexpr int DP = D / 4;  // dims per thread
+    constexpr int TPR = D / 64;      // threads per query row
+    constexpr int NT = FA_BR * TPR;  // threads per block
+    constexpr int NC = 16;           // 16 chunks of 4 dims = 64 dims per thread
     __shared__ __align__(16) float Ks[FA_BC][D];
     __shared__ __align__(16) float Vs[FA_BC][D];
     const size_t h = blockIdx.y;
-    const int row = blockIdx.x * FA_BR + (threadIdx.x >> 2);
-    const int part = threadIdx.x & 3;
+    const int row = blockIdx.x * FA_BR + threadIdx.x / TPR;
+    const int part = threadIdx.x % TPR;
     const f16_t* q = Q + (h * N + row) * (size_t)D;
     const f16_t* k = K + h * (size_t)N * D;
     const f16_t* v = V + h * (size_t)N * D;
-    // This thread's dims: chunks of 4 at 16*c + 4*part, so a warp's 16-byte shared loads
-    // fall in distinct banks.
+    // This thread's dims: chunks of 4 at 4*TPR*c + 4*part, so the TPR threads of a row read
+    // adjacent 16-byte words and all rows of a warp read the same ones (broadcast).
     const float qscale = scale * 1.4426950408889634f;  // exp2 domain
-    float qr[DP], acc[DP];
+    float qr[4 * NC], acc[4 * NC];
 #pragma unroll
-    for (int c = 0; c < DP / 4; ++c)
+    for (int c = 0; c < NC; ++c)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-            qr[c * 4 + e] = h2f(q[16 * c + 4 * part + e]) * qscale;
+            qr[c * 4 + e] = h2f(q[4 * TPR * c + 4 * part + e]) * qscale;
             acc[c * 4 + e] = 0.f;
         }
     float m = -1e30f, l = 0.f;
     for (int t0 = 0; t0 < N; t0 += FA_BC) {
         __syncthreads();
-        for (int e = threadIdx.x; e < FA_BC * D / 4; e += 256) {
+        for (int e = threadIdx.x; e < FA_BC * D / 4; e += NT) {
             int r = e / (D / 4), c = (e % (D / 4)) * 4;
             const size_t off = (size_t)(t0 + r) * D + c;
             uint2 kk = *(const uint2*)(k + off);
             uint2 vv = *(const uint2*)(v + off);
-            Ks[r][c + 0] = h2f((f16_t)(kk.x & 0xffff)); Ks[r][c + 1] = h2f((f16_t)(kk.x >> 16));
-            Ks[r][c + 2] = h2f((f16_t)(kk.y & 0xffff)); Ks[r][c + 3] = h2f((f16_t)(kk.y >> 16));
-            Vs[r][c + 0] = h2f((f16_t)(vv.x & 0xffff)); Vs[r][c + 1] = h2f((f16_t)(vv.x >> 16));
-            Vs[r][c + 2] = h2f((f16_t)(vv.y & 0xffff)); Vs[r][c + 3] = h2f((f16_t)(vv.y >> 16));
+            *(float4*)&Ks[r][c] = make_float4(h2f((f16_t)(kk.x & 0xffff)), h2f((f16_t)(kk.x >> 16)),
+                                              h2f((f16_t)(kk.y & 0xffff)), h2f((f16_t)(kk.y >> 16)));
+            *(float4*)&Vs[r][c] = make_float4(h2f((f16_t)(vv.x & 0xffff)), h2f((f16_t)(vv.x >> 16)),
+                                              h2f((f16_t)(vv.y & 0xffff)), h2f((f16_t)(vv.y >> 16)));
         }
         __syncthreads();
         float s[FA_BC];
         float tmax = -1e30f;
 #pragma unroll
         for (int j = 0; j < FA_BC; ++j) {
-            float d = 0.f;
+            float d0 = 0.f, d1 = 0.f;
 #pragma unroll
-            for (int c = 0; c < DP / 4; ++c) {
-                float4 kv = *(const float4*)&Ks[j][16 * c + 4 * part];
-                d += qr[c * 4 + 0] * kv.x + qr[c * 4 + 1] * kv.y + qr[c * 4 + 2] * kv.z + qr[c * 4 + 3] * kv.w;
+            for (int c = 0; c < NC; c += 2) {
+                float4 ka = *(const float4*)&Ks[j][4 * TPR * c + 4 * part];
+                float4 kb = *(const float4*)&Ks[j][4 * TPR * (c + 1) + 4 * part];
+                d0 += qr[c * 4 + 0] * ka.x + qr[c * 4 + 1] * ka.y + qr[c * 4 + 2] * ka.z + qr[c * 4 + 3] * ka.w;
+                d1 += qr[c * 4 + 4] * kb.x + qr[c * 4 + 5] * kb.y + qr[c * 4 + 6] * kb.z + qr[c * 4 + 7] * kb.w;
             }
-            d += __shfl_xor_sync(0xffffffffu, d, 1);
-            d += __shfl_xor_sync(0xffffffffu, d, 2);
+            float d = d0 + d1;
+            if (TPR == 2) d += __shfl_xor_sync(0xffffffffu, d, 1);
             s[j] = d;
             tmax = fmaxf(tmax, d);
         }
         const float mn = fmaxf(m, tmax);
-        const float corr = exp2f(m - mn);
+        const float corr = fast_exp2(m - mn);
         l *= corr;
 #pragma unroll
-        for (int i = 0; i < DP; ++i) acc[i] *= corr;
+        for (int i = 0; i < 4 * NC; ++i) acc[i] *= corr;
 #pragma unroll
         for (int j = 0; j < FA_BC; ++j) {
-            const float p = exp2f(s[j] - mn);
+            const float p = fast_exp2(s[j] - mn);
             l += p;
 #pragma unroll
-            for (int c = 0; c < DP / 4; ++c) {
-                float4 vv = *(const float4*)&Vs[j][16 * c + 4 * part];
+            for (int c = 0; c < NC; ++c) {
+                float4 vv = *(const float4*)&Vs[j][4 * TPR * c + 4 * part];
                 acc[c * 4 + 0] += p * vv.x; acc[c * 4 + 1] += p * vv.y;
                 acc[c * 4 + 2] += p * vv.z; acc[c * 4 + 3] += p * vv.w;
             }
@@ -306,12 +316,12 @@ __device__ __forceinline__ void attn_flash(const f16_t* __restrict__ Q, const f1
     const float inv = 1.f / l;
     f16_t* o = O + (h * N + row) * (size_t)D;
 #pragma unroll
-    for (int c = 0; c < DP / 4; ++c)
+    for (int c = 0; c < NC; ++c)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) o[16 * c + 4 * part + e] = f2h(acc[c * 4 + e] * inv);
+        for (int e = 0; e < 4; ++e) o[4 * TPR * c + 4 * part + e] = f2h(acc[c * 4 + e] * inv);
 }
 
-extern "C" __global__ void __launch_bounds__(256) attn_flash_d64(
+extern "C" __global__ void __launch_bounds__(128) attn_flash_d64(
     const f16_t* Q, const f16_t* K, const f16_t* V, f16_t* O, int N, float scale) {
     attn_flash<64>(Q, K, V, O, N, scale);
 }
@@ -321,8 +331,9 @@ extern "C" __global__ void __launch_bounds__(256) attn_flash_d128(
 }
 
 // ---------------------------------------------------------------- paged decode attention
-// One block of 4 warps per (sequence, head); D = 128, each lane owns 4 consecutive dims.
-// Warp w takes tokens w, w+4, ...; each warp keeps an online softmax; warps merge at the end.
+// Split-context ("flash-decoding") over a paged cache: one block of 4 warps per (sequence,
+// head, split of SPLIT tokens); D = 128, each lane owns 4 consecutive dims; each warp keeps an
+// online softmax, warps merge in shared memory, and a second kernel merges the splits.
 // The token's K and V rows are found through the sequence's block table and dequantized in
 // registers, so HBM traffic is the cache's bytes at its own dtype.
 
@@ -360,31 +371,45 @@ __device__ __forceinline__ void load4(const u8* __restrict__ rowp, int lane, flo
 template <int KIND>
 __device__ __forceinline__ void paged_decode(const float* __restrict__ q, const u8* __restrict__ kc,
                                              const u8* __restrict__ vc, const int* __restrict__ tables,
-                                             const int* __restrict__ ctx_lens, float* __restrict__ out,
-                                             int H, int max_blocks, int block_size, int row_bytes,
-                                             float scale) {
+                                             const int* __restrict__ ctx_lens, float* __restrict__ part_ml,
+                                             float* __restrict__ part_acc, int H, int max_blocks,
+                                             int block_size, int row_bytes, float scale, int split_tokens,
+                                             int max_splits) {
     __shared__ float wm[4], wl[4];
     __shared__ float wacc[4][PD_D];
-    const int seq = blockIdx.x, h = blockIdx.y;
+    const int seq = blockIdx.x, h = blockIdx.y, split = blockIdx.z;
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     const float* qp = q + ((size_t)seq * H + h) * PD_D;
     float qv[4];
     for (int e = 0; e < 4; ++e) qv[e] = qp[lane * 4 + e] * scale;
     const int len = ctx_lens[seq];
+    const int t_begin = split * split_tokens;
+    const int t_end = min(len, t_begin + split_tokens);
     const int* table = tables + (size_t)seq * max_blocks;
     float m = -1e30f, l = 0.f, acc[4] = {0.f, 0.f, 0.f, 0.f};
-    for (int t = w; t < len; t += 4) {
-        const int blk = table[t / block_size];
-        const size_t off = (((size_t)blk * block_size + (t % block_size)) * H + h) * row_bytes;
-        float kv[4], vv[4];
-        load4<KIND>(kc + off, lane, kv);
-        load4<KIND>(vc + off, lane, vv);
-        float d = qv[0] * kv[0] + qv[1] * kv[1] + qv[2] * kv[2] + qv[3] * kv[3];
-        for (int o = 16; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
-        const float mn = fmaxf(m, d);
-        const float corr = __expf(m - mn), p = __expf(d - mn);
-        l = l * corr + p;
-        for (int e = 0; e < 4; ++e) acc[e] = acc[e] * corr + p * vv[e];
+    // Each warp takes tokens w, w+4, ... of this split, two at a time so that four row loads
+    // are in flight before the first is used.
+    for (int t = t_begin + w; t < t_end; t += 8) {
+        const bool two = t + 4 < t_end;
+        const int t2 = two ? t + 4 : t;
+        const size_t off1 = (((size_t)table[t / block_size] * block_size + (t % block_size)) * H + h) * row_bytes;
+        const size_t off2 = (((size_t)table[t2 / block_size] * block_size + (t2 % block_size)) * H + h) * row_bytes;
+        float k1[4], v1[4], k2[4], v2[4];
+        load4<KIND>(kc + off1, lane, k1);
+        load4<KIND>(kc + off2, lane, k2);
+        load4<KIND>(vc + off1, lane, v1);
+        load4<KIND>(vc + off2, lane, v2);
+        float d1 = qv[0] * k1[0] + qv[1] * k1[1] + qv[2] * k1[2] + qv[3] * k1[3];
+        float d2 = qv[0] * k2[0] + qv[1] * k2[1] + qv[2] * k2[2] + qv[3] * k2[3];
+        for (int o = 16; o > 0; o >>= 1) {
+            d1 += __shfl_xor_sync(0xffffffffu, d1, o);
+            d2 += __shfl_xor_sync(0xffffffffu, d2, o);
+        }
+        if (!two) d2 = -1e30f;
+        const float mn = fmaxf(m, fmaxf(d1, d2));
+        const float corr = __expf(m - mn), p1 = __expf(d1 - mn), p2 = two ? __expf(d2 - mn) : 0.f;
+        l = l * corr + p1 + p2;
+        for (int e = 0; e < 4; ++e) acc[e] = acc[e] * corr + p1 * v1[e] + p2 * v2[e];
         m = mn;
     }
     if (lane == 0) { wm[w] = m; wl[w] = l; }
@@ -398,17 +423,38 @@ __device__ __forceinline__ void paged_decode(const float* __restrict__ q, const 
             L += wl[i] * c;
             for (int e = 0; e < 4; ++e) o[e] += wacc[i][lane * 4 + e] * c;
         }
-        float* op = out + ((size_t)seq * H + h) * PD_D;
-        for (int e = 0; e < 4; ++e) op[lane * 4 + e] = o[e] / L;
+        const size_t slot = ((size_t)seq * H + h) * max_splits + split;
+        if (lane == 0) { part_ml[2 * slot] = M; part_ml[2 * slot + 1] = L; }
+        for (int e = 0; e < 4; ++e) part_acc[slot * PD_D + lane * 4 + e] = o[e];
     }
 }
 
 #define PAGED_ARGS const float* q, const u8* kc, const u8* vc, const int* tables, const int* ctx_lens, \
-    float* out, int H, int max_blocks, int block_size, int row_bytes, float scale
-#define PAGED_PASS q, kc, vc, tables, ctx_lens, out, H, max_blocks, block_size, row_bytes, scale
+    float* part_ml, float* part_acc, int H, int max_blocks, int block_size, int row_bytes, float scale, \
+    int split_tokens, int max_splits
+#define PAGED_PASS q, kc, vc, tables, ctx_lens, part_ml, part_acc, H, max_blocks, block_size, row_bytes, scale, \
+    split_tokens, max_splits
 extern "C" __global__ void __launch_bounds__(128) paged_decode_f16(PAGED_ARGS) { paged_decode<0>(PAGED_PASS); }
 extern "C" __global__ void __launch_bounds__(128) paged_decode_q8_0(PAGED_ARGS) { paged_decode<1>(PAGED_PASS); }
 extern "C" __global__ void __launch_bounds__(128) paged_decode_q4_0(PAGED_ARGS) { paged_decode<2>(PAGED_PASS); }
+
+// Merge the splits of each (sequence, head): one block of D threads, one dim each.
+extern "C" __global__ void __launch_bounds__(128) paged_decode_reduce(
+    const float* __restrict__ part_ml, const float* __restrict__ part_acc, const int* __restrict__ ctx_lens,
+    float* __restrict__ out, int H, int split_tokens, int max_splits) {
+    const int seq = blockIdx.x, h = blockIdx.y, dim = threadIdx.x;
+    const int splits = (ctx_lens[seq] + split_tokens - 1) / split_tokens;
+    const size_t base = ((size_t)seq * H + h) * max_splits;
+    float M = -1e30f;
+    for (int s = 0; s < splits; ++s) M = fmaxf(M, part_ml[2 * (base + s)]);
+    float L = 0.f, o = 0.f;
+    for (int s = 0; s < splits; ++s) {
+        const float c = __expf(part_ml[2 * (base + s)] - M);
+        L += part_ml[2 * (base + s) + 1] * c;
+        o += part_acc[(base + s) * PD_D + dim] * c;
+    }
+    out[((size_t)seq * H + h) * PD_D + dim] = o / L;
+}
 
 // ---------------------------------------------------------------- KV quantize (GGML layouts)
 // One thread per 32-value block, as ggml's reference quantizers compute it.
@@ -423,8 +469,7 @@ extern "C" __global__ void quantize_q8_0(const f16_t* __restrict__ x, u8* __rest
         const float d = amax / 127.f;
         const float id = d != 0.f ? 1.f / d : 0.f;
         u8* yb = y + b * 34;
-        const f16_t dh = f2h(d);
-        yb[0] = (u8)(dh & 0xff); yb[1] = (u8)(dh >> 8);
+        *(f16_t*)yb = f2h(d);  // blocks are 34 or 18 bytes: 2-byte aligned
 #pragma unroll
         for (int j = 0; j < 32; ++j) yb[2 + j] = (u8)(signed char)roundf(v[j] * id);
     }
@@ -443,8 +488,7 @@ extern "C" __global__ void quantize_q4_0(const f16_t* __restrict__ x, u8* __rest
         const float d = mx / -8.f;
         const float id = d != 0.f ? 1.f / d : 0.f;
         u8* yb = y + b * 18;
-        const f16_t dh = f2h(d);
-        yb[0] = (u8)(dh & 0xff); yb[1] = (u8)(dh >> 8);
+        *(f16_t*)yb = f2h(d);  // blocks are 34 or 18 bytes: 2-byte aligned
 #pragma unroll
         for (int j = 0; j < 16; ++j) {
             int q0 = min(15, (int)(v[j] * id + 8.5f));

@@ -15,7 +15,7 @@ use super::Measurement;
 use serde::{Deserialize, Serialize};
 
 /// Query rows per block of the CUDA tiled attention kernel (`FA_BR` in kernels.cu).
-pub const CUDA_TILED_BR: u64 = 64;
+pub const CUDA_TILED_BR: u64 = 128;
 /// Key rows per shared-memory tile of the CUDA tiled attention kernel (`FA_BC`).
 pub const CUDA_TILED_BC: u64 = 32;
 
