@@ -12,6 +12,8 @@
 //!
 //! Modules are declared in pipeline order; arrows point down the list only.
 #![warn(missing_docs)]
+pub mod model;
+pub mod kv;
 
 pub mod bench;
 pub mod cli;

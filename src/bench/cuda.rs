@@ -242,7 +242,7 @@ impl CudaBackend {
 
     fn stream_case(&self, op: StreamOp, bytes: u64, m: &mut Measurement) -> Result<(), String> {
         let n = (bytes / 4) as usize;
-        let n4 = (bytes / 16) as u64;
+        let n4 = bytes / 16;
         let mut a = self.alloc::<f32>(n, m).map_err(|e| e.to_string())?;
         self.fill("fill_f32", &mut a, 1)?;
         let cfg = self.grid_stride();
@@ -400,7 +400,7 @@ impl CudaBackend {
     }
 
     fn attention_case(&self, kind: AttnKind, n: u64, d: u64, heads: u64, m: &mut Measurement) -> Result<(), String> {
-        if n % 128 != 0 || !(d == 64 || d == 128) {
+        if !n.is_multiple_of(128) || !(d == 64 || d == 128) {
             return Err("needs N a multiple of 128 and d = 64 or 128".into());
         }
         let per = (heads * n * d) as usize;

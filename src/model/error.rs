@@ -1,0 +1,76 @@
+//! `ModelError`: everything that can go wrong reading or validating a model config.
+
+use std::path::PathBuf;
+
+/// Why a model could not be loaded. Every variant that comes from a file names it.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The file could not be read (missing, unreadable).
+    #[error("{}: cannot read: {error}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        error: std::io::Error,
+    },
+    /// The file is not valid TOML, or a key has the wrong type; the message gives the line.
+    #[error("{}: {error}", path.display())]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error (its `Display` shows line, column and the offending text).
+        error: toml::de::Error,
+    },
+    /// The file is not valid JSON, or a key has the wrong type.
+    #[error("{}: {error}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error (its `Display` shows line and column).
+        error: serde_json::Error,
+    },
+    /// A key the planner needs is absent.
+    #[error("{}: missing field `{field}` (Hugging Face config.json key)", path.display())]
+    Missing {
+        /// The file.
+        path: PathBuf,
+        /// The config.json key, e.g. `num_attention_heads`.
+        field: &'static str,
+    },
+    /// A key is present but zero, out of range or inconsistent with another key.
+    #[error("{}: invalid `{field}`: {reason}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The config.json key at fault.
+        field: &'static str,
+        /// What is wrong with it, with the values involved.
+        reason: String,
+    },
+    /// A catalog name that matches no file in the models folder.
+    #[error("unknown model `{name}` ({})", known_list(known, dir))]
+    UnknownModel {
+        /// The name as given.
+        name: String,
+        /// Every catalog name, closest to `name` first.
+        known: Vec<String>,
+        /// The folder that was searched.
+        dir: PathBuf,
+    },
+    /// A weight dtype string that [`WeightDtype`](super::WeightDtype) does not know.
+    #[error(
+        "unknown weight dtype `{given}` (known: bf16, fp16, fp8, int8, int4, int4-g<group size> e.g. int4-g64)"
+    )]
+    UnknownDtype {
+        /// The string as given.
+        given: String,
+    },
+}
+
+fn known_list(known: &[String], dir: &std::path::Path) -> String {
+    if known.is_empty() {
+        format!("no *.toml models in {}", dir.display())
+    } else {
+        format!("known, closest first: {}", known.join(", "))
+    }
+}
