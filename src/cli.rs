@@ -15,6 +15,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// KV cache bytes per token, the GPU memory budget, and what quantizing the cache buys.
+    Size(SizeArgs),
     /// Measure the cost model's primitives on real hardware and write hardware/measured/<device>.toml.
     Bench(BenchArgs),
 }
@@ -49,4 +51,87 @@ pub struct BenchArgs {
     /// Compile the CUDA kernels with NVRTC for this architecture (e.g. compute_90) and exit: no GPU needed.
     #[arg(long)]
     pub compile_only: Option<String>,
+}
+
+/// Output format of tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable text.
+    Table,
+    /// Comma-separated values.
+    Csv,
+    /// JSON.
+    Json,
+}
+
+/// `planner size`. llama.cpp's short flags `-c`, `-np`, `-ctk`, `-ctv`, `-ts` work too.
+#[derive(Debug, clap::Args)]
+pub struct SizeArgs {
+    /// Catalog model name (see models/) or a path to a Hugging Face config.json.
+    #[arg(long)]
+    pub model: String,
+    /// Catalog GPU name (see hardware/) or a path to a GPU .toml.
+    #[arg(long)]
+    pub gpu: String,
+    /// Tokens of context per sequence.
+    #[arg(
+        long,
+        short = 'c',
+        default_value_t = 8192,
+        allow_negative_numbers = true
+    )]
+    pub ctx: i64,
+    /// Parallel sequences.
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    pub parallel: i64,
+    /// Tensor-parallel degree.
+    #[arg(long, default_value_t = 1)]
+    pub tp: u64,
+    /// K cache type (llama.cpp -ctk): f16, bf16, f32, fp8, fp8_e5m2, q8_0, q5_1, q5_0, q4_1, q4_0.
+    #[arg(long, default_value = "f16")]
+    pub cache_type_k: String,
+    /// V cache type (llama.cpp -ctv).
+    #[arg(long, default_value = "f16")]
+    pub cache_type_v: String,
+    /// vLLM's kv_cache_dtype: sets both K and V (overrides --cache-type-k/-v).
+    #[arg(long)]
+    pub kv_cache_dtype: Option<String>,
+    /// Tokens per KV block (vLLM --block-size).
+    #[arg(long, default_value_t = 16)]
+    pub block_size: u64,
+    /// Fraction of GPU memory the engine may use.
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
+    pub gpu_memory_utilization: f64,
+    /// Tokens of vLLM's profiling pass (sets the activation-peak estimate).
+    #[arg(long, default_value_t = 8192)]
+    pub max_num_batched_tokens: u64,
+    /// Sequences in vLLM's profiling pass (sampler logits).
+    #[arg(long, default_value_t = 256)]
+    pub max_num_seqs: u64,
+    /// Weight type: bf16, fp16, fp8, int8, int4 (group 128), int4-g64, …
+    #[arg(long, default_value = "bf16")]
+    pub weight_dtype: String,
+    /// Memory outside PyTorch (CUDA context, NCCL), GiB.
+    #[arg(long, default_value_t = 0.35)]
+    pub runtime_reserve_gib: f64,
+    /// llama.cpp --tensor-split proportions, e.g. 10,6 (per-device KV lines).
+    #[arg(long, value_delimiter = ',')]
+    pub tensor_split: Vec<f64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+/// Rewrite llama.cpp-style short flags (`-ctk`, `-ctv`, `-np`, `-ts`) to their long forms,
+/// which clap's single-character short options cannot express.
+pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    args.into_iter()
+        .map(|a| match a.as_str() {
+            "-ctk" => "--cache-type-k".to_string(),
+            "-ctv" => "--cache-type-v".to_string(),
+            "-np" => "--parallel".to_string(),
+            "-ts" => "--tensor-split".to_string(),
+            _ => a,
+        })
+        .collect()
 }

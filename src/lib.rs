@@ -12,8 +12,10 @@
 //!
 //! Modules are declared in pipeline order; arrows point down the list only.
 #![warn(missing_docs)]
-pub mod model;
+pub mod hardware;
 pub mod kv;
+pub mod model;
+pub mod size;
 
 pub mod bench;
 pub mod cli;

@@ -3,14 +3,14 @@
 
 use clap::Parser;
 use planner::bench::{self, Backend, Suite};
-use planner::cli::{BackendKind, BenchArgs, Cli, Command};
+use planner::cli::{BackendKind, BenchArgs, Cli, Command, Format, SizeArgs};
 use std::process::ExitCode;
 
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(planner::cli::normalize_args(std::env::args()));
     let result = match cli.command {
         Command::Bench(args) => run_bench(args),
+        Command::Size(args) => run_size(args),
     };
     match result {
         Ok(code) => code,
@@ -26,7 +26,11 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         #[cfg(feature = "cuda")]
         {
             let ptx = bench::cuda::compile_kernels(arch)?;
-            println!("kernels.cu compiled for {arch}: {} bytes of PTX, {} entry points", ptx.len(), ptx.matches(".entry").count());
+            println!(
+                "kernels.cu compiled for {arch}: {} bytes of PTX, {} entry points",
+                ptx.len(),
+                ptx.matches(".entry").count()
+            );
             return Ok(ExitCode::SUCCESS);
         }
         #[cfg(not(feature = "cuda"))]
@@ -40,18 +44,32 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 (Box::new(bench::cuda::CudaBackend::new()?), Suite::gpu())
             }
             #[cfg(not(feature = "cuda"))]
-            anyhow::bail!("--backend cuda: this build has no `cuda` feature (rebuild with default features)")
+            anyhow::bail!(
+                "--backend cuda: this build has no `cuda` feature (rebuild with default features)"
+            )
         }
     };
     let mut suite = suite.filter(&args.only);
     if let Some(f) = &args.filter {
-        suite.cases.retain(|c| c.describe().shape.contains(f.as_str()));
+        suite
+            .cases
+            .retain(|c| c.describe().shape.contains(f.as_str()));
     }
     if suite.cases.is_empty() {
-        anyhow::bail!("--only {:?} selects no case (primitives: stream, gemm, attention, paged_decode, kv_quantize)", args.only);
+        anyhow::bail!(
+            "--only {:?} selects no case (primitives: stream, gemm, attention, paged_decode, kv_quantize)",
+            args.only
+        );
     }
     let dev = backend.device().clone();
-    eprintln!("bench: {} ({}), driver {}, {}; {} cases", dev.name, dev.backend, dev.driver, dev.cuda, suite.cases.len());
+    eprintln!(
+        "bench: {} ({}), driver {}, {}; {} cases",
+        dev.name,
+        dev.backend,
+        dev.driver,
+        dev.cuda,
+        suite.cases.len()
+    );
     let result = bench::run_suite(backend.as_mut(), &suite, |m| {
         eprintln!(
             "  {:<12} {:<8} {:<48} {:>11.2} us {:>9.1} GB/s {:>8.2} TFLOP/s  {}",
@@ -63,7 +81,110 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let csv_path = args.out.join(format!("{stem}.csv"));
     planner::util::write_atomic(&toml_path, result.to_toml().as_bytes())?;
     planner::util::write_atomic(&csv_path, result.to_csv().as_bytes())?;
-    let failed = result.measurement.iter().filter(|m| m.status != "ok").count();
-    println!("wrote {} and {} ({} cases, {} failed)", toml_path.display(), csv_path.display(), result.measurement.len(), failed);
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let failed = result
+        .measurement
+        .iter()
+        .filter(|m| m.status != "ok")
+        .count();
+    println!(
+        "wrote {} and {} ({} cases, {} failed)",
+        toml_path.display(),
+        csv_path.display(),
+        result.measurement.len(),
+        failed
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn run_size(args: SizeArgs) -> anyhow::Result<ExitCode> {
+    use planner::hardware::{default_hardware_dir, load_gpu};
+    use planner::kv::{CacheDtype, EngineMemory, budget::GIB};
+    use planner::model::{WeightDtype, default_models_dir, list_models, load_model};
+    use planner::size::{SizeRequest, size};
+    let models_dir = default_models_dir();
+    let model = load_model(&args.model, &models_dir)?;
+    let gpu = load_gpu(&args.gpu, &default_hardware_dir())?;
+    let dtype = |flag: &str, s: &str| -> anyhow::Result<CacheDtype> {
+        s.parse().map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+    };
+    let (k, v) = match &args.kv_cache_dtype {
+        Some(d) => (dtype("--kv-cache-dtype", d)?, dtype("--kv-cache-dtype", d)?),
+        None => (
+            dtype("--cache-type-k", &args.cache_type_k)?,
+            dtype("--cache-type-v", &args.cache_type_v)?,
+        ),
+    };
+    let weight_dtype: WeightDtype = args
+        .weight_dtype
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--weight-dtype: {e}"))?;
+    if args.ctx <= 0 {
+        anyhow::bail!("--ctx {}: must be at least 1 token", args.ctx);
+    }
+    if args.parallel <= 0 {
+        anyhow::bail!("--parallel {}: must be at least 1 sequence", args.parallel);
+    }
+    let req = SizeRequest {
+        ctx: args.ctx as u64,
+        parallel: args.parallel as u64,
+        tp: args.tp,
+        k,
+        v,
+        tensor_split: args.tensor_split.clone(),
+        engine: EngineMemory {
+            gpu_memory_utilization: args.gpu_memory_utilization,
+            block_size: args.block_size,
+            max_num_batched_tokens: args.max_num_batched_tokens,
+            max_num_seqs: args.max_num_seqs,
+            runtime_reserve_bytes: args.runtime_reserve_gib * GIB,
+            weight_dtype,
+            activation_bytes: 2.0,
+        },
+    };
+    let catalog: Vec<_> = list_models(&models_dir)
+        .iter()
+        .filter_map(|n| load_model(n, &models_dir).ok())
+        .collect();
+    let report = size(&model, &gpu, &req, &catalog)?;
+    match args.format {
+        Format::Table => print!("{}", report.render_table()),
+        Format::Csv => print!("{}", report.render_csv()),
+        Format::Json => println!("{}", report.render_json()),
+    }
+    let b = &report.budget;
+    if !report.weights_fit() {
+        let per_gpu_need = b.weights + b.activations + b.reserve;
+        eprintln!(
+            "does not fit: weights {:.2} GiB + activations {:.2} GiB + reserve {:.2} GiB per GPU exceed {:.2} GiB usable ({:.2} GiB × {}); try --tp {} or a GPU with at least {:.0} GiB",
+            b.weights / GIB,
+            b.activations / GIB,
+            b.reserve / GIB,
+            b.usable / GIB,
+            b.memory / GIB,
+            req.engine.gpu_memory_utilization,
+            (req.tp * 2).min(model.num_attention_heads),
+            (per_gpu_need / req.engine.gpu_memory_utilization / GIB).ceil()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let row = report.requested();
+    if !row.fits {
+        eprintln!(
+            "does not fit: {} × {} tokens need {:.2} GiB of KV per GPU at {}/{}, {:.2} GiB is available; at this parallelism the context can be {} tokens, or {} sequences at this context",
+            req.parallel,
+            req.ctx,
+            row.request_bytes as f64 / GIB,
+            k,
+            v,
+            row.kv_budget_bytes as f64 / GIB,
+            row.max_context,
+            row.max_parallel
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
 }

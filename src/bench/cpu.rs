@@ -31,7 +31,12 @@ impl CpuBackend {
             .unwrap_or_else(|| std::env::consts::ARCH.to_string());
         let mem_kib: u64 = std::fs::read_to_string("/proc/meminfo")
             .ok()
-            .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+            .and_then(|s| {
+                s.lines()
+                    .next()
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse().ok())
+            })
             .unwrap_or(0);
         CpuBackend {
             info: DeviceInfo {
@@ -40,7 +45,9 @@ impl CpuBackend {
                 driver: "n/a".into(),
                 cuda: "n/a".into(),
                 arch: std::env::consts::ARCH.into(),
-                units: std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1),
+                units: std::thread::available_parallelism()
+                    .map(|n| n.get() as u32)
+                    .unwrap_or(1),
                 l2_bytes: 0,
                 memory_bytes: mem_kib * 1024,
                 date: super::utc_date(),
@@ -129,7 +136,10 @@ impl super::Backend for CpuBackend {
                     }
                     StreamOp::Write => {
                         b.fill(0.5);
-                        m.check_error = b.iter().map(|&x| (x - 0.5).abs() as f64).fold(0.0, f64::max);
+                        m.check_error = b
+                            .iter()
+                            .map(|&x| (x - 0.5).abs() as f64)
+                            .fold(0.0, f64::max);
                         check(&m, 0.0)?;
                         time(|| black_box(&mut b).fill(0.5))
                     }
@@ -145,7 +155,11 @@ impl super::Backend for CpuBackend {
                             }
                         };
                         run(&mut b);
-                        m.check_error = a.iter().zip(&b).map(|(x, y)| (x - y).abs() as f64).fold(0.0, f64::max);
+                        m.check_error = a
+                            .iter()
+                            .zip(&b)
+                            .map(|(x, y)| (x - y).abs() as f64)
+                            .fold(0.0, f64::max);
                         check(&m, 0.0)?;
                         time(|| run(black_box(&mut b)))
                     }
@@ -176,23 +190,42 @@ impl super::Backend for CpuBackend {
                 let mut want = Vec::new();
                 for s in 0..32usize {
                     let (i, j) = (s * 7919 % mu, s * 104_729 % nu);
-                    want.push((0..ku).map(|l| a[i * ku + l] as f64 * w[j * ku + l] as f64).sum::<f64>());
+                    want.push(
+                        (0..ku)
+                            .map(|l| a[i * ku + l] as f64 * w[j * ku + l] as f64)
+                            .sum::<f64>(),
+                    );
                     got.push(c[i * nu + j] as f64);
                 }
                 m.check_error = rel_error(&got, &want);
                 check(&m, 1e-4)?;
                 time(|| gemm(black_box(&mut c)))
             }
-            Case::Attention { kind, seq_len, head_dim, heads } => {
+            Case::Attention {
+                kind,
+                seq_len,
+                head_dim,
+                heads,
+            } => {
                 let (n, d) = (*seq_len as usize, *head_dim as usize);
                 let per = n * d;
-                let (q, k, v) = (values(per * *heads as usize, 4), values(per * *heads as usize, 5), values(per * *heads as usize, 6));
+                let (q, k, v) = (
+                    values(per * *heads as usize, 4),
+                    values(per * *heads as usize, 5),
+                    values(per * *heads as usize, 6),
+                );
                 let mut o = vec![f32::NAN; per * *heads as usize];
                 let run = |o: &mut [f32]| {
                     for h in 0..*heads as usize {
                         let s = h * per..(h + 1) * per;
                         match kind {
-                            AttnKind::Standard => reference::attention_standard(&q[s.clone()], &k[s.clone()], &v[s.clone()], d, &mut o[s]),
+                            AttnKind::Standard => reference::attention_standard(
+                                &q[s.clone()],
+                                &k[s.clone()],
+                                &v[s.clone()],
+                                d,
+                                &mut o[s],
+                            ),
                             AttnKind::Tiled => reference::attention_tiled(
                                 &q[s.clone()],
                                 &k[s.clone()],
@@ -209,25 +242,54 @@ impl super::Backend for CpuBackend {
                 let mut got = Vec::new();
                 let mut want = Vec::new();
                 for r in [0, n / 3, n - 1] {
-                    want.extend(reference::attention_row(&q[r * d..(r + 1) * d], &k[..per], &v[..per], d, 1.0 / (d as f64).sqrt()));
+                    want.extend(reference::attention_row(
+                        &q[r * d..(r + 1) * d],
+                        &k[..per],
+                        &v[..per],
+                        d,
+                        1.0 / (d as f64).sqrt(),
+                    ));
                     got.extend(o[r * d..(r + 1) * d].iter().map(|&x| x as f64));
                 }
                 m.check_error = rel_error(&got, &want);
                 check(&m, 1e-4)?;
                 if *kind == AttnKind::Tiled {
-                    m.bytes = *heads as f64 * super::suite::tiled_attention_bytes(n as f64, d as f64, 4.0, CPU_TILED_BR as f64);
+                    m.bytes = *heads as f64
+                        * super::suite::tiled_attention_bytes(
+                            n as f64,
+                            d as f64,
+                            4.0,
+                            CPU_TILED_BR as f64,
+                        );
                 } else {
-                    m.bytes = *heads as f64 * super::suite::standard_attention_bytes(n as f64, d as f64, 4.0);
+                    m.bytes = *heads as f64
+                        * super::suite::standard_attention_bytes(n as f64, d as f64, 4.0);
                 }
                 time(|| run(black_box(&mut o)))
             }
-            Case::PagedDecode { format, batch, context, heads, head_dim, block_size } => {
-                let (b, ctx, h, d, bs) = (*batch as usize, *context as usize, *heads as usize, *head_dim as usize, *block_size as usize);
+            Case::PagedDecode {
+                format,
+                batch,
+                context,
+                heads,
+                head_dim,
+                block_size,
+            } => {
+                let (b, ctx, h, d, bs) = (
+                    *batch as usize,
+                    *context as usize,
+                    *heads as usize,
+                    *head_dim as usize,
+                    *block_size as usize,
+                );
                 let rb = format.row_bytes(*head_dim) as usize;
                 let bps = ctx.div_ceil(bs);
                 let rows = b * bps * bs * h;
                 let to_pool = |seed| {
-                    let f: Vec<u16> = values(rows * d, seed).into_iter().map(reference::f32_to_f16).collect();
+                    let f: Vec<u16> = values(rows * d, seed)
+                        .into_iter()
+                        .map(reference::f32_to_f16)
+                        .collect();
                     reference::quantize(*format, &f)
                 };
                 let (kp, vp) = (to_pool(7), to_pool(8));
@@ -271,8 +333,18 @@ impl super::Backend for CpuBackend {
                 let mut vf = vec![0f32; ctx * d];
                 for t in 0..ctx {
                     let off = ((table[t / bs] * bs + t % bs) * h) * rb;
-                    reference::dequantize_row(*format, &kp[off..off + rb], d, &mut kf[t * d..(t + 1) * d]);
-                    reference::dequantize_row(*format, &vp[off..off + rb], d, &mut vf[t * d..(t + 1) * d]);
+                    reference::dequantize_row(
+                        *format,
+                        &kp[off..off + rb],
+                        d,
+                        &mut kf[t * d..(t + 1) * d],
+                    );
+                    reference::dequantize_row(
+                        *format,
+                        &vp[off..off + rb],
+                        d,
+                        &mut vf[t * d..(t + 1) * d],
+                    );
                 }
                 let want = reference::attention_row(&q[..d], &kf, &vf, d, scale as f64);
                 let got: Vec<f64> = out[..d].iter().map(|&x| x as f64).collect();
@@ -288,7 +360,10 @@ impl super::Backend for CpuBackend {
                         message: "f16 is not a quantized format".into(),
                     });
                 }
-                let x: Vec<u16> = values(*nv as usize, 10).into_iter().map(reference::f32_to_f16).collect();
+                let x: Vec<u16> = values(*nv as usize, 10)
+                    .into_iter()
+                    .map(reference::f32_to_f16)
+                    .collect();
                 let y = reference::quantize(*format, &x);
                 let mut back = vec![0f32; x.len()];
                 reference::dequantize_row(*format, &y, x.len(), &mut back);

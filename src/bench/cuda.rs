@@ -11,7 +11,10 @@ use super::reference::{self, rel_error};
 use super::suite::{AttnKind, Case, KvFormat, StreamOp};
 use super::{BenchError, DeviceInfo, Measurement};
 use cudarc::cublas::{CudaBlas, result as blas, sys as blas_sys};
-use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, LaunchConfig, PushKernelArg, sys};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, LaunchConfig,
+    PushKernelArg, sys,
+};
 use cudarc::nvrtc::{CompileOptions, compile_ptx_with_opts};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -55,7 +58,11 @@ pub fn compile_kernels(arch: &str) -> Result<String, BenchError> {
         ));
     }
     let opts = CompileOptions {
-        options: vec![format!("--gpu-architecture={arch}"), "-std=c++17".into(), "-lineinfo".into()],
+        options: vec![
+            format!("--gpu-architecture={arch}"),
+            "-std=c++17".into(),
+            "-lineinfo".into(),
+        ],
         ..Default::default()
     };
     let ptx = compile_ptx_with_opts(KERNELS, opts).map_err(|e| match e {
@@ -122,18 +129,25 @@ impl CudaBackend {
                 }
             )));
         }
-        let n = CudaContext::device_count().map_err(|e| BenchError::Unavailable(format!("CUDA driver error: {e:?}")))?;
+        let n = CudaContext::device_count()
+            .map_err(|e| BenchError::Unavailable(format!("CUDA driver error: {e:?}")))?;
         if n < 1 {
-            return Err(BenchError::Unavailable("CUDA driver found but no GPU is visible".into()));
+            return Err(BenchError::Unavailable(
+                "CUDA driver found but no GPU is visible".into(),
+            ));
         }
-        let ctx = CudaContext::new(0).map_err(|e| BenchError::Unavailable(format!("cannot open GPU 0: {e:?}")))?;
+        let ctx = CudaContext::new(0)
+            .map_err(|e| BenchError::Unavailable(format!("cannot open GPU 0: {e:?}")))?;
         // One stream only: cudarc's cross-stream event tracking would add work to every launch.
         // SAFETY: nothing uses a second stream.
         unsafe { ctx.disable_event_tracking() };
         let stream = ctx.default_stream();
         let err = |e| dev_err("device", "init", e);
         let (major, minor) = ctx.compute_capability().map_err(err)?;
-        let attr = |a| ctx.attribute(a).map_err(|e| dev_err("device", "attributes", e));
+        let attr = |a| {
+            ctx.attribute(a)
+                .map_err(|e| dev_err("device", "attributes", e))
+        };
         let sms = attr(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)? as u32;
         let l2 = attr(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE)? as u64;
         let mut drv = 0i32;
@@ -146,7 +160,11 @@ impl CudaBackend {
             name: ctx.name().map_err(err)?,
             backend: "cuda".into(),
             driver: kernel_driver_version(),
-            cuda: format!("driver API {}.{}, NVRTC {nv_major}.{nv_minor}", drv / 1000, (drv % 1000) / 10),
+            cuda: format!(
+                "driver API {}.{}, NVRTC {nv_major}.{nv_minor}",
+                drv / 1000,
+                (drv % 1000) / 10
+            ),
             arch: format!("{major}.{minor}"),
             units: sms,
             l2_bytes: l2,
@@ -159,7 +177,9 @@ impl CudaBackend {
             .map_err(|e| dev_err("module", "load", e))?;
         let mut funcs = HashMap::new();
         for name in KERNEL_NAMES {
-            let f = module.load_function(name).map_err(|e| dev_err("module", name, e))?;
+            let f = module
+                .load_function(name)
+                .map_err(|e| dev_err("module", name, e))?;
             funcs.insert(name, f);
         }
         let blas = CudaBlas::new(stream.clone()).map_err(|e| dev_err("cublas", "init", e))?;
@@ -185,7 +205,11 @@ impl CudaBackend {
         }
     }
 
-    fn alloc<T: cudarc::driver::DeviceRepr>(&self, len: usize, what: &Measurement) -> Result<CudaSlice<T>, BenchError> {
+    fn alloc<T: cudarc::driver::DeviceRepr>(
+        &self,
+        len: usize,
+        what: &Measurement,
+    ) -> Result<CudaSlice<T>, BenchError> {
         // SAFETY: every buffer is filled or written before it is read.
         unsafe { self.stream.alloc::<T>(len) }.map_err(|e| dev_err(&what.primitive, &what.shape, e))
     }
@@ -195,7 +219,9 @@ impl CudaBackend {
         let mut b = self.stream.launch_builder(self.f(kernel));
         b.arg(buf).arg(&n).arg(&seed);
         // SAFETY: the fill kernels write exactly n elements of their type.
-        unsafe { b.launch(self.grid_stride()) }.map(|_| ()).map_err(|e| format!("{e:?}"))
+        unsafe { b.launch(self.grid_stride()) }
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
     }
 
     fn sync(&self) -> Result<(), String> {
@@ -203,7 +229,10 @@ impl CudaBackend {
     }
 
     /// Warm up, pick a repetition count, time each launch with its own event pair.
-    fn time(&self, mut launch: impl FnMut(usize) -> Result<(), String>) -> Result<(f64, f64, u32), String> {
+    fn time(
+        &self,
+        mut launch: impl FnMut(usize) -> Result<(), String>,
+    ) -> Result<(f64, f64, u32), String> {
         launch(0)?;
         launch(1)?;
         self.sync()?;
@@ -237,7 +266,9 @@ impl CudaBackend {
     }
 
     fn copies(&self, working_bytes: u64) -> usize {
-        (4 * self.info.l2_bytes).div_ceil(working_bytes.max(1)).clamp(1, 8) as usize
+        (4 * self.info.l2_bytes)
+            .div_ceil(working_bytes.max(1))
+            .clamp(1, 8) as usize
     }
 
     fn stream_case(&self, op: StreamOp, bytes: u64, m: &mut Measurement) -> Result<(), String> {
@@ -256,8 +287,14 @@ impl CudaBackend {
                 let mut b = self.stream.launch_builder(self.f("stream_read"));
                 b.arg(&a).arg(&cn4).arg(&mut partial);
                 unsafe { b.launch(cfg) }.map_err(|e| format!("{e:?}"))?;
-                let parts = self.stream.clone_dtoh(&partial).map_err(|e| format!("{e:?}"))?;
-                let host = self.stream.clone_dtoh(&a.slice(0..check_len)).map_err(|e| format!("{e:?}"))?;
+                let parts = self
+                    .stream
+                    .clone_dtoh(&partial)
+                    .map_err(|e| format!("{e:?}"))?;
+                let host = self
+                    .stream
+                    .clone_dtoh(&a.slice(0..check_len))
+                    .map_err(|e| format!("{e:?}"))?;
                 let gpu: f64 = parts.iter().map(|&x| x as f64).sum();
                 let cpu: f64 = host.iter().map(|&x| x as f64).sum();
                 let l1: f64 = host.iter().map(|&x| (x as f64).abs()).sum();
@@ -266,7 +303,9 @@ impl CudaBackend {
                 let (t, mn, r) = self.time(|_| {
                     let mut b = self.stream.launch_builder(self.f("stream_read"));
                     b.arg(&a).arg(&n4).arg(&mut partial);
-                    unsafe { b.launch(cfg) }.map(|_| ()).map_err(|e| format!("{e:?}"))
+                    unsafe { b.launch(cfg) }
+                        .map(|_| ())
+                        .map_err(|e| format!("{e:?}"))
                 })?;
                 (m.time_us, m.min_us, m.reps) = (t, mn, r);
             }
@@ -274,7 +313,9 @@ impl CudaBackend {
                 let run = |a: &mut CudaSlice<f32>| {
                     let mut b = self.stream.launch_builder(self.f("stream_write"));
                     b.arg(a).arg(&n4).arg(&0.5f32);
-                    unsafe { b.launch(cfg) }.map(|_| ()).map_err(|e| format!("{e:?}"))
+                    unsafe { b.launch(cfg) }
+                        .map(|_| ())
+                        .map_err(|e| format!("{e:?}"))
                 };
                 run(&mut a)?;
                 m.check_error = self.max_abs_diff_ends(&a, None, 0.5, check_len)?;
@@ -290,7 +331,9 @@ impl CudaBackend {
                     if kernel {
                         let mut l = self.stream.launch_builder(self.f("stream_copy"));
                         l.arg(&a).arg(b).arg(&n4);
-                        unsafe { l.launch(cfg) }.map(|_| ()).map_err(|e| format!("{e:?}"))
+                        unsafe { l.launch(cfg) }
+                            .map(|_| ())
+                            .map_err(|e| format!("{e:?}"))
                     } else {
                         self.stream.memcpy_dtod(&a, b).map_err(|e| format!("{e:?}"))
                     }
@@ -307,17 +350,33 @@ impl CudaBackend {
 
     /// Max |x − expected| over the first and last `len` elements, where expected is the
     /// same element of `reference` or the constant `value`.
-    fn max_abs_diff_ends(&self, x: &CudaSlice<f32>, reference: Option<&CudaSlice<f32>>, value: f32, len: usize) -> Result<f64, String> {
+    fn max_abs_diff_ends(
+        &self,
+        x: &CudaSlice<f32>,
+        reference: Option<&CudaSlice<f32>>,
+        value: f32,
+        len: usize,
+    ) -> Result<f64, String> {
         let n = x.len();
         let mut worst = 0f64;
         for range in [0..len.min(n), n.saturating_sub(len)..n] {
-            let got = self.stream.clone_dtoh(&x.slice(range.clone())).map_err(|e| format!("{e:?}"))?;
+            let got = self
+                .stream
+                .clone_dtoh(&x.slice(range.clone()))
+                .map_err(|e| format!("{e:?}"))?;
             let want = match reference {
-                Some(r) => self.stream.clone_dtoh(&r.slice(range)).map_err(|e| format!("{e:?}"))?,
+                Some(r) => self
+                    .stream
+                    .clone_dtoh(&r.slice(range))
+                    .map_err(|e| format!("{e:?}"))?,
                 None => vec![value; got.len()],
             };
             for (g, w) in got.iter().zip(&want) {
-                let d = if g.is_finite() { (g - w).abs() as f64 } else { f64::INFINITY };
+                let d = if g.is_finite() {
+                    (g - w).abs() as f64
+                } else {
+                    f64::INFINITY
+                };
                 worst = worst.max(d);
             }
         }
@@ -381,13 +440,24 @@ impl CudaBackend {
         for s in 0..64u64 {
             let i = ((s * 2_654_435_761) % mm) as usize;
             let j = ((s * 40_503 + 7) % n) as usize;
-            let arow = self.stream.clone_dtoh(&a_bufs[0].slice(i * ku..(i + 1) * ku)).map_err(|e| format!("{e:?}"))?;
-            let wrow = self.stream.clone_dtoh(&w_bufs[0].slice(j * ku..(j + 1) * ku)).map_err(|e| format!("{e:?}"))?;
-            let cij = self.stream.clone_dtoh(&c.slice(i * nu + j..i * nu + j + 1)).map_err(|e| format!("{e:?}"))?;
+            let arow = self
+                .stream
+                .clone_dtoh(&a_bufs[0].slice(i * ku..(i + 1) * ku))
+                .map_err(|e| format!("{e:?}"))?;
+            let wrow = self
+                .stream
+                .clone_dtoh(&w_bufs[0].slice(j * ku..(j + 1) * ku))
+                .map_err(|e| format!("{e:?}"))?;
+            let cij = self
+                .stream
+                .clone_dtoh(&c.slice(i * nu + j..i * nu + j + 1))
+                .map_err(|e| format!("{e:?}"))?;
             want.push(
                 arow.iter()
                     .zip(&wrow)
-                    .map(|(&x, &y)| reference::bf16_to_f32(x) as f64 * reference::bf16_to_f32(y) as f64)
+                    .map(|(&x, &y)| {
+                        reference::bf16_to_f32(x) as f64 * reference::bf16_to_f32(y) as f64
+                    })
                     .sum::<f64>(),
             );
             got.push(reference::bf16_to_f32(cij[0]) as f64);
@@ -399,7 +469,14 @@ impl CudaBackend {
         Ok(())
     }
 
-    fn attention_case(&self, kind: AttnKind, n: u64, d: u64, heads: u64, m: &mut Measurement) -> Result<(), String> {
+    fn attention_case(
+        &self,
+        kind: AttnKind,
+        n: u64,
+        d: u64,
+        heads: u64,
+        m: &mut Measurement,
+    ) -> Result<(), String> {
         if !n.is_multiple_of(128) || !(d == 64 || d == 128) {
             return Err("needs N a multiple of 128 and d = 64 or 128".into());
         }
@@ -418,27 +495,54 @@ impl CudaBackend {
         let mut o = self.alloc::<u16>(per, m).map_err(|e| e.to_string())?;
         self.fill("fill_f16", &mut o, 77)?; // poison
         let mut s = match kind {
-            AttnKind::Standard => Some(self.alloc::<f32>((heads * n * n) as usize, m).map_err(|e| e.to_string())?),
+            AttnKind::Standard => Some(
+                self.alloc::<f32>((heads * n * n) as usize, m)
+                    .map_err(|e| e.to_string())?,
+            ),
             AttnKind::Tiled => None,
         };
         let (ni, di) = (n as i32, d as i32);
         let scale = 1.0f32 / (d as f32).sqrt();
-        let flash = if d == 64 { "attn_flash_d64" } else { "attn_flash_d128" };
+        let flash = if d == 64 {
+            "attn_flash_d64"
+        } else {
+            "attn_flash_d128"
+        };
         let block = (256u32, 1u32, 1u32);
-        let run = |i: usize, o: &mut CudaSlice<u16>, s: &mut Option<CudaSlice<f32>>| -> Result<(), String> {
+        let run = |i: usize,
+                   o: &mut CudaSlice<u16>,
+                   s: &mut Option<CudaSlice<f32>>|
+         -> Result<(), String> {
             let t = &qkv[i % nb];
             let e = |e| format!("{e:?}");
             match s {
                 Some(s) => {
-                    let g1 = LaunchConfig { grid_dim: ((n / 64) as u32, (n / 64) as u32, heads as u32), block_dim: block, shared_mem_bytes: 0 };
+                    let g1 = LaunchConfig {
+                        grid_dim: ((n / 64) as u32, (n / 64) as u32, heads as u32),
+                        block_dim: block,
+                        shared_mem_bytes: 0,
+                    };
                     let mut b = self.stream.launch_builder(self.f("attn_std_scores"));
-                    b.arg(&t[0]).arg(&t[1]).arg(&mut *s).arg(&ni).arg(&di).arg(&scale);
+                    b.arg(&t[0])
+                        .arg(&t[1])
+                        .arg(&mut *s)
+                        .arg(&ni)
+                        .arg(&di)
+                        .arg(&scale);
                     unsafe { b.launch(g1) }.map_err(e)?;
-                    let g2 = LaunchConfig { grid_dim: (n as u32, heads as u32, 1), block_dim: block, shared_mem_bytes: 0 };
+                    let g2 = LaunchConfig {
+                        grid_dim: (n as u32, heads as u32, 1),
+                        block_dim: block,
+                        shared_mem_bytes: 0,
+                    };
                     let mut b = self.stream.launch_builder(self.f("attn_std_softmax"));
                     b.arg(&mut *s).arg(&ni);
                     unsafe { b.launch(g2) }.map_err(e)?;
-                    let g3 = LaunchConfig { grid_dim: ((d / 64) as u32, (n / 64) as u32, heads as u32), block_dim: block, shared_mem_bytes: 0 };
+                    let g3 = LaunchConfig {
+                        grid_dim: ((d / 64) as u32, (n / 64) as u32, heads as u32),
+                        block_dim: block,
+                        shared_mem_bytes: 0,
+                    };
                     let mut b = self.stream.launch_builder(self.f("attn_std_pv"));
                     b.arg(&*s).arg(&t[2]).arg(o).arg(&ni).arg(&di);
                     unsafe { b.launch(g3) }.map(|_| ()).map_err(e)
@@ -446,9 +550,18 @@ impl CudaBackend {
                 None => {
                     let br = super::suite::CUDA_TILED_BR;
                     let threads = (128 * d / 64) as u32;
-                    let g = LaunchConfig { grid_dim: ((n / br) as u32, heads as u32, 1), block_dim: (threads, 1, 1), shared_mem_bytes: 0 };
+                    let g = LaunchConfig {
+                        grid_dim: ((n / br) as u32, heads as u32, 1),
+                        block_dim: (threads, 1, 1),
+                        shared_mem_bytes: 0,
+                    };
                     let mut b = self.stream.launch_builder(self.f(flash));
-                    b.arg(&t[0]).arg(&t[1]).arg(&t[2]).arg(o).arg(&ni).arg(&scale);
+                    b.arg(&t[0])
+                        .arg(&t[1])
+                        .arg(&t[2])
+                        .arg(o)
+                        .arg(&ni)
+                        .arg(&scale);
                     unsafe { b.launch(g) }.map(|_| ()).map_err(e)
                 }
             }
@@ -472,7 +585,13 @@ impl CudaBackend {
             };
             let (q, k, v, out) = (dl(&qkv[0][0])?, dl(&qkv[0][1])?, dl(&qkv[0][2])?, dl(&o)?);
             for r in [0, nu / 3, nu - 1] {
-                want.extend(reference::attention_row(&q[r * du..(r + 1) * du], &k, &v, du, scale as f64));
+                want.extend(reference::attention_row(
+                    &q[r * du..(r + 1) * du],
+                    &k,
+                    &v,
+                    du,
+                    scale as f64,
+                ));
                 got.extend(out[r * du..(r + 1) * du].iter().map(|&x| x as f64));
             }
         }
@@ -484,7 +603,16 @@ impl CudaBackend {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn paged_case(&self, format: KvFormat, batch: u64, ctx: u64, heads: u64, d: u64, bs: u64, m: &mut Measurement) -> Result<(), String> {
+    fn paged_case(
+        &self,
+        format: KvFormat,
+        batch: u64,
+        ctx: u64,
+        heads: u64,
+        d: u64,
+        bs: u64,
+        m: &mut Measurement,
+    ) -> Result<(), String> {
         if d != 128 {
             return Err("the paged decode kernel is built for head_dim 128".into());
         }
@@ -496,14 +624,25 @@ impl CudaBackend {
         let pool_rows = (total_blocks * bs * heads) as usize;
         let mut pools = Vec::new();
         for seed in [200u64, 201] {
-            let mut pool = self.alloc::<u8>(pool_rows * rb as usize, m).map_err(|e| e.to_string())?;
-            let mut vals = self.alloc::<u16>(pool_rows * d as usize, m).map_err(|e| e.to_string())?;
+            let mut pool = self
+                .alloc::<u8>(pool_rows * rb as usize, m)
+                .map_err(|e| e.to_string())?;
+            let mut vals = self
+                .alloc::<u16>(pool_rows * d as usize, m)
+                .map_err(|e| e.to_string())?;
             self.fill("fill_f16", &mut vals, seed)?;
             match format {
-                KvFormat::F16 => self.stream.memcpy_dtod(&vals, &mut unsafe_view_u16(&mut pool)?).map_err(|e| format!("{e:?}"))?,
+                KvFormat::F16 => self
+                    .stream
+                    .memcpy_dtod(&vals, &mut unsafe_view_u16(&mut pool)?)
+                    .map_err(|e| format!("{e:?}"))?,
                 _ => {
                     let nblocks = (pool_rows as u64 * d) / 32;
-                    let kname = if format == KvFormat::Q8_0 { "quantize_q8_0" } else { "quantize_q4_0" };
+                    let kname = if format == KvFormat::Q8_0 {
+                        "quantize_q8_0"
+                    } else {
+                        "quantize_q4_0"
+                    };
                     let mut b = self.stream.launch_builder(self.f(kname));
                     b.arg(&vals).arg(&mut pool).arg(&nblocks);
                     unsafe { b.launch(self.grid_stride()) }.map_err(|e| format!("{e:?}"))?;
@@ -518,7 +657,8 @@ impl CudaBackend {
         let mut host_tables = Vec::new();
         let mut rng = 0x9E37_79B9_7F4A_7C15u64;
         for set in 0..nb {
-            let mut ids: Vec<i32> = ((set * set_blocks) as i32..((set + 1) * set_blocks) as i32).collect();
+            let mut ids: Vec<i32> =
+                ((set * set_blocks) as i32..((set + 1) * set_blocks) as i32).collect();
             for i in (1..ids.len()).rev() {
                 rng ^= rng << 13;
                 rng ^= rng >> 7;
@@ -528,14 +668,25 @@ impl CudaBackend {
             tables.push(self.stream.clone_htod(&ids).map_err(|e| format!("{e:?}"))?);
             host_tables.push(ids);
         }
-        let lens = self.stream.clone_htod(&vec![ctx as i32; batch as usize]).map_err(|e| format!("{e:?}"))?;
-        let mut q = self.alloc::<f32>((batch * heads * d) as usize, m).map_err(|e| e.to_string())?;
+        let lens = self
+            .stream
+            .clone_htod(&vec![ctx as i32; batch as usize])
+            .map_err(|e| format!("{e:?}"))?;
+        let mut q = self
+            .alloc::<f32>((batch * heads * d) as usize, m)
+            .map_err(|e| e.to_string())?;
         self.fill("fill_f32", &mut q, 300)?;
-        let mut out = self.alloc::<f32>((batch * heads * d) as usize, m).map_err(|e| e.to_string())?;
+        let mut out = self
+            .alloc::<f32>((batch * heads * d) as usize, m)
+            .map_err(|e| e.to_string())?;
         self.fill("fill_f32", &mut out, 301)?; // poison
         let splits = ctx.div_ceil(PAGED_SPLIT_TOKENS);
-        let mut part_ml = self.alloc::<f32>((batch * heads * splits * 2) as usize, m).map_err(|e| e.to_string())?;
-        let mut part_acc = self.alloc::<f32>((batch * heads * splits * d) as usize, m).map_err(|e| e.to_string())?;
+        let mut part_ml = self
+            .alloc::<f32>((batch * heads * splits * 2) as usize, m)
+            .map_err(|e| e.to_string())?;
+        let mut part_acc = self
+            .alloc::<f32>((batch * heads * splits * d) as usize, m)
+            .map_err(|e| e.to_string())?;
         let kname = match format {
             KvFormat::F16 => "paged_decode_f16",
             KvFormat::Q8_0 => "paged_decode_q8_0",
@@ -544,17 +695,43 @@ impl CudaBackend {
         let scale = 1.0f32 / (d as f32).sqrt();
         let (hi, mbi, bsi, rbi) = (heads as i32, bps as i32, bs as i32, rb as i32);
         let (sti, msi) = (PAGED_SPLIT_TOKENS as i32, splits as i32);
-        let cfg = LaunchConfig { grid_dim: (batch as u32, heads as u32, splits as u32), block_dim: (128, 1, 1), shared_mem_bytes: 0 };
-        let cfg2 = LaunchConfig { grid_dim: (batch as u32, heads as u32, 1), block_dim: (d as u32, 1, 1), shared_mem_bytes: 0 };
+        let cfg = LaunchConfig {
+            grid_dim: (batch as u32, heads as u32, splits as u32),
+            block_dim: (128, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let cfg2 = LaunchConfig {
+            grid_dim: (batch as u32, heads as u32, 1),
+            block_dim: (d as u32, 1, 1),
+            shared_mem_bytes: 0,
+        };
         let mut run = |i: usize, out: &mut CudaSlice<f32>| -> Result<(), String> {
             let mut b = self.stream.launch_builder(self.f(kname));
-            b.arg(&q).arg(&pools[0]).arg(&pools[1]).arg(&tables[i % nb as usize]).arg(&lens);
+            b.arg(&q)
+                .arg(&pools[0])
+                .arg(&pools[1])
+                .arg(&tables[i % nb as usize])
+                .arg(&lens);
             b.arg(&mut part_ml).arg(&mut part_acc);
-            b.arg(&hi).arg(&mbi).arg(&bsi).arg(&rbi).arg(&scale).arg(&sti).arg(&msi);
+            b.arg(&hi)
+                .arg(&mbi)
+                .arg(&bsi)
+                .arg(&rbi)
+                .arg(&scale)
+                .arg(&sti)
+                .arg(&msi);
             unsafe { b.launch(cfg) }.map_err(|e| format!("{e:?}"))?;
             let mut b = self.stream.launch_builder(self.f("paged_decode_reduce"));
-            b.arg(&part_ml).arg(&part_acc).arg(&lens).arg(out).arg(&hi).arg(&sti).arg(&msi);
-            unsafe { b.launch(cfg2) }.map(|_| ()).map_err(|e| format!("{e:?}"))
+            b.arg(&part_ml)
+                .arg(&part_acc)
+                .arg(&lens)
+                .arg(out)
+                .arg(&hi)
+                .arg(&sti)
+                .arg(&msi);
+            unsafe { b.launch(cfg2) }
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}"))
         };
         run(0, &mut out)?;
         self.sync()?;
@@ -569,21 +746,41 @@ impl CudaBackend {
             for blk_i in 0..bps as usize {
                 let blk = host_tables[0][seq * bps as usize + blk_i] as usize;
                 let span = blk * bsu * hu * rbu..(blk + 1) * bsu * hu * rbu;
-                let kb = self.stream.clone_dtoh(&pools[0].slice(span.clone())).map_err(|e| format!("{e:?}"))?;
-                let vb = self.stream.clone_dtoh(&pools[1].slice(span)).map_err(|e| format!("{e:?}"))?;
+                let kb = self
+                    .stream
+                    .clone_dtoh(&pools[0].slice(span.clone()))
+                    .map_err(|e| format!("{e:?}"))?;
+                let vb = self
+                    .stream
+                    .clone_dtoh(&pools[1].slice(span))
+                    .map_err(|e| format!("{e:?}"))?;
                 for p in 0..bsu {
                     let t = blk_i * bsu + p;
                     if t >= ctx as usize {
                         break;
                     }
                     let row = (p * hu + h) * rbu;
-                    reference::dequantize_row(format, &kb[row..row + rbu], du, &mut kf[t * du..(t + 1) * du]);
-                    reference::dequantize_row(format, &vb[row..row + rbu], du, &mut vf[t * du..(t + 1) * du]);
+                    reference::dequantize_row(
+                        format,
+                        &kb[row..row + rbu],
+                        du,
+                        &mut kf[t * du..(t + 1) * du],
+                    );
+                    reference::dequantize_row(
+                        format,
+                        &vb[row..row + rbu],
+                        du,
+                        &mut vf[t * du..(t + 1) * du],
+                    );
                 }
             }
             let qrow = &host_q[(seq * hu + h) * du..(seq * hu + h + 1) * du];
             want.extend(reference::attention_row(qrow, &kf, &vf, du, scale as f64));
-            got.extend(host_out[(seq * hu + h) * du..(seq * hu + h + 1) * du].iter().map(|&x| x as f64));
+            got.extend(
+                host_out[(seq * hu + h) * du..(seq * hu + h + 1) * du]
+                    .iter()
+                    .map(|&x| x as f64),
+            );
         }
         m.check_error = rel_error(&got, &want);
         check(m, 1e-3)?;
@@ -592,25 +789,48 @@ impl CudaBackend {
         Ok(())
     }
 
-    fn quantize_case(&self, format: KvFormat, values: u64, m: &mut Measurement) -> Result<(), String> {
+    fn quantize_case(
+        &self,
+        format: KvFormat,
+        values: u64,
+        m: &mut Measurement,
+    ) -> Result<(), String> {
         let rb = format.row_bytes(32);
         let nblocks = values / 32;
-        let mut x = self.alloc::<u16>(values as usize, m).map_err(|e| e.to_string())?;
+        let mut x = self
+            .alloc::<u16>(values as usize, m)
+            .map_err(|e| e.to_string())?;
         self.fill("fill_f16", &mut x, 400)?;
-        let mut y = self.alloc::<u8>((nblocks * rb) as usize, m).map_err(|e| e.to_string())?;
-        self.stream.memset_zeros(&mut y).map_err(|e| format!("{e:?}"))?;
-        let kname = if format == KvFormat::Q8_0 { "quantize_q8_0" } else { "quantize_q4_0" };
+        let mut y = self
+            .alloc::<u8>((nblocks * rb) as usize, m)
+            .map_err(|e| e.to_string())?;
+        self.stream
+            .memset_zeros(&mut y)
+            .map_err(|e| format!("{e:?}"))?;
+        let kname = if format == KvFormat::Q8_0 {
+            "quantize_q8_0"
+        } else {
+            "quantize_q4_0"
+        };
         let cfg = self.grid_stride();
         let run = |y: &mut CudaSlice<u8>| -> Result<(), String> {
             let mut b = self.stream.launch_builder(self.f(kname));
             b.arg(&x).arg(y).arg(&nblocks);
-            unsafe { b.launch(cfg) }.map(|_| ()).map_err(|e| format!("{e:?}"))
+            unsafe { b.launch(cfg) }
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}"))
         };
         run(&mut y)?;
         self.sync()?;
         let cv = (values as usize).min(1 << 20);
-        let hx = self.stream.clone_dtoh(&x.slice(0..cv)).map_err(|e| format!("{e:?}"))?;
-        let hy = self.stream.clone_dtoh(&y.slice(0..cv / 32 * rb as usize)).map_err(|e| format!("{e:?}"))?;
+        let hx = self
+            .stream
+            .clone_dtoh(&x.slice(0..cv))
+            .map_err(|e| format!("{e:?}"))?;
+        let hy = self
+            .stream
+            .clone_dtoh(&y.slice(0..cv / 32 * rb as usize))
+            .map_err(|e| format!("{e:?}"))?;
         let want_q = reference::quantize(format, &hx);
         let mut a = vec![0f32; cv];
         let mut b = vec![0f32; cv];
@@ -621,7 +841,9 @@ impl CudaBackend {
         m.check_error = rel_error(&a64, &b64);
         if let Err(e) = check(m, 1e-3) {
             // Show the first block that differs, to find the disagreement.
-            let blk = (0..cv / 32).find(|&bi| (0..32).any(|j| a[bi * 32 + j] != b[bi * 32 + j])).unwrap_or(0);
+            let blk = (0..cv / 32)
+                .find(|&bi| (0..32).any(|j| a[bi * 32 + j] != b[bi * 32 + j]))
+                .unwrap_or(0);
             let rbu = rb as usize;
             return Err(format!(
                 "{e}; first differing block {blk}: x = {:?}; gpu = {:?}; cpu = {:?}",
@@ -637,7 +859,9 @@ impl CudaBackend {
 }
 
 /// The same device buffer seen as u16 (for copying f16 values into a byte pool).
-fn unsafe_view_u16(pool: &mut CudaSlice<u8>) -> Result<cudarc::driver::CudaViewMut<'_, u16>, String> {
+fn unsafe_view_u16(
+    pool: &mut CudaSlice<u8>,
+) -> Result<cudarc::driver::CudaViewMut<'_, u16>, String> {
     let len = pool.len() / 2;
     // SAFETY: u8 → u16 reinterpretation of a buffer whose length is even; alignment of
     // device allocations is 256 bytes.
@@ -664,7 +888,10 @@ fn kernel_driver_version() -> String {
         .ok()
         .and_then(|s| {
             s.split_whitespace()
-                .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.matches('.').count() >= 1)
+                .find(|w| {
+                    w.chars().next().is_some_and(|c| c.is_ascii_digit())
+                        && w.matches('.').count() >= 1
+                })
                 .map(str::to_string)
         })
         .unwrap_or_else(|| "unknown".into())
@@ -680,10 +907,28 @@ impl super::Backend for CudaBackend {
         let r = match case {
             Case::Stream { op, bytes } => self.stream_case(*op, *bytes, &mut m),
             Case::Gemm { m: mm, n, k, .. } => self.gemm_case(*mm, *n, *k, &mut m),
-            Case::Attention { kind, seq_len, head_dim, heads } => self.attention_case(*kind, *seq_len, *head_dim, *heads, &mut m),
-            Case::PagedDecode { format, batch, context, heads, head_dim, block_size } => {
-                self.paged_case(*format, *batch, *context, *heads, *head_dim, *block_size, &mut m)
-            }
+            Case::Attention {
+                kind,
+                seq_len,
+                head_dim,
+                heads,
+            } => self.attention_case(*kind, *seq_len, *head_dim, *heads, &mut m),
+            Case::PagedDecode {
+                format,
+                batch,
+                context,
+                heads,
+                head_dim,
+                block_size,
+            } => self.paged_case(
+                *format,
+                *batch,
+                *context,
+                *heads,
+                *head_dim,
+                *block_size,
+                &mut m,
+            ),
             Case::Quantize { format, values } => self.quantize_case(*format, *values, &mut m),
         };
         // Free this case's memory and surface asynchronous errors before the next case.

@@ -37,7 +37,9 @@ pub enum BenchError {
         message: String,
     },
     /// The kernel ran but its output disagrees with the CPU reference.
-    #[error("{primitive} {shape}: wrong result: relative error {error:.3e} exceeds {tolerance:.1e}")]
+    #[error(
+        "{primitive} {shape}: wrong result: relative error {error:.3e} exceeds {tolerance:.1e}"
+    )]
     WrongResult {
         /// Which primitive was checked.
         primitive: String,
@@ -167,7 +169,8 @@ pub fn run_suite(
 impl MeasuredFile {
     /// Render as TOML (the committed, human-readable form).
     pub fn to_toml(&self) -> String {
-        let body = toml::to_string(self).unwrap_or_else(|e| format!("# serialization failed: {e}\n"));
+        let body =
+            toml::to_string(self).unwrap_or_else(|e| format!("# serialization failed: {e}\n"));
         format!(
             "# Measured by `planner bench --backend {}` on {} ({}), {}.\n# Written by the tool; never edit by hand: rerun the bench.\n{body}",
             self.device.backend, self.device.name, self.device.driver, self.device.date
@@ -212,7 +215,11 @@ impl MeasuredFile {
     }
 
     /// The measurements of one primitive and variant.
-    pub fn find<'a>(&'a self, primitive: &'a str, variant: &'a str) -> impl Iterator<Item = &'a Measurement> + 'a {
+    pub fn find<'a>(
+        &'a self,
+        primitive: &'a str,
+        variant: &'a str,
+    ) -> impl Iterator<Item = &'a Measurement> + 'a {
         self.measurement
             .iter()
             .filter(move |m| m.primitive == primitive && m.variant == variant && m.status == "ok")
@@ -257,7 +264,11 @@ pub fn median(xs: &mut [f64]) -> f64 {
     if n == 0 {
         return f64::NAN;
     }
-    if n % 2 == 1 { xs[n / 2] } else { 0.5 * (xs[n / 2 - 1] + xs[n / 2]) }
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        0.5 * (xs[n / 2 - 1] + xs[n / 2])
+    }
 }
 
 #[cfg(test)]

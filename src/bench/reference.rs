@@ -78,7 +78,11 @@ pub fn rel_error(out: &[f64], reference: &[f64]) -> f64 {
         num += (o - r) * (o - r);
         den += r * r;
     }
-    if den == 0.0 { num.sqrt() } else { (num / den).sqrt() }
+    if den == 0.0 {
+        num.sqrt()
+    } else {
+        (num / den).sqrt()
+    }
 }
 
 /// ggml's reference q8_0 quantizer for one 32-value block.
@@ -169,7 +173,12 @@ pub fn dequantize_row(format: KvFormat, row: &[u8], d: usize, out: &mut [f32]) {
 pub fn attention_row(q: &[f32], k: &[f32], v: &[f32], d: usize, scale: f64) -> Vec<f64> {
     let n = k.len() / d;
     let mut s: Vec<f64> = (0..n)
-        .map(|j| (0..d).map(|c| q[c] as f64 * k[j * d + c] as f64).sum::<f64>() * scale)
+        .map(|j| {
+            (0..d)
+                .map(|c| q[c] as f64 * k[j * d + c] as f64)
+                .sum::<f64>()
+                * scale
+        })
         .collect();
     let m = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let mut sum = 0.0;
@@ -224,7 +233,15 @@ pub fn attention_standard(q: &[f32], k: &[f32], v: &[f32], d: usize, out: &mut [
 
 /// Tiled attention (FlashAttention's loop order) for one head, f32: blocks of `br` query
 /// rows, K/V tiles of `bc` keys, online softmax; never holds more than br×bc scores.
-pub fn attention_tiled(q: &[f32], k: &[f32], v: &[f32], d: usize, br: usize, bc: usize, out: &mut [f32]) {
+pub fn attention_tiled(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    d: usize,
+    br: usize,
+    bc: usize,
+    out: &mut [f32],
+) {
     let n = q.len() / d;
     let scale = 1.0 / (d as f32).sqrt();
     let mut s = vec![0f32; br * bc];
@@ -281,7 +298,10 @@ mod tests {
         for &x in &[0.0f32, 1.0, -2.5, 65504.0, 6.1035156e-5, 5.9604645e-8, 0.1] {
             let h = f32_to_f16(x);
             let back = f16_to_f32(h);
-            assert!((back - x).abs() <= x.abs() * 1e-3 + 6e-8, "{x} -> {h:#x} -> {back}");
+            assert!(
+                (back - x).abs() <= x.abs() * 1e-3 + 6e-8,
+                "{x} -> {h:#x} -> {back}"
+            );
         }
         assert_eq!(f32_to_f16(1.0), 0x3c00);
         assert_eq!(f32_to_f16(-2.0), 0xc000);
@@ -291,7 +311,9 @@ mod tests {
 
     #[test]
     fn q8_0_and_q4_0_round_trip_within_one_step() {
-        let x: Vec<u16> = (0..64).map(|i| f32_to_f16(((i * 37 % 64) as f32 - 31.5) / 16.0)).collect();
+        let x: Vec<u16> = (0..64)
+            .map(|i| f32_to_f16(((i * 37 % 64) as f32 - 31.5) / 16.0))
+            .collect();
         for fmt in [KvFormat::Q8_0, KvFormat::Q4_0] {
             let q = quantize(fmt, &x);
             assert_eq!(q.len() as u64, 2 * fmt.row_bytes(32));
@@ -311,7 +333,11 @@ mod tests {
     fn tiled_equals_standard() {
         let d = 16;
         let n = 70;
-        let make = |s: u32| -> Vec<f32> { (0..n * d).map(|i| (((i as u32 * 2654435761u32) ^ s) % 1000) as f32 / 500.0 - 1.0).collect() };
+        let make = |s: u32| -> Vec<f32> {
+            (0..n * d)
+                .map(|i| (((i as u32 * 2654435761u32) ^ s) % 1000) as f32 / 500.0 - 1.0)
+                .collect()
+        };
         let (q, k, v) = (make(1), make(2), make(3));
         let mut a = vec![0f32; n * d];
         let mut b = vec![0f32; n * d];

@@ -191,12 +191,15 @@ impl Case {
             } => {
                 m.primitive = "paged_decode".into();
                 m.variant = format.name().into();
-                m.shape = format!("batch={batch} ctx={context} heads={heads} d={head_dim} block={block_size}");
+                m.shape = format!(
+                    "batch={batch} ctx={context} heads={heads} d={head_dim} block={block_size}"
+                );
                 m.batch = *batch;
                 m.context = *context;
                 m.k = *head_dim;
                 m.n = *heads;
-                let kv = (*batch * *context * *heads) as f64 * 2.0 * format.row_bytes(*head_dim) as f64;
+                let kv =
+                    (*batch * *context * *heads) as f64 * 2.0 * format.row_bytes(*head_dim) as f64;
                 let qo = (*batch * *heads * *head_dim) as f64 * 4.0 * 2.0;
                 m.bytes = kv + qo;
                 m.flops = (*batch * *heads * *context * *head_dim) as f64 * 4.0;
@@ -244,7 +247,12 @@ impl Suite {
     /// The full GPU suite (sizes well above an H100's 50 MB L2).
     pub fn gpu() -> Self {
         let mut cases = Vec::new();
-        for op in [StreamOp::Read, StreamOp::Write, StreamOp::Copy, StreamOp::Memcpy] {
+        for op in [
+            StreamOp::Read,
+            StreamOp::Write,
+            StreamOp::Copy,
+            StreamOp::Memcpy,
+        ] {
             cases.push(Case::Stream { op, bytes: 1 << 30 });
         }
         cases.push(Case::Gemm {
@@ -292,7 +300,10 @@ impl Suite {
             }
         }
         for format in [KvFormat::Q8_0, KvFormat::Q4_0] {
-            cases.push(Case::Quantize { format, values: 1 << 26 });
+            cases.push(Case::Quantize {
+                format,
+                values: 1 << 26,
+            });
         }
         Suite { cases }
     }
@@ -300,8 +311,16 @@ impl Suite {
     /// A host-sized suite: same primitives, shapes small enough for a 2-core CI machine.
     pub fn cpu() -> Self {
         let mut cases = Vec::new();
-        for op in [StreamOp::Read, StreamOp::Write, StreamOp::Copy, StreamOp::Memcpy] {
-            cases.push(Case::Stream { op, bytes: 64 << 20 });
+        for op in [
+            StreamOp::Read,
+            StreamOp::Write,
+            StreamOp::Copy,
+            StreamOp::Memcpy,
+        ] {
+            cases.push(Case::Stream {
+                op,
+                bytes: 64 << 20,
+            });
         }
         for m in [1, 16, 64] {
             cases.push(Case::Gemm {
@@ -332,7 +351,10 @@ impl Suite {
             });
         }
         for format in [KvFormat::Q8_0, KvFormat::Q4_0] {
-            cases.push(Case::Quantize { format, values: 1 << 20 });
+            cases.push(Case::Quantize {
+                format,
+                values: 1 << 20,
+            });
         }
         Suite { cases }
     }
@@ -340,7 +362,8 @@ impl Suite {
     /// Keep only the cases whose primitive name is in `only` (empty = all).
     pub fn filter(mut self, only: &[String]) -> Self {
         if !only.is_empty() {
-            self.cases.retain(|c| only.iter().any(|o| *o == c.describe().primitive));
+            self.cases
+                .retain(|c| only.iter().any(|o| *o == c.describe().primitive));
         }
         self
     }

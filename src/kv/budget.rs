@@ -80,7 +80,15 @@ impl Budget {
         let usable = memory_bytes * engine.gpu_memory_utilization;
         let weights = model.weight_bytes(engine.weight_dtype) as f64 / kv.tp as f64;
         let activations = activation_peak_bytes(model, kv.tp, engine);
-        Budget::from_parts(memory_bytes, usable, weights, activations, engine.runtime_reserve_bytes, kv, engine.block_size)
+        Budget::from_parts(
+            memory_bytes,
+            usable,
+            weights,
+            activations,
+            engine.runtime_reserve_bytes,
+            kv,
+            engine.block_size,
+        )
     }
 
     /// The budget from measured parts (e.g. a vLLM log's profiled peak).
@@ -170,16 +178,41 @@ mod tests {
         let kv = KvSpec::new(&m, CacheDtype::Bf16, CacheDtype::Bf16, 1).unwrap();
         assert_eq!(kv.total_bytes_per_token(), 128 * 1024);
         let blocks = |total: f64, peak: f64, non_torch: f64| {
-            Budget::from_parts(total * GIB, total * GIB * 0.9, peak * GIB, 0.0, non_torch * GIB, &kv, 16).blocks
+            Budget::from_parts(
+                total * GIB,
+                total * GIB * 0.9,
+                peak * GIB,
+                0.0,
+                non_torch * GIB,
+                &kv,
+                16,
+            )
+            .blocks
         };
         let r = 0.005;
         let lo = blocks(23.58 - r, 17.06 + r, 0.35 + r);
         let hi = blocks(23.58 + r, 17.06 - r, 0.35 - r);
         assert!(lo <= 1952 && 1952 <= hi, "1952 not in [{lo}, {hi}]");
-        let mid = Budget::from_parts(0.0, 23.58 * GIB * 0.9, 17.06 * GIB, 0.0, 0.35 * GIB, &kv, 16);
-        assert!((mid.kv / GIB - 3.81).abs() < 0.005, "kv_cache_size=3.81GiB, got {}", mid.kv / GIB);
+        let mid = Budget::from_parts(
+            0.0,
+            23.58 * GIB * 0.9,
+            17.06 * GIB,
+            0.0,
+            0.35 * GIB,
+            &kv,
+            16,
+        );
+        assert!(
+            (mid.kv / GIB - 3.81).abs() < 0.005,
+            "kv_cache_size=3.81GiB, got {}",
+            mid.kv / GIB
+        );
         // 1952 blocks × 16 = 31,232 tokens; / 20,000 = 1.56x.
-        let logged = Budget { blocks: 1952, tokens: 1952 * 16, ..mid };
+        let logged = Budget {
+            blocks: 1952,
+            tokens: 1952 * 16,
+            ..mid
+        };
         assert_eq!(format!("{:.2}", logged.max_concurrency(20_000)), "1.56");
     }
 
@@ -195,11 +228,22 @@ mod tests {
         };
         let b = Budget::new(&m, &kv, 23.58 * GIB, &engine);
         let weights_gib = b.weights / GIB;
-        assert!((weights_gib - 14.9888).abs() / 14.9888 < 0.01, "weights {weights_gib} GiB vs 14.99 logged");
+        assert!(
+            (weights_gib - 14.9888).abs() / 14.9888 < 0.01,
+            "weights {weights_gib} GiB vs 14.99 logged"
+        );
         let act_gib = b.activations / GIB;
-        assert!((act_gib - (17.06 - 14.9888)).abs() / 2.07 < 0.05, "activations {act_gib} GiB vs 2.07 profiled");
+        assert!(
+            (act_gib - (17.06 - 14.9888)).abs() / 2.07 < 0.05,
+            "activations {act_gib} GiB vs 2.07 profiled"
+        );
         let err = (b.blocks as f64 - 1952.0).abs() / 1952.0;
-        assert!(err < 0.03, "estimated {} blocks vs 1952 logged ({:.1}%)", b.blocks, err * 100.0);
+        assert!(
+            err < 0.03,
+            "estimated {} blocks vs 1952 logged ({:.1}%)",
+            b.blocks,
+            err * 100.0
+        );
     }
 
     #[test]

@@ -82,7 +82,7 @@ impl CacheDtype {
     /// whole number of blocks (llama.cpp refuses such a cache type for that model).
     pub fn row_bytes(self, n: u64) -> Result<u64, String> {
         let (b, v) = self.block();
-        if n % v != 0 {
+        if !n.is_multiple_of(v) {
             return Err(format!(
                 "{self} stores values in blocks of {v}, but a row here has {n} values (not a multiple of {v}); use f16, bf16 or fp8"
             ));

@@ -73,8 +73,11 @@ impl<'a> KvSpec<'a> {
             return Err(KvError::ZeroTp);
         }
         let heads = model.num_attention_heads;
-        if heads % tp != 0 {
-            let options: Vec<String> = (1..=heads).filter(|d| heads % d == 0 && *d <= 16).map(|d| d.to_string()).collect();
+        if !heads.is_multiple_of(tp) {
+            let options: Vec<String> = (1..=heads)
+                .filter(|d| heads.is_multiple_of(*d) && *d <= 16)
+                .map(|d| d.to_string())
+                .collect();
             return Err(KvError::TpHeads {
                 tp,
                 model: model.name.clone(),
@@ -84,7 +87,7 @@ impl<'a> KvSpec<'a> {
         }
         let kv_heads = model.kv_heads();
         let is_mla = matches!(model.attention, AttentionKind::Mla(_));
-        if !is_mla && kv_heads % tp != 0 && tp % kv_heads != 0 {
+        if !is_mla && !kv_heads.is_multiple_of(tp) && !tp.is_multiple_of(kv_heads) {
             return Err(KvError::TpKvHeads {
                 tp,
                 model: model.name.clone(),
@@ -103,8 +106,12 @@ impl<'a> KvSpec<'a> {
         let mut layer_bytes = Vec::with_capacity(model.n_layers());
         for layer in 0..model.n_layers() {
             let (kv, vv) = model.kv_values_per_token(layer);
-            let kb = k.row_bytes(share(kv)).map_err(|reason| KvError::Row { which: "K", reason })?;
-            let vb = v.row_bytes(share(vv)).map_err(|reason| KvError::Row { which: "V", reason })?;
+            let kb = k
+                .row_bytes(share(kv))
+                .map_err(|reason| KvError::Row { which: "K", reason })?;
+            let vb = v
+                .row_bytes(share(vv))
+                .map_err(|reason| KvError::Row { which: "V", reason })?;
             layer_bytes.push((kb, vb));
         }
         Ok(KvSpec {
@@ -124,7 +131,9 @@ impl<'a> KvSpec<'a> {
     /// (K, V) bytes per token summed over every layer that holds KV, as if each holds the
     /// token (what vLLM divides its KV budget by: the "per token" cost of a block).
     pub fn bytes_per_token(&self) -> (u64, u64) {
-        self.layer_bytes.iter().fold((0, 0), |(a, b), (k, v)| (a + k, b + v))
+        self.layer_bytes
+            .iter()
+            .fold((0, 0), |(a, b), (k, v)| (a + k, b + v))
     }
 
     /// Total bytes per token (K + V), on one GPU.
@@ -193,7 +202,12 @@ pub fn llama_cpp_cells(model: &Model, layer: usize, ctx: u64, parallel: u64) -> 
 
 /// (K, V) bytes of llama.cpp's KV cache over `layers` (all of a model's layers, or one
 /// device's share under `--tensor-split`), at TP 1.
-pub fn llama_cpp_bytes(kv: &KvSpec, layers: std::ops::Range<usize>, ctx: u64, parallel: u64) -> (u64, u64) {
+pub fn llama_cpp_bytes(
+    kv: &KvSpec,
+    layers: std::ops::Range<usize>,
+    ctx: u64,
+    parallel: u64,
+) -> (u64, u64) {
     layers.fold((0, 0), |(a, b), l| {
         let cells = llama_cpp_cells(kv.model, l, ctx, parallel);
         let (k, v) = kv.layer_bytes(l);
@@ -223,7 +237,11 @@ pub fn llama_cpp_layer_split(n_layers: usize, split: &[f64]) -> Vec<std::ops::Ra
     (0..split.len())
         .map(|d| {
             let start = device_of.iter().position(|&x| x == d).unwrap_or(n_layers);
-            let end = device_of.iter().rposition(|&x| x == d).map(|e| e + 1).unwrap_or(start);
+            let end = device_of
+                .iter()
+                .rposition(|&x| x == d)
+                .map(|e| e + 1)
+                .unwrap_or(start);
             start..end
         })
         .collect()
@@ -247,8 +265,18 @@ mod tests {
         let kv = KvSpec::new(&m, CacheDtype::F16, CacheDtype::F16, 1).unwrap();
         assert_eq!(kv.total_bytes_per_token(), 131_072);
         // TP 2 halves it; TP 16 (> 8 KV heads) replicates one head per GPU: 1/8.
-        assert_eq!(KvSpec::new(&m, CacheDtype::F16, CacheDtype::F16, 2).unwrap().total_bytes_per_token(), 65_536);
-        assert_eq!(KvSpec::new(&m, CacheDtype::F16, CacheDtype::F16, 16).unwrap().total_bytes_per_token(), 16_384);
+        assert_eq!(
+            KvSpec::new(&m, CacheDtype::F16, CacheDtype::F16, 2)
+                .unwrap()
+                .total_bytes_per_token(),
+            65_536
+        );
+        assert_eq!(
+            KvSpec::new(&m, CacheDtype::F16, CacheDtype::F16, 16)
+                .unwrap()
+                .total_bytes_per_token(),
+            16_384
+        );
         // q8_0 K + q4_0 V: 32 × 1024 × (34 + 18) / 32.
         let q = KvSpec::new(&m, CacheDtype::Q8_0, CacheDtype::Q4_0, 1).unwrap();
         assert_eq!(q.bytes_per_token(), (34_816, 18_432));
@@ -267,14 +295,21 @@ mod tests {
         let kv = KvSpec::new(&g, CacheDtype::F16, CacheDtype::F16, 1).unwrap();
         let (k8, _) = kv.bytes_for_context(8192);
         let (k4, _) = kv.bytes_for_context(4096);
-        assert_eq!(k8, k4 * 3 / 2, "only the 21 global layers grow past the window");
+        assert_eq!(
+            k8,
+            k4 * 3 / 2,
+            "only the 21 global layers grow past the window"
+        );
     }
 
     #[test]
     fn impossible_tp_names_the_fix() {
         let m = model("llama-3.1-8b");
         let e = KvSpec::new(&m, CacheDtype::F16, CacheDtype::F16, 3).unwrap_err();
-        assert!(e.to_string().contains("does not divide") && e.to_string().contains("1, 2, 4, 8, 16"), "{e}");
+        assert!(
+            e.to_string().contains("does not divide") && e.to_string().contains("1, 2, 4, 8, 16"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -289,7 +324,10 @@ mod tests {
         let m = Model::from_raw("test", &raw, path).unwrap();
         assert!(KvSpec::new(&m, CacheDtype::Q4_0, CacheDtype::Q4_0, 1).is_ok());
         let e = KvSpec::new(&m, CacheDtype::Q4_0, CacheDtype::F16, 2).unwrap_err();
-        assert!(e.to_string().contains("K cache type") && e.to_string().contains("80 values"), "{e}");
+        assert!(
+            e.to_string().contains("K cache type") && e.to_string().contains("80 values"),
+            "{e}"
+        );
     }
 
     /// shared/reference/sizing_cases.md, llama.cpp rows: reproduced to the MiB.
@@ -302,12 +340,21 @@ mod tests {
             (kb / MIB, vb / MIB, (kb + vb) % MIB)
         };
         // Pythia-1.4B, n_ctx 2048, f16: KV self size = 384.00 MiB, K 192.00, V 192.00.
-        assert_eq!(case("pythia-1.4b", 2048, CacheDtype::F16, CacheDtype::F16), (192, 192, 0));
+        assert_eq!(
+            case("pythia-1.4b", 2048, CacheDtype::F16, CacheDtype::F16),
+            (192, 192, 0)
+        );
         // Llama-3.1-8B, n_ctx 4096, f16: 512.00 MiB, K 256.00, V 256.00.
-        assert_eq!(case("llama-3.1-8b", 4096, CacheDtype::F16, CacheDtype::F16), (256, 256, 0));
+        assert_eq!(
+            case("llama-3.1-8b", 4096, CacheDtype::F16, CacheDtype::F16),
+            (256, 256, 0)
+        );
         // Qwen2.5-Coder-32B (same attention shape as Qwen2.5-32B: 64 layers, 8 × 128), n_ctx
         // 32768, q8_0/q8_0: 4352.00 MiB, K 2176.00, V 2176.00.
-        assert_eq!(case("qwen2.5-32b", 32_768, CacheDtype::Q8_0, CacheDtype::Q8_0), (2176, 2176, 0));
+        assert_eq!(
+            case("qwen2.5-32b", 32_768, CacheDtype::Q8_0, CacheDtype::Q8_0),
+            (2176, 2176, 0)
+        );
     }
 
     /// The same Qwen case split over two GPUs with `-ts 10,6`: CUDA0 2788.00 MiB, CUDA1 1564.00 MiB.

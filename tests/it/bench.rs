@@ -9,12 +9,40 @@ use planner::bench::{Backend, MeasuredFile, Suite, cpu::CpuBackend, run_suite};
 fn cpu_suite_runs_checks_and_round_trips() {
     let suite = Suite {
         cases: vec![
-            Case::Stream { op: StreamOp::Copy, bytes: 1 << 20 },
-            Case::Gemm { m: 4, n: 64, k: 64, label: "tiny".into() },
-            Case::Attention { kind: AttnKind::Standard, seq_len: 128, head_dim: 32, heads: 1 },
-            Case::Attention { kind: AttnKind::Tiled, seq_len: 128, head_dim: 32, heads: 1 },
-            Case::PagedDecode { format: KvFormat::Q4_0, batch: 2, context: 100, heads: 2, head_dim: 64, block_size: 16 },
-            Case::Quantize { format: KvFormat::Q8_0, values: 4096 },
+            Case::Stream {
+                op: StreamOp::Copy,
+                bytes: 1 << 20,
+            },
+            Case::Gemm {
+                m: 4,
+                n: 64,
+                k: 64,
+                label: "tiny".into(),
+            },
+            Case::Attention {
+                kind: AttnKind::Standard,
+                seq_len: 128,
+                head_dim: 32,
+                heads: 1,
+            },
+            Case::Attention {
+                kind: AttnKind::Tiled,
+                seq_len: 128,
+                head_dim: 32,
+                heads: 1,
+            },
+            Case::PagedDecode {
+                format: KvFormat::Q4_0,
+                batch: 2,
+                context: 100,
+                heads: 2,
+                head_dim: 64,
+                block_size: 16,
+            },
+            Case::Quantize {
+                format: KvFormat::Q8_0,
+                values: 4096,
+            },
         ],
     };
     let mut backend = CpuBackend::new();
@@ -34,7 +62,16 @@ fn cpu_suite_runs_checks_and_round_trips() {
 #[test]
 fn tiled_attention_moves_fewer_bytes_than_standard() {
     for n in [512u64, 2048, 16384] {
-        let b = |kind| Case::Attention { kind, seq_len: n, head_dim: 128, heads: 1 }.describe().bytes;
+        let b = |kind| {
+            Case::Attention {
+                kind,
+                seq_len: n,
+                head_dim: 128,
+                heads: 1,
+            }
+            .describe()
+            .bytes
+        };
         let (std, tiled) = (b(AttnKind::Standard), b(AttnKind::Tiled));
         assert!(tiled < std, "N={n}: tiled {tiled} vs standard {std}");
     }
@@ -57,7 +94,10 @@ fn cuda_kernels_compile_with_nvrtc() {
     for arch in ["compute_80", "compute_90"] {
         let ptx = cuda::compile_kernels(arch).unwrap_or_else(|e| panic!("{arch}: {e}"));
         for name in cuda::KERNEL_NAMES {
-            assert!(ptx.contains(&format!(".entry {name}(")), "{arch}: no entry point {name}");
+            assert!(
+                ptx.contains(&format!(".entry {name}(")),
+                "{arch}: no entry point {name}"
+            );
         }
     }
     // A kernel that does not compile is an error naming NVRTC's log, not a panic.
@@ -72,6 +112,8 @@ fn cuda_backend_without_driver_is_a_clean_error() {
     if unsafe { cudarc::driver::sys::is_culib_present() } {
         return; // a real GPU machine: nothing to check here
     }
-    let err = planner::bench::cuda::CudaBackend::new().err().expect("no driver → error");
+    let err = planner::bench::cuda::CudaBackend::new()
+        .err()
+        .expect("no driver → error");
     assert!(err.to_string().contains("no CUDA driver"), "{err}");
 }

@@ -1,6 +1,10 @@
 //! Integration tests, one binary, read like a document:
 //!
+//! - `cli`: the command line as a user meets it (outputs, exit codes, errors).
+//! - `golden`: the committed sizing table, a regression check on sizing assumptions.
 //! - `bench`: the bench pipeline without a GPU (CPU backend, measured-file round trip) and
 //!   every CUDA kernel compiled to PTX by NVRTC.
 
 mod bench;
+mod cli;
+mod golden;

@@ -1,0 +1,411 @@
+//! `planner size`: how many bytes one token of KV cache costs, how many bytes of the GPU are
+//! left for it, and what quantizing the cache buys (longer context, more parallel sequences,
+//! or a bigger model). Computes a [`SizeReport`]; the renderers below only format it.
+
+use crate::hardware::GpuSpec;
+use crate::kv::budget::GIB;
+use crate::kv::sizing::{llama_cpp_bytes, llama_cpp_layer_split};
+use crate::kv::{Budget, CacheDtype, EngineMemory, KvError, KvSpec};
+use crate::model::Model;
+use serde::Serialize;
+
+/// The K/V pairs every size table shows (issue #2), before the requested pair.
+pub const TABLE_PAIRS: [(CacheDtype, CacheDtype); 5] = [
+    (CacheDtype::F16, CacheDtype::F16),
+    (CacheDtype::Q8_0, CacheDtype::Q8_0),
+    (CacheDtype::Q8_0, CacheDtype::Q4_0),
+    (CacheDtype::Q4_0, CacheDtype::Q4_0),
+    (CacheDtype::Fp8E4m3, CacheDtype::Fp8E4m3),
+];
+
+const MIB: f64 = (1u64 << 20) as f64;
+
+/// What `planner size` was asked.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeRequest {
+    /// Tokens of context per sequence.
+    pub ctx: u64,
+    /// Parallel sequences.
+    pub parallel: u64,
+    /// Tensor-parallel degree.
+    pub tp: u64,
+    /// K cache type.
+    pub k: CacheDtype,
+    /// V cache type.
+    pub v: CacheDtype,
+    /// llama.cpp `--tensor-split` proportions (empty: one device).
+    pub tensor_split: Vec<f64>,
+    /// Engine memory settings.
+    pub engine: EngineMemory,
+}
+
+/// llama.cpp's start-up line for one device.
+#[derive(Debug, Clone, Serialize)]
+pub struct LlamaCppLine {
+    /// Device label ("" for a single device, else "CUDA0", …).
+    pub device: String,
+    /// Layers on this device.
+    pub layers: usize,
+    /// K bytes.
+    pub k_bytes: u64,
+    /// V bytes.
+    pub v_bytes: u64,
+}
+
+/// One row of the dtype trade-off table.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairRow {
+    /// K type.
+    pub k: CacheDtype,
+    /// V type.
+    pub v: CacheDtype,
+    /// KV bytes per token on one GPU (all KV layers).
+    pub bytes_per_token: u64,
+    /// KV bytes this request needs on one GPU (ctx × parallel, windows capped).
+    pub request_bytes: u64,
+    /// Budget for KV on one GPU (whole blocks).
+    pub kv_budget_bytes: u64,
+    /// Whether the request fits.
+    pub fits: bool,
+    /// vLLM "GPU KV cache size" in tokens.
+    pub kv_tokens: u64,
+    /// Largest context at this parallelism.
+    pub max_context: u64,
+    /// Whether `max_context` is the model's `max_position_embeddings` cap.
+    pub max_context_capped: bool,
+    /// Most sequences of this context.
+    pub max_parallel: u64,
+    /// Bytes this pair saves on this request against f16/f16 (negative: costs more).
+    pub freed_bytes: i64,
+    /// Largest catalog model whose weights would fit beside this request's KV cache.
+    pub fits_instead: Option<String>,
+}
+
+/// Everything `planner size` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeReport {
+    /// Model name.
+    pub model: String,
+    /// GPU name.
+    pub gpu: String,
+    /// The request.
+    pub request: SizeRequest,
+    /// Memory budget at the requested pair.
+    pub budget: Budget,
+    /// llama.cpp lines (one per device).
+    pub llama_cpp: Vec<LlamaCppLine>,
+    /// The trade-off table; the requested pair is marked by `requested_row`.
+    pub rows: Vec<PairRow>,
+    /// Index of the requested pair in `rows`.
+    pub requested_row: usize,
+}
+
+/// Why `size` cannot answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SizeError {
+    /// An impossible setting (exit 2).
+    #[error("{0}")]
+    Setting(String),
+    /// The layout is impossible (TP, block types).
+    #[error(transparent)]
+    Kv(#[from] KvError),
+}
+
+/// Check the request's plain settings.
+pub fn validate(req: &SizeRequest) -> Result<(), SizeError> {
+    let bad = |s: String| Err(SizeError::Setting(s));
+    if req.ctx == 0 {
+        return bad("--ctx must be at least 1 token".into());
+    }
+    if req.parallel == 0 {
+        return bad("--parallel must be at least 1 sequence".into());
+    }
+    let u = req.engine.gpu_memory_utilization;
+    if !(u > 0.0 && u <= 1.0) {
+        return bad(format!(
+            "--gpu-memory-utilization {u}: must be in (0, 1], e.g. 0.9"
+        ));
+    }
+    let bs = req.engine.block_size;
+    if bs == 0 || !bs.is_power_of_two() || bs > 256 {
+        return bad(format!(
+            "--block-size {bs}: must be a power of two in 1..=256 (vLLM uses 16)"
+        ));
+    }
+    if req
+        .tensor_split
+        .iter()
+        .any(|x| !(x.is_finite() && *x >= 0.0))
+        || (!req.tensor_split.is_empty() && req.tensor_split.iter().sum::<f64>() <= 0.0)
+    {
+        return bad(format!(
+            "--tensor-split {:?}: proportions must be non-negative and not all zero, e.g. 10,6",
+            req.tensor_split
+        ));
+    }
+    Ok(())
+}
+
+/// Compute the report. `catalog` is every known model, for the "fits instead" column.
+pub fn size(
+    model: &Model,
+    gpu: &GpuSpec,
+    req: &SizeRequest,
+    catalog: &[Model],
+) -> Result<SizeReport, SizeError> {
+    validate(req)?;
+    let mut pairs: Vec<(CacheDtype, CacheDtype)> = TABLE_PAIRS.to_vec();
+    let requested_row = match pairs.iter().position(|p| *p == (req.k, req.v)) {
+        Some(i) => i,
+        None => {
+            pairs.push((req.k, req.v));
+            pairs.len() - 1
+        }
+    };
+    let base = KvSpec::new(model, CacheDtype::F16, CacheDtype::F16, req.tp)?;
+    let base_request = request_bytes(&base, req);
+    let mut rows = Vec::new();
+    let mut budget_at_request = None;
+    for (i, &(k, v)) in pairs.iter().enumerate() {
+        let kv = match KvSpec::new(model, k, v, req.tp) {
+            Ok(kv) => kv,
+            // A block type that does not fit this model's rows: skip the row, unless asked for.
+            Err(e) if i != requested_row => {
+                let _ = e;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let budget = Budget::new(model, &kv, gpu.memory_bytes, &req.engine);
+        let need = request_bytes(&kv, req);
+        let kv_budget = budget.kv_bytes();
+        let (max_context, capped) = kv.max_context(kv_budget, req.parallel);
+        let headroom = budget.usable - budget.activations - budget.reserve - need as f64;
+        let fits_instead = catalog
+            .iter()
+            .filter(|m| {
+                (m.weight_bytes(req.engine.weight_dtype) as f64 / req.tp as f64) <= headroom
+            })
+            .max_by_key(|m| m.params_total())
+            .map(|m| m.name.clone());
+        let row = PairRow {
+            k,
+            v,
+            bytes_per_token: kv.total_bytes_per_token(),
+            request_bytes: need,
+            kv_budget_bytes: kv_budget,
+            fits: need <= kv_budget && budget.blocks > 0,
+            kv_tokens: budget.tokens,
+            max_context,
+            max_context_capped: capped,
+            max_parallel: kv.max_parallel(kv_budget, req.ctx),
+            freed_bytes: base_request as i64 - need as i64,
+            fits_instead,
+        };
+        if i == requested_row {
+            budget_at_request = Some((rows.len(), budget));
+        }
+        rows.push(row);
+    }
+    let (requested_row, budget) = budget_at_request.expect("the requested pair always has a row");
+    let kv = KvSpec::new(model, req.k, req.v, 1)?;
+    let n = model.n_layers();
+    let llama_cpp = if req.tensor_split.len() > 1 {
+        llama_cpp_layer_split(n, &req.tensor_split)
+            .into_iter()
+            .enumerate()
+            .map(|(d, r)| {
+                let (k, v) = llama_cpp_bytes(&kv, r.clone(), req.ctx, req.parallel);
+                LlamaCppLine {
+                    device: format!("CUDA{d}"),
+                    layers: r.len(),
+                    k_bytes: k,
+                    v_bytes: v,
+                }
+            })
+            .collect()
+    } else {
+        let (k, v) = llama_cpp_bytes(&kv, 0..n, req.ctx, req.parallel);
+        vec![LlamaCppLine {
+            device: String::new(),
+            layers: n,
+            k_bytes: k,
+            v_bytes: v,
+        }]
+    };
+    Ok(SizeReport {
+        model: model.name.clone(),
+        gpu: gpu.name.clone(),
+        request: req.clone(),
+        budget,
+        llama_cpp,
+        rows,
+        requested_row,
+    })
+}
+
+/// KV bytes the request needs on one GPU: `parallel` sequences of `ctx` tokens, each
+/// rounded up to whole blocks, sliding-window layers capped at their window.
+fn request_bytes(kv: &KvSpec, req: &SizeRequest) -> u64 {
+    let ctx = req.ctx.div_ceil(req.engine.block_size) * req.engine.block_size;
+    let (k, v) = kv.bytes_for_context(ctx);
+    (k + v) * req.parallel
+}
+
+impl SizeReport {
+    /// The requested pair's row.
+    pub fn requested(&self) -> &PairRow {
+        &self.rows[self.requested_row]
+    }
+
+    /// Whether the weights fit at all.
+    pub fn weights_fit(&self) -> bool {
+        self.budget.blocks > 0
+    }
+
+    /// The three parts as text: llama.cpp's lines, vLLM's lines, the trade-off table.
+    pub fn render_table(&self) -> String {
+        let mut s = String::new();
+        let r = &self.request;
+        s.push_str(&format!(
+            "{} on {} × {} (TP {}), ctx {} × {} parallel, K {} / V {}, block {}, gpu_memory_utilization {}\n\n",
+            self.model, r.tp, self.gpu, r.tp, r.ctx, r.parallel, r.k, r.v, r.engine.block_size, r.engine.gpu_memory_utilization
+        ));
+        s.push_str(&format!(
+            "llama.cpp (-c {} -np {} -ctk {} -ctv {}):\n",
+            r.ctx * r.parallel,
+            r.parallel,
+            r.k,
+            r.v
+        ));
+        for l in &self.llama_cpp {
+            let prefix = if l.device.is_empty() {
+                String::new()
+            } else {
+                format!("{} ({} layers): ", l.device, l.layers)
+            };
+            s.push_str(&format!(
+                "  {prefix}KV self size = {:.2} MiB, K ({}): {:.2} MiB, V ({}): {:.2} MiB\n",
+                (l.k_bytes + l.v_bytes) as f64 / MIB,
+                r.k,
+                l.k_bytes as f64 / MIB,
+                r.v,
+                l.v_bytes as f64 / MIB
+            ));
+        }
+        let b = &self.budget;
+        s.push_str(&format!(
+            "\nvLLM (per GPU: {:.2} GiB × {} − weights {:.2} GiB − activations {:.2} GiB − reserve {:.2} GiB = KV {:.2} GiB):\n",
+            b.memory / GIB,
+            r.engine.gpu_memory_utilization,
+            b.weights / GIB,
+            b.activations / GIB,
+            b.reserve / GIB,
+            b.kv / GIB
+        ));
+        s.push_str(&format!("  GPU KV cache size: {} tokens\n", b.tokens));
+        s.push_str(&format!(
+            "  Maximum concurrency for {} tokens per request: {:.2}x\n\n",
+            r.ctx,
+            b.max_concurrency(r.ctx)
+        ));
+        s.push_str(&format!(
+            "{:<12} {:>10} {:>12} {:>5} {:>12} {:>12} {:>10} {:>10}  {}\n",
+            "K/V",
+            "B/token",
+            "request GiB",
+            "fits",
+            "max ctx",
+            "max parallel",
+            "KV tokens",
+            "freed GiB",
+            "weights that fit instead"
+        ));
+        for (i, row) in self.rows.iter().enumerate() {
+            let mark = if i == self.requested_row { "*" } else { " " };
+            s.push_str(&format!(
+                "{mark}{:<11} {:>10} {:>12.2} {:>5} {:>12} {:>12} {:>10} {:>10.2}  {}\n",
+                format!("{}/{}", row.k, row.v),
+                row.bytes_per_token,
+                row.request_bytes as f64 / GIB,
+                if row.fits { "yes" } else { "no" },
+                format!(
+                    "{}{}",
+                    row.max_context,
+                    if row.max_context_capped { " (cap)" } else { "" }
+                ),
+                row.max_parallel,
+                row.kv_tokens,
+                row.freed_bytes as f64 / GIB,
+                row.fits_instead.as_deref().unwrap_or("-")
+            ));
+        }
+        s.push_str("\n* requested pair. Per GPU; \"(cap)\": the model's max_position_embeddings limits the context, not memory.\n");
+        s
+    }
+
+    /// The trade-off table as CSV (fixed column order).
+    pub fn render_csv(&self) -> String {
+        let mut s = String::from(
+            "model,gpu,tp,ctx,parallel,k,v,requested,bytes_per_token,request_bytes,kv_budget_bytes,fits,kv_tokens,max_context,max_context_capped,max_parallel,freed_bytes,fits_instead\n",
+        );
+        for (i, r) in self.rows.iter().enumerate() {
+            s.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                self.model,
+                self.gpu,
+                self.request.tp,
+                self.request.ctx,
+                self.request.parallel,
+                r.k,
+                r.v,
+                i == self.requested_row,
+                r.bytes_per_token,
+                r.request_bytes,
+                r.kv_budget_bytes,
+                r.fits,
+                r.kv_tokens,
+                r.max_context,
+                r.max_context_capped,
+                r.max_parallel,
+                r.freed_bytes,
+                r.fits_instead.as_deref().unwrap_or("")
+            ));
+        }
+        s
+    }
+
+    /// The whole report as JSON.
+    pub fn render_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
+
+/// The golden sizing table: every catalog model × GPU × [`TABLE_PAIRS`] at default engine
+/// settings (TP 1, bf16 weights, utilization 0.9, block 16, 8192 batched tokens): bytes per
+/// token, KV tokens, and vLLM's maximum concurrency at 8192 tokens. Any change to a figure
+/// changes this CSV; `tests/golden/sizing.csv` holds the committed copy.
+pub fn golden_table(models: &[Model], gpus: &[GpuSpec]) -> String {
+    let engine = EngineMemory::default();
+    let mut s = String::from("model,gpu,k,v,bytes_per_token,kv_tokens,max_concurrency_8k\n");
+    for m in models {
+        for g in gpus {
+            for (k, v) in TABLE_PAIRS {
+                let Ok(kv) = KvSpec::new(m, k, v, 1) else {
+                    s.push_str(&format!("{},{},{k},{v},unsupported,,\n", m.name, g.name));
+                    continue;
+                };
+                let b = Budget::new(m, &kv, g.memory_bytes, &engine);
+                s.push_str(&format!(
+                    "{},{},{k},{v},{},{},{:.2}\n",
+                    m.name,
+                    g.name,
+                    kv.total_bytes_per_token(),
+                    b.tokens,
+                    b.max_concurrency(8192)
+                ));
+            }
+        }
+    }
+    s
+}

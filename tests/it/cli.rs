@@ -1,0 +1,216 @@
+//! The command line as a user meets it: outputs, exit codes, error messages.
+
+use std::process::Command;
+
+fn planner(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_planner"))
+        .args(args)
+        .output()
+        .expect("run planner");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The issue's example prints llama.cpp's line, vLLM's two lines and the dtype table.
+#[test]
+fn size_prints_all_three_parts() {
+    let (code, out, err) = planner(&[
+        "size",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "h100-sxm",
+        "--ctx",
+        "8192",
+        "--parallel",
+        "8",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // 8 × 8192 cells × 128 KiB = 8192 MiB, half K, half V.
+    assert!(
+        out.contains("KV self size = 8192.00 MiB, K (f16): 4096.00 MiB, V (f16): 4096.00 MiB"),
+        "{out}"
+    );
+    assert!(
+        out.contains("GPU KV cache size: ")
+            && out.contains("Maximum concurrency for 8192 tokens per request: "),
+        "{out}"
+    );
+    for pair in ["f16/f16", "q8_0/q8_0", "q8_0/q4_0", "q4_0/q4_0", "fp8/fp8"] {
+        assert!(out.contains(pair), "missing {pair}:\n{out}");
+    }
+}
+
+/// llama.cpp's short flags and the sizing_cases.md two-GPU split.
+#[test]
+fn size_accepts_llama_cpp_flags() {
+    let (code, out, err) = planner(&[
+        "size",
+        "--model",
+        "qwen2.5-32b",
+        "--gpu",
+        "h100-sxm",
+        "-c",
+        "32768",
+        "-ctk",
+        "q8_0",
+        "-ctv",
+        "q8_0",
+        "-ts",
+        "10,6",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("CUDA0 (41 layers): KV self size = 2788.00 MiB"),
+        "{out}"
+    );
+    assert!(
+        out.contains("CUDA1 (23 layers): KV self size = 1564.00 MiB"),
+        "{out}"
+    );
+}
+
+/// CSV and JSON carry the same table.
+#[test]
+fn size_formats() {
+    let (code, csv, _) = planner(&[
+        "size",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "l4",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code, 0);
+    assert!(csv.starts_with("model,gpu,tp,ctx,parallel,k,v,requested,bytes_per_token"));
+    assert_eq!(csv.lines().count(), 6, "{csv}");
+    let (code, json, _) = planner(&[
+        "size",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "l4",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(v["rows"].as_array().map(Vec::len), Some(5));
+}
+
+/// "Does not fit" exits 1 and prints the numbers; usage errors exit 2 and say the fix.
+#[test]
+fn size_exit_codes_and_errors() {
+    let (code, _, err) = planner(&["size", "--model", "llama-3.1-70b", "--gpu", "h100-sxm"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("does not fit: weights") && err.contains("try --tp 2"),
+        "{err}"
+    );
+    let (code, _, err) = planner(&[
+        "size",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "rtx-3090",
+        "--ctx",
+        "131072",
+        "--parallel",
+        "4",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("need 64.00 GiB of KV per GPU"), "{err}");
+    for (args, needle) in [
+        (
+            vec!["--model", "lama-3.1-8b", "--gpu", "h100-sxm"],
+            "closest first: llama-3.1-8b,",
+        ),
+        (
+            vec!["--model", "llama-3.1-8b", "--gpu", "h100"],
+            "closest first: h100-sxm,",
+        ),
+        (
+            vec!["--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--ctx", "0"],
+            "--ctx 0: must be at least 1",
+        ),
+        (
+            vec![
+                "--model",
+                "llama-3.1-8b",
+                "--gpu",
+                "h100-sxm",
+                "--ctx",
+                "-5",
+            ],
+            "--ctx -5: must be at least 1",
+        ),
+        (
+            vec![
+                "--model",
+                "llama-3.1-8b",
+                "--gpu",
+                "h100-sxm",
+                "--gpu-memory-utilization",
+                "0",
+            ],
+            "must be in (0, 1]",
+        ),
+        (
+            vec!["--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--tp", "3"],
+            "use one of 1, 2, 4, 8, 16",
+        ),
+        (
+            vec!["--model", "llama-3.1-8b", "--gpu", "h100-sxm", "-ctk", "q3"],
+            "unknown KV cache type `q3`",
+        ),
+        (
+            vec![
+                "--model",
+                "llama-3.1-8b",
+                "--gpu",
+                "h100-sxm",
+                "--block-size",
+                "24",
+            ],
+            "power of two",
+        ),
+    ] {
+        let mut full = vec!["size"];
+        full.extend(args.iter());
+        let (code, _, err) = planner(&full);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+/// A Hugging Face config.json without a needed field names the field.
+#[test]
+fn size_config_json_missing_field() {
+    let dir = std::env::temp_dir().join(format!("planner-it-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config.json");
+    std::fs::write(&path, r#"{"num_hidden_layers": 2, "hidden_size": 256, "intermediate_size": 512, "vocab_size": 1000, "max_position_embeddings": 128}"#).unwrap();
+    let (code, _, err) = planner(&["size", "--model", path.to_str().unwrap(), "--gpu", "l4"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("num_attention_heads"), "{err}");
+}
+
+/// Without a GPU, the CUDA bench is a clean error (exit 2), never a panic.
+#[cfg(feature = "cuda")]
+#[test]
+fn bench_cuda_without_driver() {
+    // SAFETY: only tries to dlopen libcuda.
+    if unsafe { cudarc::driver::sys::is_culib_present() } {
+        return;
+    }
+    let (code, _, err) = planner(&["bench", "--backend", "cuda"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no CUDA driver") && !err.contains("panicked"),
+        "{err}"
+    );
+}
