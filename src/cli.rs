@@ -19,6 +19,8 @@ pub enum Command {
     Size(SizeArgs),
     /// Measure the cost model's primitives on real hardware and write hardware/measured/<device>.toml.
     Bench(BenchArgs),
+    /// Compare the cost model's predictions with a measured file and with the Vidur profiles.
+    Validate(ValidateArgs),
 }
 
 /// Which bench backend.
@@ -134,4 +136,24 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
             _ => a,
         })
         .collect()
+}
+
+/// `planner validate`.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// A file written by `planner bench` (hardware/measured/<device>.toml).
+    #[arg(long)]
+    pub measured: PathBuf,
+    /// Catalog GPU whose datasheet prices the ops (default: matched from the device name).
+    #[arg(long)]
+    pub gpu: Option<String>,
+    /// Skip the Vidur reference profiles (../shared/reference/vidur).
+    #[arg(long)]
+    pub no_vidur: bool,
+    /// Report folder; the report goes to <out>/<measured file stem>/.
+    #[arg(long, default_value = "reports/validate")]
+    pub out: PathBuf,
+    /// Fail (exit 1) if the median errors exceed the bar in <measured stem>.bar.toml beside the file.
+    #[arg(long)]
+    pub check: bool,
 }

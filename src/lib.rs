@@ -1,22 +1,29 @@
 //! `planner`: a discrete-event simulator and capacity planner for LLM inference serving.
 //!
 //! ```text
-//! scenario.toml ──► config (validated, errors point at file:line:key)
-//!    │  model  ──► model/      shape → params, weight bytes, FLOPs and bytes per token
-//!    │  gpu    ──► hardware/   HBM GB/s, HBM GiB, SRAM/SM, SMs, FLOP/s per dtype, links, $/h
-//!    │  engine ──► kv/         bytes/token per K/V dtype, paged blocks, memory budget
+//!  model  ──► model/      Hugging Face config → shape, params, weight bytes, FLOPs per token
+//!  gpu    ──► hardware/   HBM GB/s and GiB, SRAM/SM, SMs, FLOP/s per dtype, links, $/h
+//!  engine ──► kv/         bytes/token per K/V dtype, memory budget (vLLM), llama.cpp's cache
+//!             cost/       roofline + attention IO model, efficiencies fitted by least squares
 //!    ▼
-//!  report/  tables, CSV, JSON
-//!  bench/ measures real hardware (CUDA via cudarc+NVRTC; CPU fallback) → hardware/measured/*.toml
+//!  size       `planner size`: the KV / memory trade-off report
+//!  validate   `planner validate`: cost model vs measured (our bench, Vidur)
+//!  report/    PNG renderers (pure)
+//!  bench/     measures real hardware (CUDA via cudarc + NVRTC; CPU) → hardware/measured/*.toml
 //! ```
+//!
+//! The serving simulator (`sim/`, `serving/`, `workload/`) comes next (issue #3).
 //!
 //! Modules are declared in pipeline order; arrows point down the list only.
 #![warn(missing_docs)]
+pub mod bench;
+pub mod cli;
+pub mod cost;
 pub mod hardware;
 pub mod kv;
 pub mod model;
+pub mod report;
+pub mod sim;
 pub mod size;
-
-pub mod bench;
-pub mod cli;
 pub mod util;
+pub mod validate;

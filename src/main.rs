@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use planner::bench::{self, Backend, Suite};
-use planner::cli::{BackendKind, BenchArgs, Cli, Command, Format, SizeArgs};
+use planner::cli::{BackendKind, BenchArgs, Cli, Command, Format, SizeArgs, ValidateArgs};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -11,6 +11,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Bench(args) => run_bench(args),
         Command::Size(args) => run_size(args),
+        Command::Validate(args) => run_validate(args),
     };
     match result {
         Ok(code) => code,
@@ -185,6 +186,154 @@ fn run_size(args: SizeArgs) -> anyhow::Result<ExitCode> {
             row.max_parallel
         );
         return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Regression bar committed beside a measured file (`<stem>.bar.toml`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Bar {
+    max_median_error: f64,
+    max_vidur_a100_median_error: Option<f64>,
+}
+
+fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    use planner::cost::vidur::{default_vidur_dir, load_mlp_rows};
+    use planner::hardware::{default_hardware_dir, list_gpus, load_gpu};
+    use planner::report::png::{Chart, Mark, Series, render_chart};
+    use planner::validate::{ValidateReport, match_gpu, validate_bench, validate_vidur};
+    use std::collections::BTreeMap;
+    let file = bench::MeasuredFile::load(&args.measured)?;
+    let hw = default_hardware_dir();
+    let catalog: Vec<_> = list_gpus(&hw)
+        .iter()
+        .filter_map(|n| load_gpu(n, &hw).ok())
+        .collect();
+    let gpu = match &args.gpu {
+        Some(name) => load_gpu(name, &hw)?,
+        None => match_gpu(&file.device.name, file.device.memory_bytes as f64, &catalog)
+            .cloned()
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: cannot tell which catalog GPU `{}` is; pass --gpu NAME",
+                    args.measured.display(),
+                    file.device.name
+                )
+            })?,
+    };
+    let (rows, classes) = validate_bench(&file, &gpu);
+    if rows.is_empty() {
+        anyhow::bail!(
+            "{}: no successful measurement to validate",
+            args.measured.display()
+        );
+    }
+    let errs: Vec<f64> = rows.iter().map(|r| r.calibrated_error()).collect();
+    let roof: Vec<f64> = rows.iter().map(|r| r.roofline_error()).collect();
+    let (mut vidur, mut vidur_a100_median) = (Vec::new(), f64::NAN);
+    if !args.no_vidur {
+        let dir = default_vidur_dir();
+        let vrows = load_mlp_rows(&dir)
+            .map_err(|e| anyhow::anyhow!("{e} (pass --no-vidur to skip the Vidur profiles)"))?;
+        let mut gpus = BTreeMap::new();
+        gpus.insert("a100".to_string(), load_gpu("a100-80gb", &hw)?);
+        gpus.insert("a40".to_string(), load_gpu("a40", &hw)?);
+        (vidur, vidur_a100_median) = validate_vidur(&vrows, &gpus);
+    }
+    let report = ValidateReport {
+        device: file.device.name.clone(),
+        gpu: gpu.name.clone(),
+        median: planner::cost::calibrate::error_summary(&errs).0,
+        roofline_median: planner::cost::calibrate::error_summary(&roof).0,
+        rows,
+        classes,
+        vidur,
+        vidur_a100_median,
+    };
+    let table = report.render_table();
+    print!("{table}");
+    let stem = args
+        .measured
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("measured")
+        .to_string();
+    let dir = args.out.join(&stem);
+    planner::util::write_atomic(&dir.join("summary.txt"), table.as_bytes())?;
+    planner::util::write_atomic(&dir.join("rows.csv"), report.render_rows_csv().as_bytes())?;
+    planner::util::write_atomic(&dir.join("fits.csv"), report.render_fits_csv().as_bytes())?;
+    let mut chart = Chart::new(
+        &format!(
+            "Cost model vs {} (out-of-sample, efficiencies fitted per class)",
+            report.device
+        ),
+        "measured time (µs)",
+        "predicted time (µs)",
+    );
+    chart.x_log = true;
+    chart.y_log = true;
+    chart.diagonal = true;
+    let mut by_class: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    for r in &report.rows {
+        by_class
+            .entry(r.class.as_str())
+            .or_default()
+            .push((r.measured_us, r.calibrated_us));
+    }
+    for (class, points) in by_class {
+        if points.iter().any(|p| p.1.is_finite()) {
+            chart.series.push(Series {
+                name: class.to_string(),
+                points,
+                mark: Mark::Points,
+            });
+        }
+    }
+    render_chart(&chart, &dir.join("predicted_vs_measured.png"))?;
+    let index = format!(
+        "# planner validate: {}\n\nCommand: `planner validate --measured {}`\n\n![predicted vs measured](predicted_vs_measured.png)\n\nPredicted (calibrated, out of sample) against measured time per bench case, log-log, one colour per class; the diagonal is perfect prediction. Data: `rows.csv`; fitted efficiencies and errors per class (and per Vidur op): `fits.csv`; the printed summary: `summary.txt`.\n",
+        report.device,
+        args.measured.display()
+    );
+    planner::util::write_atomic(&dir.join("README.md"), index.as_bytes())?;
+    eprintln!("wrote {}", dir.display());
+    if args.check {
+        let bar_path = args.measured.with_extension("bar.toml");
+        let text = std::fs::read_to_string(&bar_path).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: cannot read the regression bar: {e}",
+                bar_path.display()
+            )
+        })?;
+        let bar: Bar =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", bar_path.display()))?;
+        let mut failed = false;
+        if report.median.is_nan() || report.median > bar.max_median_error {
+            eprintln!(
+                "regression: median |error| {:.2}% exceeds the bar {:.2}% ({})",
+                report.median * 100.0,
+                bar.max_median_error * 100.0,
+                bar_path.display()
+            );
+            failed = true;
+        }
+        if let Some(v) = bar.max_vidur_a100_median_error
+            && !args.no_vidur
+            && (report.vidur_a100_median.is_nan() || report.vidur_a100_median > v)
+        {
+            eprintln!(
+                "regression: Vidur A100 median |error| {:.2}% exceeds the bar {:.2}% ({})",
+                report.vidur_a100_median * 100.0,
+                v * 100.0,
+                bar_path.display()
+            );
+            failed = true;
+        }
+        if failed {
+            return Ok(ExitCode::from(1));
+        }
+        eprintln!("within the bar of {}", bar_path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

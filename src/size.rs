@@ -98,6 +98,20 @@ pub struct SizeReport {
     pub rows: Vec<PairRow>,
     /// Index of the requested pair in `rows`.
     pub requested_row: usize,
+    /// Decode at the request's shape, one GPU: bytes read per step and the time floor.
+    pub decode: DecodeFloor,
+}
+
+/// The memory-bandwidth floor of one decode step with every requested sequence running.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecodeFloor {
+    /// Bytes one GPU reads per step: its weight share (MoE: experts the batch touches) and
+    /// every sequence's KV.
+    pub bytes_per_step: f64,
+    /// bytes / the GPU's HBM bandwidth (measured if the catalog has it, else datasheet).
+    pub step_seconds_floor: f64,
+    /// parallel / step time: output tokens per second per replica, at best.
+    pub tokens_per_s_ceiling: f64,
 }
 
 /// Why `size` cannot answer.
@@ -233,7 +247,20 @@ pub fn size(
             v_bytes: v,
         }]
     };
+    let row = &rows[requested_row];
+    // Weights touched by one step (all sequences share the read), split over TP; KV is
+    // already per GPU.
+    let weights_per_step = model.decode_bytes_per_token(req.engine.weight_dtype, req.parallel, 0)
+        * req.parallel as f64;
+    let bytes_per_step = weights_per_step / req.tp as f64 + row.request_bytes as f64;
+    let step = bytes_per_step / gpu.effective_hbm_bytes_per_s();
+    let decode = DecodeFloor {
+        bytes_per_step,
+        step_seconds_floor: step,
+        tokens_per_s_ceiling: req.parallel as f64 / step,
+    };
     Ok(SizeReport {
+        decode,
         model: model.name.clone(),
         gpu: gpu.name.clone(),
         request: req.clone(),
@@ -308,6 +335,14 @@ impl SizeReport {
             "  Maximum concurrency for {} tokens per request: {:.2}x\n\n",
             r.ctx,
             b.max_concurrency(r.ctx)
+        ));
+        s.push_str(&format!(
+            "Decode with all {} sequences at {} tokens: {:.2} GB read per step per GPU (weights + KV) → at least {:.2} ms per step, at most {:.0} tokens/s per replica (HBM-bound floor)\n\n",
+            r.parallel,
+            r.ctx,
+            self.decode.bytes_per_step / 1e9,
+            self.decode.step_seconds_floor * 1e3,
+            self.decode.tokens_per_s_ceiling
         ));
         s.push_str(&format!(
             "{:<12} {:>10} {:>12} {:>5} {:>12} {:>12} {:>10} {:>10}  {}\n",

@@ -217,15 +217,16 @@ impl Case {
     }
 }
 
-/// Compulsory bytes of unfused attention for one head: `8·N·d·e/2·… ` — see the module doc.
-/// `e` is the element size of Q, K, V, O; S and P are f32.
+/// Bytes of the unfused kernels for one head: Q/K/V/O of `e` bytes, S and P in f32 (S read
+/// twice by the two-pass softmax); see [`crate::cost::attention::standard_bytes`].
 pub fn standard_attention_bytes(n: f64, d: f64, e: f64) -> f64 {
-    4.0 * n * d * e + 20.0 * n * n
+    crate::cost::attention::standard_bytes(n, d, e, 4.0)
 }
 
-/// Bytes of tiled attention for one head with `br` query rows per block (see module doc).
+/// Bytes of tiled attention for one head with `br` query rows per block; see
+/// [`crate::cost::attention::flash_bytes`].
 pub fn tiled_attention_bytes(n: f64, d: f64, e: f64, br: f64) -> f64 {
-    2.0 * n * d * e + 2.0 * n * d * e * (n / br).ceil()
+    crate::cost::attention::flash_bytes(n, d, e, br)
 }
 
 /// An ordered list of cases.

@@ -170,6 +170,51 @@ impl Model {
     pub fn flops_per_token(&self, context: u64) -> u64 {
         2 * self.matmul_params_active() + self.attention_flops_per_token(context)
     }
+
+    /// Device-memory bytes read per generated token in decode, with `batch` sequences
+    /// sharing one step: every weight is read once per step (MoE: the experts a step's tokens
+    /// route to, at most all of them; estimated as `min(batch × top_k, experts)` experts per
+    /// layer), and each sequence reads its whole KV cache, `kv_bytes_per_seq`.
+    pub fn decode_bytes_per_token(
+        &self,
+        dtype: WeightDtype,
+        batch: u64,
+        kv_bytes_per_seq: u64,
+    ) -> f64 {
+        let batch = batch.max(1);
+        let weights = match &self.moe {
+            Some(moe) if moe.num_experts > 0 => {
+                let all = self.weight_bytes(dtype) as f64;
+                let experts = (self.expert_params() * moe.num_experts * self.moe_layer_count())
+                    as f64
+                    * dtype.bytes_per_param();
+                let touched = ((batch * moe.experts_per_token).min(moe.num_experts)) as f64
+                    / moe.num_experts as f64;
+                all - experts + experts * touched
+            }
+            _ => self.weight_bytes(dtype) as f64,
+        };
+        weights / batch as f64 + kv_bytes_per_seq as f64
+    }
+
+    /// Device-memory bytes per prompt token in a prefill of `tokens` tokens: the weights read
+    /// once for the whole pass, plus the token's KV written, `kv_bytes_per_token`.
+    pub fn prefill_bytes_per_token(
+        &self,
+        dtype: WeightDtype,
+        tokens: u64,
+        kv_bytes_per_token: u64,
+    ) -> f64 {
+        self.weight_bytes(dtype) as f64 / tokens.max(1) as f64 + kv_bytes_per_token as f64
+    }
+
+    /// Number of layers whose MLP is a mixture of experts.
+    pub fn moe_layer_count(&self) -> u64 {
+        self.mlp_layers
+            .iter()
+            .filter(|k| matches!(k, super::MlpKind::Moe))
+            .count() as u64
+    }
 }
 
 #[cfg(test)]
@@ -300,6 +345,34 @@ mod tests {
         assert_eq!(
             ds.attention_flops_per_token(100),
             61 * 2 * 128 * (192 + 128) * 100
+        );
+    }
+
+    #[test]
+    fn decode_and_prefill_bytes() {
+        let m = catalog("llama-3.1-8b");
+        let w = m.weight_bytes(WeightDtype::Bf16) as f64;
+        // One sequence: all weights plus its KV; eight sequences share the weight read.
+        assert_eq!(
+            m.decode_bytes_per_token(WeightDtype::Bf16, 1, 1000),
+            w + 1000.0
+        );
+        assert_eq!(
+            m.decode_bytes_per_token(WeightDtype::Bf16, 8, 1000),
+            w / 8.0 + 1000.0
+        );
+        assert_eq!(
+            m.prefill_bytes_per_token(WeightDtype::Bf16, 1000, 131_072),
+            w / 1000.0 + 131_072.0
+        );
+        // Mixtral at batch 1 touches 2 of 8 experts per layer: far less than all weights.
+        let x = catalog("mixtral-8x7b");
+        let all = x.weight_bytes(WeightDtype::Bf16) as f64;
+        let one = x.decode_bytes_per_token(WeightDtype::Bf16, 1, 0);
+        assert!(one < 0.35 * all && one > 0.25 * all, "{one} vs {all}");
+        assert_eq!(
+            x.decode_bytes_per_token(WeightDtype::Bf16, 64, 0),
+            all / 64.0
         );
     }
 }

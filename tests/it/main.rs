@@ -2,9 +2,11 @@
 //!
 //! - `cli`: the command line as a user meets it (outputs, exit codes, errors).
 //! - `golden`: the committed sizing table, a regression check on sizing assumptions.
+//! - `calibration`: the cost model against Vidur's A100 profiles and our H100 bench file.
 //! - `bench`: the bench pipeline without a GPU (CPU backend, measured-file round trip) and
 //!   every CUDA kernel compiled to PTX by NVRTC.
 
 mod bench;
+mod calibration;
 mod cli;
 mod golden;
