@@ -15,6 +15,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Simulate a serving scenario (scenarios/*.toml) and write its report.
+    Simulate(SimulateArgs),
     /// KV cache bytes per token, the GPU memory budget, and what quantizing the cache buys.
     Size(SizeArgs),
     /// Measure the cost model's primitives on real hardware and write hardware/measured/<device>.toml.
@@ -156,4 +158,20 @@ pub struct ValidateArgs {
     /// Fail (exit 1) if the median errors exceed the bar in <measured stem>.bar.toml beside the file.
     #[arg(long)]
     pub check: bool,
+}
+
+/// `planner simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Scenario file.
+    pub scenario: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Report folder (default: <output_dir>/<name> from the scenario).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }

@@ -16,14 +16,35 @@
 //!
 //! Modules are declared in pipeline order; arrows point down the list only.
 #![warn(missing_docs)]
-pub mod bench;
-pub mod cli;
-pub mod cost;
-pub mod hardware;
-pub mod kv;
-pub mod model;
-pub mod report;
-pub mod sim;
-pub mod size;
+// Modules in pipeline order (blank lines keep rustfmt from sorting them).
 pub mod util;
+
+pub mod model;
+
+pub mod hardware;
+
+pub mod kv;
+
+pub mod cost;
+
+pub mod sim;
+
+pub mod workload;
+
+pub mod scenario;
+
+pub mod serving;
+
+pub mod metrics;
+
+pub mod bench;
+
 pub mod validate;
+
+pub mod simulate;
+
+pub mod size;
+
+pub mod report;
+
+pub mod cli;

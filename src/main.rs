@@ -3,13 +3,16 @@
 
 use clap::Parser;
 use planner::bench::{self, Backend, Suite};
-use planner::cli::{BackendKind, BenchArgs, Cli, Command, Format, SizeArgs, ValidateArgs};
+use planner::cli::{
+    BackendKind, BenchArgs, Cli, Command, Format, SimulateArgs, SizeArgs, ValidateArgs,
+};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(planner::cli::normalize_args(std::env::args()));
     let result = match cli.command {
         Command::Bench(args) => run_bench(args),
+        Command::Simulate(args) => run_simulate(args),
         Command::Size(args) => run_size(args),
         Command::Validate(args) => run_validate(args),
     };
@@ -335,5 +338,30 @@ fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         }
         eprintln!("within the bar of {}", bar_path.display());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+    use planner::scenario::Scenario;
+    use planner::simulate::{SimOptions, prepare, simulate};
+    let wall = std::time::Instant::now();
+    let scn = Scenario::load(&args.scenario)?;
+    let prepared = prepare(&scn)?;
+    let opts = SimOptions {
+        no_files: false,
+        out_dir: args.out.clone(),
+        progress: !args.quiet,
+        seed: args.seed,
+    };
+    let summary = simulate(&scn, &prepared, &opts)?;
+    print!("{}", summary.render());
+    if let Some(dir) = &summary.out_dir {
+        println!("{:<42} {}", "report", dir.display());
+    }
+    eprintln!(
+        "simulated {:.1} s of serving in {:.2} s of wall time",
+        summary.duration_s,
+        wall.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,15 @@
 //! on-chip SRAM of `M` elements, `Bc = ⌈M / 4d⌉`, `Br = min(Bc, d)`, and streams K and V once
 //! per query block: Θ(N²·d²/M) bytes, O(N) extra memory.
 
+/// Prefill attention kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum AttentionKernel {
+    /// Tiled, fused (FlashAttention IO model).
+    Flash,
+    /// Unfused: N×N scores through HBM.
+    Standard,
+}
+
 /// FlashAttention's tile sizes `(Br, Bc)` for head dim `d` and `sram_bytes` of on-chip
 /// memory holding `elem_bytes`-byte elements.
 pub fn flash_tiles(sram_bytes: f64, d: f64, elem_bytes: f64) -> (f64, f64) {

@@ -8,6 +8,7 @@
 
 pub mod attention;
 pub mod calibrate;
+pub mod iteration;
 pub mod predict;
 pub mod roofline;
 pub mod vidur;

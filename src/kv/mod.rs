@@ -9,6 +9,7 @@
 
 pub mod budget;
 pub mod dtype;
+pub mod paged;
 pub mod sizing;
 
 pub use budget::{Budget, EngineMemory};

@@ -1,0 +1,428 @@
+//! The time of one engine iteration (one forward pass over a batch), from the batch's shape.
+//!
+//! Per layer, on one GPU of the tensor-parallel group:
+//!
+//! * **linear ops** — QKV, O, MLP up (gate+up) and down projections as GEMMs of `T` tokens
+//!   (MoE layers: the router, the experts the batch touches — `E·(1 − (1 − 1/E)^(T·k))` of
+//!   `E` under uniform routing — and any shared expert), each priced by the roofline with
+//!   the per-op efficiencies fitted to Vidur's A100 profiles ([`VIDUR_A100`]);
+//! * **element-wise ops** — two RMSNorms, RoPE, the activation and two residual adds, priced
+//!   by their bytes with Vidur-fitted efficiencies;
+//! * **attention** — decode reads each sequence's whole KV cache once (at the cache dtype;
+//!   sliding-window layers at most the window); prefill follows the FlashAttention IO model
+//!   (K and V re-read once per block of `Br` query rows, `Br` from the GPU's SRAM) or, for
+//!   `attention = "standard"`, adds the N² score and probability traffic;
+//! * **tensor parallelism** — two ring all-reduces of `T × hidden` values per layer over the
+//!   GPU's link: `latency + 2·(p−1)/p · bytes / link_bandwidth`.
+//!
+//! Then the LM head over the sequences that sample a token, and a fixed per-iteration
+//! overhead (scheduling, sampling). Every term depending only on the token count is
+//! precomputed in a table ([`IterationCost::new`]), so pricing an iteration costs O(batch).
+
+use super::Efficiency;
+use super::attention::{AttentionKernel, flash_tiles};
+use super::roofline::{gemm, op_time};
+use crate::hardware::GpuSpec;
+use crate::kv::KvSpec;
+use crate::model::{AttentionKind, LayerKind, MlpKind, Model, WeightDtype};
+
+/// Per-op efficiencies fitted by `planner validate` to Vidur's A100 profiles (least squares,
+/// see `reports/validate/nvidia-h100-80gb-hbm3/fits.csv`, source `a100`); a test checks they
+/// still equal the fit.
+pub mod vidur_a100 {
+    use super::Efficiency;
+    const fn e(compute: f64, memory: f64, overhead_us: f64) -> Efficiency {
+        Efficiency {
+            compute,
+            memory,
+            overhead_s: overhead_us * 1e-6,
+        }
+    }
+    /// attn_pre_proj (QKV).
+    pub const QKV: Efficiency = e(0.702, 0.837, 11.1);
+    /// attn_post_proj (O).
+    pub const O: Efficiency = e(0.671, 0.764, 6.4);
+    /// mlp_up_proj (gate + up).
+    pub const UP: Efficiency = e(0.728, 0.784, 13.6);
+    /// mlp_down_proj.
+    pub const DOWN: Efficiency = e(0.717, 0.761, 8.4);
+    /// input_layernorm / post_attention_layernorm.
+    pub const NORM: Efficiency = e(1.0, 0.392, 2.45);
+    /// attn_rope.
+    pub const ROPE: Efficiency = e(1.0, 0.455, 2.3);
+    /// mlp_act.
+    pub const ACT: Efficiency = e(1.0, 0.504, 2.0);
+    /// add (residual).
+    pub const ADD: Efficiency = e(1.0, 0.984, 1.2);
+}
+
+/// The same table, re-exported for callers and tests.
+pub use vidur_a100 as VIDUR_A100;
+
+/// Assumed efficiency of attention kernels (not in Vidur's published data): FlashAttention-2
+/// reaches about half of tensor-core peak on A100/H100; paged decode kernels about 80 % of
+/// bandwidth. Overhead per layer.
+pub const ATTENTION: Efficiency = Efficiency {
+    compute: 0.5,
+    memory: 0.8,
+    overhead_s: 3e-6,
+};
+
+/// Fixed cost of an iteration outside the model's kernels (scheduling, sampling), seconds.
+pub const STEP_OVERHEAD_S: f64 = 100e-6;
+/// Latency of one all-reduce, seconds.
+pub const ALLREDUCE_LATENCY_S: f64 = 10e-6;
+
+/// One sequence's part in an iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeqWork {
+    /// Tokens already in its KV cache before this iteration.
+    pub context: u32,
+    /// Tokens it processes now (1 for a decode step, a prompt chunk for prefill).
+    pub tokens: u32,
+}
+
+/// Prices iterations for one (model, GPU, TP, dtypes, kernel) combination; build once and
+/// share (it is read-only).
+#[derive(Debug, Clone)]
+pub struct IterationCost {
+    /// Seconds of linear + element-wise + all-reduce work for `t` tokens, all layers.
+    per_tokens: Vec<f64>,
+    /// LM head seconds for `s` sampled sequences.
+    lm_head: Vec<f64>,
+    /// KV bytes per token per GPU summed over full-attention layers.
+    kv_full: f64,
+    /// (window, KV bytes per token per GPU over the layers with that window).
+    kv_windows: Vec<(u32, f64)>,
+    /// Layers holding KV (for per-layer kernel overheads).
+    attn_layers: f64,
+    /// Attention FLOPs per (query, key) pair summed over layers, one GPU.
+    attn_flops_per_pair: f64,
+    /// Q + O bytes per token summed over layers, one GPU.
+    qo_bytes_per_token: f64,
+    /// FlashAttention query-block rows.
+    br: f64,
+    /// Standard kernel: N² S/P bytes per (query, key) pair summed over layers.
+    sp_bytes_per_pair: f64,
+    peak_flops: f64,
+    bandwidth: f64,
+    attn_eff: Efficiency,
+    pcie_bytes_per_s: f64,
+}
+
+impl IterationCost {
+    /// Precompute the tables up to `max_tokens` tokens and `max_seqs` sampled sequences.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        model: &Model,
+        gpu: &GpuSpec,
+        kv: &KvSpec,
+        weight_dtype: WeightDtype,
+        kernel: AttentionKernel,
+        max_tokens: u32,
+        max_seqs: u32,
+        gemm_scale: Option<Efficiency>,
+        attn_eff: Efficiency,
+    ) -> Self {
+        let tp = kv.tp as f64;
+        let h = model.hidden_size as f64;
+        let heads = model.num_attention_heads as f64 / tp;
+        let d = model.head_dim as f64;
+        let kvh = (model.kv_heads() as f64 / tp).max(1.0);
+        let ew = weight_dtype.bytes_per_param();
+        let ea = 2.0; // bf16/fp16 activations
+        let peak = gpu.peak.bf16;
+        let bw = gpu.hbm_bytes_per_s;
+        // A measured file can rescale the GEMM efficiencies (ratio of its fit to the A100 one).
+        let scale = |e: Efficiency| match gemm_scale {
+            Some(s) => Efficiency {
+                compute: e.compute * s.compute,
+                memory: e.memory * s.memory,
+                overhead_s: e.overhead_s,
+            },
+            None => e,
+        };
+        let lin = |t: f64, n: f64, k: f64, e: Efficiency| {
+            // Weights at their dtype, activations at 2 bytes.
+            let (f, _) = gemm(t, n, k, ea);
+            let bytes = n * k * ew + ea * (t * k + t * n);
+            op_time(f, bytes, peak, bw, &scale(e))
+        };
+        let ew_op = |bytes: f64, e: &Efficiency| op_time(0.0, bytes, peak, bw, e);
+        let (q_dim, kv_dim) = match &model.attention {
+            AttentionKind::Mla(m) => (
+                heads * (m.qk_nope_head_dim + m.qk_rope_head_dim) as f64,
+                (m.kv_lora_rank + m.qk_rope_head_dim) as f64,
+            ),
+            _ => (heads * d, kvh * d),
+        };
+        let o_in = match &model.attention {
+            AttentionKind::Mla(m) => heads * m.v_head_dim as f64,
+            _ => heads * d,
+        };
+        let dense_i = model.intermediate_size as f64 / tp;
+        let up_mult = if model.gated_mlp { 2.0 } else { 1.0 };
+        let n_dense = model
+            .mlp_layers
+            .iter()
+            .filter(|k| matches!(k, MlpKind::Dense))
+            .count() as f64;
+        let n_moe = model
+            .mlp_layers
+            .iter()
+            .filter(|k| matches!(k, MlpKind::Moe))
+            .count() as f64;
+        let n_layers = model.n_layers() as f64;
+        let layer_time = |t: f64| -> f64 {
+            let attn_proj =
+                lin(t, q_dim + 2.0 * kv_dim, h, vidur_a100::QKV) + lin(t, h, o_in, vidur_a100::O);
+            let dense_mlp =
+                lin(t, up_mult * dense_i, h, vidur_a100::UP) + lin(t, h, dense_i, vidur_a100::DOWN);
+            let moe_mlp = match &model.moe {
+                Some(m) if n_moe > 0.0 => {
+                    let e = m.num_experts as f64;
+                    let k = m.experts_per_token as f64;
+                    let ie = m.expert_intermediate_size as f64 / tp;
+                    let touched = e * (1.0 - (1.0 - 1.0 / e).powf(t * k));
+                    // Router, then the touched experts' weights once each, tokens × k rows.
+                    let router = lin(t, e, h, vidur_a100::O);
+                    let (fu, _) = gemm(t * k, up_mult * ie, h, ea);
+                    let (fd, _) = gemm(t * k, h, ie, ea);
+                    let wbytes = touched * (up_mult + 1.0) * ie * h * ew;
+                    let abytes = ea * t * k * (2.0 * h + (up_mult + 1.0) * ie);
+                    let experts =
+                        op_time(fu + fd, wbytes + abytes, peak, bw, &scale(vidur_a100::UP));
+                    let shared = if m.shared_intermediate_size > 0 {
+                        let si = m.shared_intermediate_size as f64 / tp;
+                        lin(t, up_mult * si, h, vidur_a100::UP) + lin(t, h, si, vidur_a100::DOWN)
+                    } else {
+                        0.0
+                    };
+                    router + experts + shared
+                }
+                _ => 0.0,
+            };
+            let norms = 2.0 * ew_op(ea * (2.0 * t * h + h), &vidur_a100::NORM);
+            let rope = ew_op(ea * 2.0 * t * (q_dim + kv_dim), &vidur_a100::ROPE);
+            let act_i = if n_moe > 0.0 && n_dense == 0.0 {
+                model.moe.as_ref().map_or(dense_i, |m| {
+                    m.experts_per_token as f64 * m.expert_intermediate_size as f64 / tp
+                })
+            } else {
+                dense_i
+            };
+            let act = ew_op(ea * (up_mult + 1.0) * t * act_i, &vidur_a100::ACT);
+            let adds = 2.0 * ew_op(ea * 3.0 * t * h, &vidur_a100::ADD);
+            let allreduce = if kv.tp > 1 {
+                2.0 * (ALLREDUCE_LATENCY_S
+                    + 2.0 * (tp - 1.0) / tp * t * h * ea / gpu.link_bytes_per_s)
+            } else {
+                0.0
+            };
+            // Dense and MoE layers mixed: weight each MLP kind by its share of layers.
+            let mlp = (n_dense * dense_mlp + n_moe * moe_mlp) / n_layers.max(1.0);
+            attn_proj + mlp + norms + rope + act + adds + allreduce
+        };
+        let per_tokens: Vec<f64> = (0..=max_tokens)
+            .map(|t| {
+                if t == 0 {
+                    0.0
+                } else {
+                    n_layers * layer_time(t as f64)
+                }
+            })
+            .collect();
+        let vocab = model.vocab_size as f64 / tp;
+        let lm_head: Vec<f64> = (0..=max_seqs)
+            .map(|s| {
+                if s == 0 {
+                    0.0
+                } else {
+                    lin(s as f64, vocab, h, vidur_a100::O)
+                }
+            })
+            .collect();
+        let mut kv_full = 0.0;
+        let mut kv_windows: Vec<(u32, f64)> = Vec::new();
+        let mut attn_layers = 0.0;
+        for (l, kind) in model.layers.iter().enumerate() {
+            let (kb, vb) = kv.layer_bytes(l);
+            let b = (kb + vb) as f64;
+            match *kind {
+                LayerKind::Full => {
+                    kv_full += b;
+                    attn_layers += 1.0;
+                }
+                LayerKind::Sliding { window } => {
+                    attn_layers += 1.0;
+                    let w = window.min(u32::MAX as u64) as u32;
+                    match kv_windows.iter_mut().find(|(x, _)| *x == w) {
+                        Some(e) => e.1 += b,
+                        None => kv_windows.push((w, b)),
+                    }
+                }
+                LayerKind::NoKv => {}
+            }
+        }
+        let (qk_d, v_d) = match &model.attention {
+            AttentionKind::Mla(m) => (
+                (m.qk_nope_head_dim + m.qk_rope_head_dim) as f64,
+                m.v_head_dim as f64,
+            ),
+            _ => (d, d),
+        };
+        let (br, _) = flash_tiles(gpu.smem_per_sm_bytes, qk_d, ea);
+        IterationCost {
+            per_tokens,
+            lm_head,
+            kv_full,
+            kv_windows,
+            attn_layers,
+            attn_flops_per_pair: attn_layers * 2.0 * heads * (qk_d + v_d),
+            qo_bytes_per_token: attn_layers * ea * heads * (qk_d + v_d),
+            br: br.max(1.0),
+            sp_bytes_per_pair: if kernel == AttentionKernel::Standard {
+                attn_layers * heads * 5.0 * 4.0
+            } else {
+                0.0
+            },
+            peak_flops: peak,
+            bandwidth: bw,
+            attn_eff,
+            pcie_bytes_per_s: gpu.pcie_bytes_per_s,
+        }
+    }
+
+    /// KV bytes one sequence reads (all layers, one GPU) at `context` tokens.
+    pub fn kv_bytes(&self, context: u32) -> f64 {
+        let c = context as f64;
+        self.kv_full * c
+            + self
+                .kv_windows
+                .iter()
+                .map(|&(w, b)| b * context.min(w) as f64)
+                .sum::<f64>()
+    }
+
+    /// Seconds for an iteration over `work`, of which `sampled` sequences produce a token.
+    /// Token counts beyond the precomputed table are priced at the table's end, scaled.
+    pub fn iteration_seconds(&self, work: &[SeqWork], sampled: u32) -> f64 {
+        let tokens: u64 = work.iter().map(|w| w.tokens as u64).sum();
+        let last = self.per_tokens.len() as u64 - 1;
+        let linear = if tokens <= last {
+            self.per_tokens[tokens as usize]
+        } else {
+            self.per_tokens[last as usize] * tokens as f64 / last as f64
+        };
+        let s = (sampled as usize).min(self.lm_head.len() - 1);
+        let lm = self.lm_head[s];
+        // Attention: decode sequences read their KV; prefill chunks follow the IO model.
+        let mut flops = 0.0;
+        let mut bytes = 0.0;
+        for w in work {
+            let n = w.tokens as f64;
+            let total = w.context + w.tokens;
+            let kvb = self.kv_bytes(total);
+            // Causal: the chunk's n queries see context + (1..=n) keys.
+            let pairs = n * w.context as f64 + n * (n + 1.0) / 2.0;
+            flops += self.attn_flops_per_pair * pairs;
+            bytes += self.qo_bytes_per_token * n
+                + kvb * (n / self.br).ceil()
+                + self.sp_bytes_per_pair * pairs;
+        }
+        let attention = if work.is_empty() {
+            0.0
+        } else {
+            let e = &self.attn_eff;
+            (flops / (self.peak_flops * e.compute)).max(bytes / (self.bandwidth * e.memory))
+                + e.overhead_s * self.attn_layers
+        };
+        linear + lm + attention + STEP_OVERHEAD_S
+    }
+
+    /// Seconds to copy `bytes` between GPU and host memory (swap) over PCIe.
+    pub fn swap_seconds(&self, bytes: f64) -> f64 {
+        bytes / self.pcie_bytes_per_s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::{default_hardware_dir, load_gpu};
+    use crate::kv::CacheDtype;
+    use crate::model::{default_models_dir, load_model};
+
+    fn cost(model: &str, gpu: &str, tp: u64, kernel: AttentionKernel) -> (Model, IterationCost) {
+        let m = load_model(model, &default_models_dir()).unwrap();
+        let g = load_gpu(gpu, &default_hardware_dir()).unwrap();
+        let c = {
+            let kv = KvSpec::new(&m, CacheDtype::Bf16, CacheDtype::Bf16, tp).unwrap();
+            IterationCost::new(
+                &m,
+                &g,
+                &kv,
+                WeightDtype::Bf16,
+                kernel,
+                8192,
+                256,
+                None,
+                ATTENTION,
+            )
+        };
+        (m, c)
+    }
+
+    /// Decode of Llama-3.1-8B on an H100 is bound by reading 16 GB of weights: a step costs
+    /// at least 16.06 GB / 3.35 TB/s = 4.8 ms, and with Vidur-fitted efficiencies a few ms more.
+    #[test]
+    fn decode_step_is_weight_bandwidth_bound() {
+        let (m, c) = cost("llama-3.1-8b", "h100-sxm", 1, AttentionKernel::Flash);
+        let floor = m.weight_bytes(WeightDtype::Bf16) as f64 / 3.35e12;
+        let one = c.iteration_seconds(
+            &[SeqWork {
+                context: 1000,
+                tokens: 1,
+            }],
+            1,
+        );
+        assert!(one > floor && one < 2.0 * floor, "{one} vs floor {floor}");
+        // 64 sequences cost little more than one (weights shared), far less than 64×.
+        let many: Vec<SeqWork> = (0..64)
+            .map(|_| SeqWork {
+                context: 1000,
+                tokens: 1,
+            })
+            .collect();
+        let t64 = c.iteration_seconds(&many, 64);
+        assert!(t64 < 1.5 * one, "{t64} vs {one}");
+    }
+
+    /// Prefill is compute-bound: 8192 tokens ≈ 2 · 8e9 · 8192 FLOPs at ~70 % of 989 TFLOP/s.
+    #[test]
+    fn prefill_is_compute_bound_and_standard_attention_costs_more() {
+        let (m, flash) = cost("llama-3.1-8b", "h100-sxm", 1, AttentionKernel::Flash);
+        let (_, std) = cost("llama-3.1-8b", "h100-sxm", 1, AttentionKernel::Standard);
+        let w = [SeqWork {
+            context: 0,
+            tokens: 8192,
+        }];
+        let t = flash.iteration_seconds(&w, 1);
+        let ideal = 2.0 * m.matmul_params_active() as f64 * 8192.0 / 989e12;
+        assert!(t > ideal && t < 2.5 * ideal, "{t} vs ideal {ideal}");
+        assert!(std.iteration_seconds(&w, 1) > t);
+    }
+
+    /// Tensor parallelism splits the work but adds all-reduces.
+    #[test]
+    fn tp_speeds_up_prefill() {
+        let (_, one) = cost("llama-3.1-70b", "h100-sxm", 1, AttentionKernel::Flash);
+        let (_, four) = cost("llama-3.1-70b", "h100-sxm", 4, AttentionKernel::Flash);
+        let w = [SeqWork {
+            context: 0,
+            tokens: 4096,
+        }];
+        let (a, b) = (one.iteration_seconds(&w, 1), four.iteration_seconds(&w, 1));
+        assert!(b < a / 2.5 && b > a / 4.5, "tp1 {a} tp4 {b}");
+    }
+}

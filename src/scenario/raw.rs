@@ -1,0 +1,152 @@
+//! `RawScenario`: the scenario TOML as written, one serde struct per table, unknown keys
+//! refused. [`super::Scenario::from_str`] validates it.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    /// Report folder name (default: the file stem).
+    pub name: Option<String>,
+    /// Random seed.
+    #[serde(default)]
+    pub seed: u64,
+    /// Report root (default "reports").
+    pub output_dir: Option<String>,
+    /// `[model]`.
+    pub model: RawModel,
+    /// `[hardware]`.
+    pub hardware: RawHardware,
+    /// `[engine]`.
+    #[serde(default)]
+    pub engine: RawEngine,
+    /// `[workload]`.
+    pub workload: RawWorkload,
+    /// `[slo]`.
+    #[serde(default)]
+    pub slo: RawSlo,
+}
+
+/// `[model]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    /// Catalog name or config.json path.
+    pub name: String,
+    /// Weight storage type.
+    pub weight_dtype: Option<String>,
+}
+
+/// `[hardware]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHardware {
+    /// Catalog GPU or path.
+    pub gpu: String,
+    /// Tensor-parallel degree.
+    pub tp: Option<i64>,
+    /// Replicas.
+    pub replicas: Option<i64>,
+    /// A `planner bench` measured file.
+    pub measured: Option<String>,
+}
+
+/// `[engine]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEngine {
+    /// static | continuous | chunked_prefill.
+    pub scheduler: Option<String>,
+    /// Sequences.
+    pub max_num_seqs: Option<i64>,
+    /// Token budget.
+    pub max_num_batched_tokens: Option<i64>,
+    /// Tokens per block.
+    pub block_size: Option<i64>,
+    /// Memory fraction.
+    pub gpu_memory_utilization: Option<f64>,
+    /// Both K and V.
+    pub kv_cache_dtype: Option<String>,
+    /// K only.
+    pub cache_type_k: Option<String>,
+    /// V only.
+    pub cache_type_v: Option<String>,
+    /// recompute | swap.
+    pub preemption: Option<String>,
+    /// flash | standard.
+    pub attention: Option<String>,
+    /// Waiting-queue cap.
+    pub max_queue: Option<i64>,
+}
+
+/// A length distribution table, tagged by `dist`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDist {
+    /// fixed | uniform | normal | lognormal | zipf | empirical.
+    pub dist: String,
+    /// fixed.
+    pub value: Option<f64>,
+    /// uniform, zipf.
+    pub min: Option<f64>,
+    /// uniform, zipf.
+    pub max: Option<f64>,
+    /// normal.
+    pub mean: Option<f64>,
+    /// normal.
+    pub std: Option<f64>,
+    /// lognormal.
+    pub median: Option<f64>,
+    /// lognormal.
+    pub sigma: Option<f64>,
+    /// zipf.
+    pub exponent: Option<f64>,
+    /// empirical: a file of lengths.
+    pub file: Option<String>,
+    /// empirical: CSV column name.
+    pub column: Option<String>,
+}
+
+/// `[workload]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    /// poisson | gamma | constant | trace.
+    pub arrival: String,
+    /// Requests per second.
+    pub rate: Option<f64>,
+    /// Gamma coefficient of variation.
+    pub cv: Option<f64>,
+    /// Requests.
+    pub num_requests: Option<i64>,
+    /// Seconds.
+    pub duration_s: Option<f64>,
+    /// Trace file.
+    pub trace: Option<String>,
+    /// mooncake | azure.
+    pub trace_format: Option<String>,
+    /// Replay speed-up.
+    pub time_scale: Option<f64>,
+    /// Prompt clamp.
+    pub max_prompt_tokens: Option<i64>,
+    /// Output clamp.
+    pub max_output_tokens: Option<i64>,
+    /// Prompt lengths.
+    pub prompt: Option<RawDist>,
+    /// Output lengths.
+    pub output: Option<RawDist>,
+}
+
+/// `[slo]`: metric → percentile ("p50", "p90", "p99") → milliseconds.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlo {
+    /// Time to first token.
+    pub ttft_ms: Option<BTreeMap<String, f64>>,
+    /// Time per output token.
+    pub tpot_ms: Option<BTreeMap<String, f64>>,
+    /// End to end.
+    pub e2e_ms: Option<BTreeMap<String, f64>>,
+}

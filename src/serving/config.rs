@@ -1,0 +1,70 @@
+//! Engine settings, with vLLM's names and defaults.
+
+pub use crate::cost::attention::AttentionKernel;
+use crate::kv::CacheDtype;
+use serde::Serialize;
+
+/// How the scheduler forms batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SchedulerKind {
+    /// Static batching: a batch of up to `max_num_seqs` requests runs to completion before the
+    /// next batch is admitted (the pre-Orca baseline).
+    Static,
+    /// Continuous (iteration-level) batching: running decodes first, then whole prefills of
+    /// waiting requests within the token budget (vLLM without chunked prefill).
+    Continuous,
+    /// Chunked prefill (Sarathi-Serve, vLLM's default in V1): decodes first, then prompt chunks
+    /// filling the remaining token budget; a long prompt spans several iterations.
+    ChunkedPrefill,
+}
+
+/// What happens to a request preempted for lack of KV blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Preemption {
+    /// Free its blocks; recompute its prompt and generated tokens when readmitted.
+    Recompute,
+    /// Copy its blocks to host memory over PCIe and back when resumed.
+    Swap,
+}
+
+/// A replica's engine configuration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EngineConfig {
+    /// Batching policy.
+    pub scheduler: SchedulerKind,
+    /// Most sequences running at once.
+    pub max_num_seqs: u32,
+    /// Most tokens (prefill + decode) in one iteration.
+    pub max_num_batched_tokens: u32,
+    /// Tokens per KV block.
+    pub block_size: u32,
+    /// Fraction of GPU memory the engine may use.
+    pub gpu_memory_utilization: f64,
+    /// K cache element type.
+    pub cache_type_k: CacheDtype,
+    /// V cache element type.
+    pub cache_type_v: CacheDtype,
+    /// Preemption mode.
+    pub preemption: Preemption,
+    /// Prefill attention kernel.
+    pub attention: AttentionKernel,
+    /// Requests allowed to wait in the queue; arrivals beyond it are rejected (0 = unbounded).
+    pub max_queue: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            scheduler: SchedulerKind::ChunkedPrefill,
+            max_num_seqs: 256,
+            max_num_batched_tokens: 8192,
+            block_size: 16,
+            gpu_memory_utilization: 0.9,
+            cache_type_k: CacheDtype::Bf16,
+            cache_type_v: CacheDtype::Bf16,
+            preemption: Preemption::Recompute,
+            attention: AttentionKernel::Flash,
+            max_queue: 0,
+        }
+    }
+}

@@ -1,0 +1,586 @@
+//! `planner simulate`: run a scenario through the serving model and write its reports.
+//!
+//! Outputs, in `<output_dir>/<name>/`: `summary.csv` (metric,value), `requests.csv` (one row
+//! per request, streamed as requests end, so memory does not grow with their number) and
+//! `iterations.csv` (one row per iteration per replica). Files are written under temporary
+//! names and renamed at the end, so a killed run leaves no half-written report.
+
+use crate::cost::Efficiency;
+use crate::cost::iteration::{ATTENTION, IterationCost};
+use crate::kv::{Budget, EngineMemory, KvSpec, budget::GIB};
+use crate::metrics::{LogHistogram, Quantiles};
+use crate::scenario::{Scenario, SloMetric};
+use crate::serving::engine::{IterationDone, Observer, Outcome, RequestDone, Simulation};
+use crate::sim::{Nanos, RngStreams};
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Options of one run.
+#[derive(Debug, Clone, Default)]
+pub struct SimOptions {
+    /// Write no files (plans and tests that only need the summary).
+    pub no_files: bool,
+    /// Override the report folder (default `<scenario.output_dir>/<scenario.name>`).
+    pub out_dir: Option<PathBuf>,
+    /// Show a progress bar on stderr for runs over a second.
+    pub progress: bool,
+    /// Override the seed.
+    pub seed: Option<u64>,
+}
+
+/// The numbers a run ends with.
+#[derive(Debug, Clone)]
+pub struct SimSummary {
+    /// (metric, value) in report order.
+    pub rows: Vec<(String, String)>,
+    /// TTFT, seconds.
+    pub ttft: Quantiles,
+    /// TPOT, seconds.
+    pub tpot: Quantiles,
+    /// ITL, seconds.
+    pub itl: Quantiles,
+    /// E2E, seconds.
+    pub e2e: Quantiles,
+    /// Queueing delay, seconds.
+    pub queue: Quantiles,
+    /// Requests that finished.
+    pub finished: u64,
+    /// Requests refused.
+    pub rejected: u64,
+    /// Output tokens produced.
+    pub output_tokens: u64,
+    /// Simulated seconds to the last event.
+    pub duration_s: f64,
+    /// Preemptions.
+    pub preemptions: u64,
+    /// Iterations (all replicas).
+    pub iterations: u64,
+    /// Events handled per wall-clock second... filled by the caller if wanted.
+    pub goodput: f64,
+    /// Whether every SLO target holds.
+    pub slo_met: bool,
+    /// Report folder, if files were written.
+    pub out_dir: Option<PathBuf>,
+}
+
+/// Everything a run needs that does not change between runs of the same configuration:
+/// the KV layout's block count and the cost table. Build once, share by reference.
+pub struct Prepared {
+    /// KV blocks per replica.
+    pub num_blocks: u32,
+    /// KV bytes per token per GPU.
+    pub kv_bytes_per_token: f64,
+    /// Memory budget per GPU.
+    pub budget: Budget,
+    /// The iteration cost table.
+    pub cost: IterationCost,
+}
+
+/// Check the scenario fits and precompute its cost table.
+pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
+    let e = &scn.engine;
+    let kv = KvSpec::new(&scn.model, e.cache_type_k, e.cache_type_v, scn.tp as u64)?;
+    let engine_mem = EngineMemory {
+        gpu_memory_utilization: e.gpu_memory_utilization,
+        block_size: e.block_size as u64,
+        max_num_batched_tokens: e.max_num_batched_tokens as u64,
+        max_num_seqs: e.max_num_seqs as u64,
+        weight_dtype: scn.weight_dtype,
+        ..EngineMemory::default()
+    };
+    let budget = Budget::new(&scn.model, &kv, scn.gpu.memory_bytes, &engine_mem);
+    if budget.blocks == 0 {
+        anyhow::bail!(
+            "{}: {} does not fit on {} × {} (TP {}): weights {:.2} GiB + activations {:.2} GiB + reserve {:.2} GiB per GPU exceed {:.2} GiB usable; raise hardware.tp or choose a larger GPU",
+            scn.path.display(),
+            scn.model.name,
+            scn.tp,
+            scn.gpu.name,
+            scn.tp,
+            budget.weights / GIB,
+            budget.activations / GIB,
+            budget.reserve / GIB,
+            budget.usable / GIB
+        );
+    }
+    let capacity = budget.tokens;
+    let longest = scn.workload.max_prompt_tokens as u64 + scn.workload.max_output_tokens as u64;
+    if longest > capacity {
+        anyhow::bail!(
+            "{}: the longest request allowed ({} prompt + {} output tokens = {} tokens, {:.2} GiB of KV) cannot fit in one replica's KV cache ({} tokens = {} blocks of {}, {:.2} GiB); lower workload.max_prompt_tokens / max_output_tokens, quantize the cache (engine.kv_cache_dtype) or raise hardware.tp",
+            scn.path.display(),
+            scn.workload.max_prompt_tokens,
+            scn.workload.max_output_tokens,
+            longest,
+            longest as f64 * kv.total_bytes_per_token() as f64 / GIB,
+            capacity,
+            budget.blocks,
+            e.block_size,
+            budget.kv_bytes() as f64 / GIB
+        );
+    }
+    let gemm_scale = match &scn.measured {
+        Some(path) => Some(measured_gemm_scale(path, &scn.gpu)?),
+        None => None,
+    };
+    let cost = IterationCost::new(
+        &scn.model,
+        &scn.gpu,
+        &kv,
+        scn.weight_dtype,
+        e.attention,
+        e.max_num_batched_tokens
+            .max(scn.workload.max_prompt_tokens + scn.workload.max_output_tokens),
+        e.max_num_seqs,
+        gemm_scale,
+        ATTENTION,
+    );
+    Ok(Prepared {
+        num_blocks: budget.blocks.min(u32::MAX as u64) as u32,
+        kv_bytes_per_token: kv.total_bytes_per_token() as f64,
+        budget,
+        cost,
+    })
+}
+
+/// A measured bench file's GEMM efficiency on this GPU relative to the Vidur A100 fit: the
+/// factor the cost model's GEMM efficiencies are scaled by when a scenario points at it.
+fn measured_gemm_scale(path: &Path, gpu: &crate::hardware::GpuSpec) -> anyhow::Result<Efficiency> {
+    let file = crate::bench::MeasuredFile::load(path)?;
+    let (_, classes) = crate::validate::validate_bench(&file, gpu);
+    let g = classes
+        .iter()
+        .find(|c| c.class == "gemm/bf16")
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: no bf16 GEMM measurements to calibrate with",
+                path.display()
+            )
+        })?;
+    let a100 = crate::cost::iteration::VIDUR_A100::UP;
+    Ok(Efficiency {
+        compute: g.efficiency.compute / a100.compute,
+        memory: g.efficiency.memory / a100.memory,
+        overhead_s: 0.0,
+    })
+}
+
+struct Collector {
+    slo: Vec<(SloMetric, f64, f64)>,
+    ttft: Vec<f32>,
+    tpot: Vec<f32>,
+    e2e: Vec<f32>,
+    queue: Vec<f32>,
+    itl: LogHistogram,
+    finished: u64,
+    rejected: u64,
+    good: u64,
+    output_tokens: u64,
+    preemptions: u64,
+    iterations: u64,
+    batch_sum: u64,
+    blocks_sum: u64,
+    blocks_peak: u32,
+    frag_sum: u64,
+    waste_sum: u64,
+    requests: Option<std::io::BufWriter<std::fs::File>>,
+    iters: Option<std::io::BufWriter<std::fs::File>>,
+    line: String,
+    io_error: Option<std::io::Error>,
+    progress: Option<Progress>,
+}
+
+struct Progress {
+    start: std::time::Instant,
+    bar: Option<indicatif::ProgressBar>,
+    total: Option<u64>,
+}
+
+impl Collector {
+    fn write(&mut self, requests: bool) {
+        let w = if requests {
+            self.requests.as_mut()
+        } else {
+            self.iters.as_mut()
+        };
+        if let Some(w) = w
+            && let Err(e) = w.write_all(self.line.as_bytes())
+            && self.io_error.is_none()
+        {
+            self.io_error = Some(e);
+        }
+    }
+}
+
+impl Observer for Collector {
+    fn request(&mut self, d: &RequestDone) {
+        let r = &d.req;
+        let secs = |t: Nanos| t.saturating_sub(r.arrival).as_secs_f64();
+        self.line.clear();
+        match d.outcome {
+            Outcome::Finished => {
+                self.finished += 1;
+                self.output_tokens += r.output_tokens as u64;
+                self.preemptions += d.preemptions as u64;
+                let ttft = secs(d.first_token);
+                let e2e = secs(d.last_token);
+                let tpot = if r.output_tokens > 1 {
+                    (e2e - ttft) / (r.output_tokens - 1) as f64
+                } else {
+                    0.0
+                };
+                let queue = secs(d.first_scheduled);
+                self.ttft.push(ttft as f32);
+                self.e2e.push(e2e as f32);
+                self.queue.push(queue as f32);
+                if r.output_tokens > 1 {
+                    self.tpot.push(tpot as f32);
+                }
+                let ok = self.slo.iter().all(|&(m, _, limit)| {
+                    let v = match m {
+                        SloMetric::Ttft => ttft,
+                        SloMetric::Tpot => tpot,
+                        SloMetric::E2e => e2e,
+                    };
+                    v * 1e3 <= limit
+                });
+                self.good += u64::from(ok);
+                let _ = writeln!(
+                    self.line,
+                    "{},{},{:.6},{},{},{},{:.3},{:.3},{:.3},{:.3},{}",
+                    r.id,
+                    d.replica,
+                    r.arrival.as_secs_f64(),
+                    r.prompt_tokens,
+                    r.output_tokens,
+                    d.outcome.name(),
+                    queue * 1e3,
+                    ttft * 1e3,
+                    tpot * 1e3,
+                    e2e * 1e3,
+                    d.preemptions
+                );
+            }
+            _ => {
+                self.rejected += 1;
+                let _ = writeln!(
+                    self.line,
+                    "{},{},{:.6},{},{},{},,,,,0",
+                    r.id,
+                    d.replica,
+                    r.arrival.as_secs_f64(),
+                    r.prompt_tokens,
+                    r.output_tokens,
+                    d.outcome.name()
+                );
+            }
+        }
+        self.write(true);
+        if let Some(p) = &mut self.progress {
+            let done = self.finished + self.rejected;
+            if done.is_multiple_of(4096) {
+                if p.bar.is_none() && p.start.elapsed().as_secs_f64() > 1.0 {
+                    let bar = match p.total {
+                        Some(t) => indicatif::ProgressBar::new(t),
+                        None => indicatif::ProgressBar::new_spinner(),
+                    };
+                    bar.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{elapsed_precise} [{bar:40}] {pos}/{len} requests, ETA {eta}",
+                        )
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                    );
+                    p.bar = Some(bar);
+                }
+                if let Some(b) = &p.bar {
+                    b.set_position(done);
+                }
+            }
+        }
+    }
+
+    fn inter_token(&mut self, gap: Nanos) {
+        self.itl.add(gap.as_secs_f64());
+    }
+
+    fn iteration(&mut self, it: &IterationDone) {
+        self.iterations += 1;
+        self.preemptions += 0;
+        self.batch_sum += it.batch_size as u64;
+        self.blocks_sum += it.kv_blocks_used as u64;
+        self.blocks_peak = self.blocks_peak.max(it.kv_blocks_used);
+        self.frag_sum += it.kv_fragmentation_tokens;
+        self.waste_sum += it.contiguous_waste_tokens;
+        if self.iters.is_none() {
+            return;
+        }
+        self.line.clear();
+        let _ = writeln!(
+            self.line,
+            "{:.6},{:.6},{},{},{},{},{},{},{}",
+            it.start.as_secs_f64(),
+            it.duration.as_secs_f64() * 1e3,
+            it.replica,
+            it.batch_size,
+            it.prefill_tokens,
+            it.decode_tokens,
+            it.kv_blocks_used,
+            it.preemptions,
+            it.waiting
+        );
+        self.write(false);
+    }
+}
+
+fn tmp(path: &Path) -> PathBuf {
+    path.with_extension(format!("csv.tmp{}", std::process::id()))
+}
+
+/// Run a scenario and write its report.
+pub fn simulate(
+    scn: &Scenario,
+    prepared: &Prepared,
+    opts: &SimOptions,
+) -> anyhow::Result<SimSummary> {
+    let seed = opts.seed.unwrap_or(scn.seed);
+    let dir = opts
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| scn.output_dir.join(&scn.name));
+    let open = |name: &str| -> anyhow::Result<Option<std::io::BufWriter<std::fs::File>>> {
+        if opts.no_files {
+            return Ok(None);
+        }
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
+        let p = tmp(&dir.join(name));
+        let f = std::fs::File::create(&p)
+            .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", p.display()))?;
+        Ok(Some(std::io::BufWriter::with_capacity(1 << 20, f)))
+    };
+    let mut c = Collector {
+        slo: scn
+            .slo
+            .targets
+            .iter()
+            .map(|t| (t.metric, t.percentile, t.limit_ms))
+            .collect(),
+        ttft: Vec::new(),
+        tpot: Vec::new(),
+        e2e: Vec::new(),
+        queue: Vec::new(),
+        itl: LogHistogram::new(),
+        finished: 0,
+        rejected: 0,
+        good: 0,
+        output_tokens: 0,
+        preemptions: 0,
+        iterations: 0,
+        batch_sum: 0,
+        blocks_sum: 0,
+        blocks_peak: 0,
+        frag_sum: 0,
+        waste_sum: 0,
+        requests: open("requests.csv")?,
+        iters: open("iterations.csv")?,
+        line: String::new(),
+        io_error: None,
+        progress: opts.progress.then(|| Progress {
+            start: std::time::Instant::now(),
+            bar: None,
+            total: scn.workload.num_requests,
+        }),
+    };
+    c.line = "id,replica,arrival_s,prompt_tokens,output_tokens,status,queue_ms,ttft_ms,tpot_ms,e2e_ms,preemptions\n".into();
+    c.write(true);
+    c.line = "start_s,duration_ms,replica,batch_size,prefill_tokens,decode_tokens,kv_blocks_used,preemptions,waiting\n".into();
+    c.write(false);
+    let streams = RngStreams::new(seed);
+    let mut requests = crate::workload::requests(&scn.workload, &streams)?;
+    let mut sim = Simulation::new(
+        scn.engine.clone(),
+        &prepared.cost,
+        scn.replicas,
+        prepared.num_blocks,
+        prepared.kv_bytes_per_token,
+        scn.model.max_position_embeddings.min(u32::MAX as u64) as u32,
+    );
+    let end = sim.run(&mut requests, &mut c);
+    if let Some(p) = &c.progress
+        && let Some(b) = &p.bar
+    {
+        b.finish_and_clear();
+    }
+    if sim.unfinished() > 0 {
+        anyhow::bail!(
+            "internal error: {} requests neither finished nor rejected",
+            sim.unfinished()
+        );
+    }
+    if let Some(e) = c.io_error.take() {
+        anyhow::bail!("{}: write failed: {e}", dir.display());
+    }
+    let duration_s = end.as_secs_f64().max(1e-9);
+    let (ttft, tpot, itl, e2e, queue) = (
+        Quantiles::of(&mut c.ttft),
+        Quantiles::of(&mut c.tpot),
+        Quantiles::of_hist(&c.itl),
+        Quantiles::of(&mut c.e2e),
+        Quantiles::of(&mut c.queue),
+    );
+    let slo_results: Vec<(String, f64, f64, bool)> = scn
+        .slo
+        .targets
+        .iter()
+        .map(|t| {
+            let q = match t.metric {
+                SloMetric::Ttft => ttft,
+                SloMetric::Tpot => tpot,
+                SloMetric::E2e => e2e,
+            };
+            let v = q.at(t.percentile) * 1e3;
+            (
+                format!("{}_p{}", t.metric.name(), t.percentile as u32),
+                v,
+                t.limit_ms,
+                v <= t.limit_ms,
+            )
+        })
+        .collect();
+    let slo_met = slo_results.iter().all(|r| r.3) && c.rejected == 0;
+    let goodput = c.good as f64 / duration_s;
+    let iters = c.iterations.max(1) as f64;
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let mut put = |k: &str, v: String| rows.push((k.to_string(), v));
+    put("scenario", scn.name.clone());
+    put("scenario_file", scn.path.display().to_string());
+    put("seed", seed.to_string());
+    put("model", scn.model.name.clone());
+    put("gpu", scn.gpu.name.clone());
+    put("tp", scn.tp.to_string());
+    put("replicas", scn.replicas.to_string());
+    put("scheduler", format!("{:?}", scn.engine.scheduler));
+    put(
+        "kv_cache",
+        format!("{}/{}", scn.engine.cache_type_k, scn.engine.cache_type_v),
+    );
+    put("kv_blocks_per_replica", prepared.num_blocks.to_string());
+    put(
+        "kv_tokens_per_replica",
+        (prepared.num_blocks as u64 * scn.engine.block_size as u64).to_string(),
+    );
+    put("requests_finished", c.finished.to_string());
+    put("requests_rejected", c.rejected.to_string());
+    put("duration_s", format!("{duration_s:.3}"));
+    put(
+        "request_throughput_rps",
+        format!("{:.4}", c.finished as f64 / duration_s),
+    );
+    put(
+        "output_token_throughput_tps",
+        format!("{:.2}", c.output_tokens as f64 / duration_s),
+    );
+    put("goodput_rps", format!("{goodput:.4}"));
+    for (name, q) in [
+        ("ttft", ttft),
+        ("tpot", tpot),
+        ("itl", itl),
+        ("e2e", e2e),
+        ("queue", queue),
+    ] {
+        for (p, v) in [
+            ("p50", q.p50),
+            ("p90", q.p90),
+            ("p99", q.p99),
+            ("mean", q.mean),
+        ] {
+            if name == "itl" && p == "mean" {
+                continue;
+            }
+            put(&format!("{name}_{p}_ms"), format!("{:.3}", v * 1e3));
+        }
+    }
+    put("preemptions", c.preemptions.to_string());
+    put("iterations", c.iterations.to_string());
+    put(
+        "mean_batch_size",
+        format!("{:.2}", c.batch_sum as f64 / iters),
+    );
+    put(
+        "mean_kv_blocks_used",
+        format!("{:.1}", c.blocks_sum as f64 / iters),
+    );
+    put("peak_kv_blocks_used", c.blocks_peak.to_string());
+    put(
+        "mean_internal_fragmentation_tokens",
+        format!("{:.1}", c.frag_sum as f64 / iters),
+    );
+    put(
+        "mean_contiguous_reservation_waste_tokens",
+        format!("{:.1}", c.waste_sum as f64 / iters),
+    );
+    for (k, v, limit, ok) in &slo_results {
+        put(
+            &format!("slo_{k}_ms"),
+            format!(
+                "{v:.3} (limit {limit}, {})",
+                if *ok { "met" } else { "missed" }
+            ),
+        );
+    }
+    put("slo_met", slo_met.to_string());
+    let out_dir = if opts.no_files {
+        None
+    } else {
+        for (name, w) in [
+            ("requests.csv", c.requests.take()),
+            ("iterations.csv", c.iters.take()),
+        ] {
+            if let Some(w) = w {
+                let f = w
+                    .into_inner()
+                    .map_err(|e| anyhow::anyhow!("{}: write failed: {e}", dir.display()))?;
+                f.sync_all().ok();
+                let path = dir.join(name);
+                std::fs::rename(tmp(&path), &path).map_err(|e| {
+                    anyhow::anyhow!("{}: cannot rename into place: {e}", path.display())
+                })?;
+            }
+        }
+        let mut csv = String::from("metric,value\n");
+        for (k, v) in &rows {
+            let _ = writeln!(csv, "{k},\"{v}\"");
+        }
+        crate::util::write_atomic(&dir.join("summary.csv"), csv.as_bytes())?;
+        Some(dir)
+    };
+    Ok(SimSummary {
+        rows,
+        ttft,
+        tpot,
+        itl,
+        e2e,
+        queue,
+        finished: c.finished,
+        rejected: c.rejected,
+        output_tokens: c.output_tokens,
+        duration_s,
+        preemptions: c.preemptions,
+        iterations: c.iterations,
+        goodput,
+        slo_met,
+        out_dir,
+    })
+}
+
+impl SimSummary {
+    /// A one-screen summary.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        for (k, v) in &self.rows {
+            let _ = writeln!(s, "{k:<42} {v}");
+        }
+        s
+    }
+}

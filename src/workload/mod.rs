@@ -1,0 +1,218 @@
+//! Workloads: when requests arrive and how long their prompts and outputs are, generated
+//! lazily (an iterator: a million requests need no buffer) and deterministically from named
+//! random streams — `arrivals`, `prompt_lengths`, `output_lengths` — so changing a length
+//! distribution never moves arrival times. Traces (Mooncake JSONL, Azure CSV) are read line
+//! by line.
+
+pub mod dist;
+pub mod trace;
+
+use crate::sim::{Nanos, RngStreams};
+pub use dist::{ArrivalProcess, LengthDist};
+use rand::rngs::StdRng;
+use std::path::PathBuf;
+pub use trace::TraceFormat;
+
+/// One request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    /// Sequence number, from 0 in arrival order.
+    pub id: u64,
+    /// Arrival time.
+    pub arrival: Nanos,
+    /// Prompt tokens (≥ 1).
+    pub prompt_tokens: u32,
+    /// Output tokens to generate (≥ 1).
+    pub output_tokens: u32,
+}
+
+/// Where requests come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkloadSource {
+    /// Drawn from distributions.
+    Synthetic {
+        /// Arrival process.
+        arrival: ArrivalProcess,
+        /// Prompt lengths.
+        prompt: LengthDist,
+        /// Output lengths.
+        output: LengthDist,
+    },
+    /// Replayed from a trace file.
+    Trace {
+        /// File.
+        path: PathBuf,
+        /// Format.
+        format: TraceFormat,
+        /// Speed-up of the replay (2 = twice as fast).
+        time_scale: f64,
+    },
+}
+
+/// A workload: a source, when to stop, and length clamps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadSpec {
+    /// The source.
+    pub source: WorkloadSource,
+    /// Stop after this many requests.
+    pub num_requests: Option<u64>,
+    /// Stop at the first arrival at or after this time.
+    pub duration: Option<Nanos>,
+    /// Prompts are clamped to this.
+    pub max_prompt_tokens: u32,
+    /// Outputs are clamped to this.
+    pub max_output_tokens: u32,
+}
+
+/// Why a workload cannot be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkloadError {
+    /// Neither a request count nor a duration.
+    #[error("a workload needs num_requests or duration_s (or both)")]
+    Unbounded,
+    /// A trace problem, naming file and line.
+    #[error("{0}")]
+    Trace(String),
+}
+
+/// The requests of a workload, in arrival order.
+pub fn requests(
+    spec: &WorkloadSpec,
+    streams: &RngStreams,
+) -> Result<Box<dyn Iterator<Item = Request> + Send>, WorkloadError> {
+    let limit = spec.num_requests.unwrap_or(u64::MAX);
+    let duration = spec.duration.unwrap_or(Nanos(u64::MAX));
+    if spec.num_requests.is_none()
+        && spec.duration.is_none()
+        && matches!(spec.source, WorkloadSource::Synthetic { .. })
+    {
+        return Err(WorkloadError::Unbounded);
+    }
+    let (mp, mo) = (spec.max_prompt_tokens.max(1), spec.max_output_tokens.max(1));
+    let clamp = move |mut r: Request| {
+        r.prompt_tokens = r.prompt_tokens.clamp(1, mp);
+        r.output_tokens = r.output_tokens.clamp(1, mo);
+        r
+    };
+    let inner: Box<dyn Iterator<Item = Request> + Send> = match &spec.source {
+        WorkloadSource::Synthetic {
+            arrival,
+            prompt,
+            output,
+        } => Box::new(Synthetic {
+            arrival: arrival.clone(),
+            prompt: prompt.clone(),
+            output: output.clone(),
+            arrivals: streams.stream("arrivals"),
+            prompts: streams.stream("prompt_lengths"),
+            outputs: streams.stream("output_lengths"),
+            t: 0.0,
+            next_id: 0,
+        }),
+        WorkloadSource::Trace {
+            path,
+            format,
+            time_scale,
+        } => {
+            // Scan once for malformed lines, so a bad line is an error, never a silently
+            // shortened replay; then replay lazily.
+            let mut scan = trace::TraceReader::open(path, *format, *time_scale)?;
+            scan.by_ref().for_each(drop);
+            if let Some(e) = scan.error {
+                return Err(WorkloadError::Trace(e));
+            }
+            Box::new(trace::TraceReader::open(path, *format, *time_scale)?)
+        }
+    };
+    Ok(Box::new(
+        inner
+            .map(clamp)
+            .take_while(move |r| r.arrival < duration)
+            .take(limit.min(usize::MAX as u64) as usize),
+    ))
+}
+
+struct Synthetic {
+    arrival: ArrivalProcess,
+    prompt: LengthDist,
+    output: LengthDist,
+    arrivals: StdRng,
+    prompts: StdRng,
+    outputs: StdRng,
+    t: f64,
+    next_id: u64,
+}
+
+impl Iterator for Synthetic {
+    type Item = Request;
+    fn next(&mut self) -> Option<Request> {
+        if self.next_id > 0 {
+            self.t += self.arrival.gap(&mut self.arrivals);
+        }
+        let r = Request {
+            id: self.next_id,
+            arrival: Nanos::from_secs_f64(self.t),
+            prompt_tokens: self.prompt.sample(&mut self.prompts),
+            output_tokens: self.output.sample(&mut self.outputs),
+        };
+        self.next_id += 1;
+        Some(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(prompt: LengthDist) -> WorkloadSpec {
+        WorkloadSpec {
+            source: WorkloadSource::Synthetic {
+                arrival: ArrivalProcess::Poisson { rate: 10.0 },
+                prompt,
+                output: LengthDist::Fixed { value: 10 },
+            },
+            num_requests: Some(1000),
+            duration: None,
+            max_prompt_tokens: 100_000,
+            max_output_tokens: 100_000,
+        }
+    }
+
+    #[test]
+    fn arrivals_do_not_move_when_lengths_change() {
+        let s = RngStreams::new(1);
+        let a: Vec<Request> = requests(&spec(LengthDist::Fixed { value: 5 }), &s)
+            .unwrap()
+            .collect();
+        let b: Vec<Request> = requests(&spec(LengthDist::Uniform { min: 1, max: 900 }), &s)
+            .unwrap()
+            .collect();
+        assert_eq!(a.len(), 1000);
+        assert!(a.iter().zip(&b).all(|(x, y)| x.arrival == y.arrival));
+        assert!(
+            a.iter()
+                .zip(&b)
+                .any(|(x, y)| x.prompt_tokens != y.prompt_tokens)
+        );
+        let again: Vec<Request> = requests(&spec(LengthDist::Fixed { value: 5 }), &s)
+            .unwrap()
+            .collect();
+        assert_eq!(a, again);
+    }
+
+    #[test]
+    fn duration_and_clamps() {
+        let mut sp = spec(LengthDist::Fixed { value: 5000 });
+        sp.num_requests = None;
+        sp.duration = Some(Nanos::from_secs_f64(10.0));
+        sp.max_prompt_tokens = 4096;
+        let v: Vec<Request> = requests(&sp, &RngStreams::new(2)).unwrap().collect();
+        assert!(
+            v.iter()
+                .all(|r| r.arrival < Nanos::from_secs_f64(10.0) && r.prompt_tokens == 4096)
+        );
+        assert!((v.len() as f64 - 100.0).abs() < 35.0, "{}", v.len());
+        sp.duration = None;
+        assert!(requests(&sp, &RngStreams::new(2)).is_err());
+    }
+}
