@@ -267,8 +267,8 @@ fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     planner::util::write_atomic(&dir.join("rows.csv"), report.render_rows_csv().as_bytes())?;
     planner::util::write_atomic(&dir.join("fits.csv"), report.render_fits_csv().as_bytes())?;
     let mut chart = Chart::new(
-        &format!(
-            "Cost model vs {} (out-of-sample, efficiencies fitted per class)",
+        format!(
+            "Predicted vs measured: {} (out of sample)",
             report.device
         ),
         "measured time (µs)",

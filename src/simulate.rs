@@ -318,9 +318,9 @@ impl Observer for Collector {
         self.line.clear();
         let _ = writeln!(
             self.line,
-            "{:.6},{:.6},{},{},{},{},{},{},{}",
-            it.start.as_secs_f64(),
-            it.duration.as_secs_f64() * 1e3,
+            "{},{},{},{},{},{},{},{},{}",
+            it.start.0 / 1000,
+            it.duration.0 / 1000,
             it.replica,
             it.batch_size,
             it.prefill_tokens,
@@ -394,7 +394,7 @@ pub fn simulate(
     };
     c.line = "id,replica,arrival_s,prompt_tokens,output_tokens,status,queue_ms,ttft_ms,tpot_ms,e2e_ms,preemptions\n".into();
     c.write(true);
-    c.line = "start_s,duration_ms,replica,batch_size,prefill_tokens,decode_tokens,kv_blocks_used,preemptions,waiting\n".into();
+    c.line = "start_us,duration_us,replica,batch_size,prefill_tokens,decode_tokens,kv_blocks_used,preemptions,waiting\n".into();
     c.write(false);
     let streams = RngStreams::new(seed);
     let mut requests = crate::workload::requests(&scn.workload, &streams)?;
@@ -538,10 +538,8 @@ pub fn simulate(
             ("iterations.csv", c.iters.take()),
         ] {
             if let Some(w) = w {
-                let f = w
-                    .into_inner()
+                w.into_inner()
                     .map_err(|e| anyhow::anyhow!("{}: write failed: {e}", dir.display()))?;
-                f.sync_all().ok();
                 let path = dir.join(name);
                 std::fs::rename(tmp(&path), &path).map_err(|e| {
                     anyhow::anyhow!("{}: cannot rename into place: {e}", path.display())

@@ -268,7 +268,7 @@ impl<'a> Simulation<'a> {
 
     /// Form a batch on an idle replica and schedule its end.
     fn start_iteration(&mut self, r: u32, now: Nanos, obs: &mut dyn Observer) {
-        let cfg = self.cfg.clone();
+        let cfg = &self.cfg;
         let kv_bpt = self.kv_bytes_per_token;
         let max_len = self.max_model_len as u64;
         let rep = &mut self.replicas[r as usize];
@@ -443,12 +443,11 @@ impl<'a> Simulation<'a> {
         let duration = Nanos::from_secs_f64(seconds).max(Nanos(1));
         rep.busy = true;
         rep.started = now;
-        let batch = rep.running.iter().filter(|s| s.scheduled > 0).count() as u32;
-        let contiguous: u64 = rep
-            .running
-            .iter()
-            .map(|s| max_len.saturating_sub(s.req.prompt_tokens as u64 + s.generated as u64))
-            .sum();
+        let (mut batch, mut contiguous) = (0u32, 0u64);
+        for s in &rep.running {
+            batch += u32::from(s.scheduled > 0);
+            contiguous += max_len.saturating_sub(s.req.prompt_tokens as u64 + s.generated as u64);
+        }
         obs.iteration(&IterationDone {
             start: now,
             duration,
@@ -497,26 +496,26 @@ impl<'a> Simulation<'a> {
         }
         // Finished sequences leave (static batching: only when the whole batch is done).
         let all_done = rep.running.iter().all(|s| s.done);
-        if !is_static || all_done {
-            let mut k = 0;
-            while k < rep.running.len() {
-                if rep.running[k].done {
-                    let s = rep.running.remove(k);
-                    rep.alloc.free(s.slot);
-                    rep.free_slots.push(s.slot);
-                    obs.request(&RequestDone {
-                        req: s.req,
-                        replica: r,
-                        outcome: Outcome::Finished,
-                        first_scheduled: s.first_scheduled.unwrap_or(s.req.arrival),
-                        first_token: s.first_token.unwrap_or(now),
-                        last_token: s.last_token,
-                        preemptions: s.preemptions,
-                    });
-                } else {
-                    k += 1;
+        if (!is_static || all_done) && rep.running.iter().any(|s| s.done) {
+            // One pass keeps the survivors in admission order (the newest is preempted first).
+            let (alloc, free_slots) = (&mut rep.alloc, &mut rep.free_slots);
+            rep.running.retain(|s| {
+                if !s.done {
+                    return true;
                 }
-            }
+                alloc.free(s.slot);
+                free_slots.push(s.slot);
+                obs.request(&RequestDone {
+                    req: s.req,
+                    replica: r,
+                    outcome: Outcome::Finished,
+                    first_scheduled: s.first_scheduled.unwrap_or(s.req.arrival),
+                    first_token: s.first_token.unwrap_or(now),
+                    last_token: s.last_token,
+                    preemptions: s.preemptions,
+                });
+                false
+            });
         }
         rep.busy = false;
     }
