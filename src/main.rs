@@ -267,10 +267,7 @@ fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     planner::util::write_atomic(&dir.join("rows.csv"), report.render_rows_csv().as_bytes())?;
     planner::util::write_atomic(&dir.join("fits.csv"), report.render_fits_csv().as_bytes())?;
     let mut chart = Chart::new(
-        format!(
-            "Predicted vs measured: {} (out of sample)",
-            report.device
-        ),
+        format!("Predicted vs measured: {} (out of sample)", report.device),
         "measured time (µs)",
         "predicted time (µs)",
     );

@@ -342,7 +342,7 @@ mod tests {
         let n = 70;
         let make = |s: u32| -> Vec<f32> {
             (0..n * d)
-                .map(|i| (((i as u32 * 2654435761u32) ^ s) % 1000) as f32 / 500.0 - 1.0)
+                .map(|i| (((i as u32).wrapping_mul(2654435761u32) ^ s) % 1000) as f32 / 500.0 - 1.0)
                 .collect()
         };
         let (q, k, v) = (make(1), make(2), make(3));

@@ -108,6 +108,8 @@ pub struct IterationCost {
     bandwidth: f64,
     attn_eff: Efficiency,
     pcie_bytes_per_s: f64,
+    /// Test double: every iteration costs exactly this many seconds.
+    fixed_seconds: Option<f64>,
 }
 
 impl IterationCost {
@@ -290,6 +292,28 @@ impl IterationCost {
             bandwidth: bw,
             attn_eff,
             pcie_bytes_per_s: gpu.pcie_bytes_per_s,
+            fixed_seconds: None,
+        }
+    }
+
+    /// A constant cost model — every iteration takes `seconds`, swaps are free — for
+    /// hand-computable tests of the scheduler.
+    pub fn constant(seconds: f64) -> Self {
+        IterationCost {
+            per_tokens: vec![0.0],
+            lm_head: vec![0.0],
+            kv_full: 0.0,
+            kv_windows: Vec::new(),
+            attn_layers: 0.0,
+            attn_flops_per_pair: 0.0,
+            qo_bytes_per_token: 0.0,
+            br: 1.0,
+            sp_bytes_per_pair: 0.0,
+            peak_flops: 1.0,
+            bandwidth: 1.0,
+            attn_eff: Efficiency::default(),
+            pcie_bytes_per_s: f64::INFINITY,
+            fixed_seconds: Some(seconds),
         }
     }
 
@@ -307,6 +331,9 @@ impl IterationCost {
     /// Seconds for an iteration over `work`, of which `sampled` sequences produce a token.
     /// Token counts beyond the precomputed table are priced at the table's end, scaled.
     pub fn iteration_seconds(&self, work: &[SeqWork], sampled: u32) -> f64 {
+        if let Some(s) = self.fixed_seconds {
+            return s;
+        }
         let tokens: u64 = work.iter().map(|w| w.tokens as u64).sum();
         let last = self.per_tokens.len() as u64 - 1;
         let linear = if tokens <= last {

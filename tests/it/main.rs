@@ -2,6 +2,7 @@
 //!
 //! - `cli`: the command line as a user meets it (outputs, exit codes, errors).
 //! - `golden`: the committed sizing table, a regression check on sizing assumptions.
+//! - `simulate`: the serving simulator — closed forms, conservation, determinism, overload.
 //! - `calibration`: the cost model against Vidur's A100 profiles and our H100 bench file.
 //! - `bench`: the bench pipeline without a GPU (CPU backend, measured-file round trip) and
 //!   every CUDA kernel compiled to PTX by NVRTC.
@@ -10,3 +11,4 @@ mod bench;
 mod calibration;
 mod cli;
 mod golden;
+mod simulate;

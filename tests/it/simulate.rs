@@ -1,0 +1,276 @@
+//! The serving simulator: hand-computable cases, conservation, determinism, overload and
+//! bad scenarios.
+
+use planner::cost::iteration::IterationCost;
+use planner::scenario::Scenario;
+use planner::serving::config::{EngineConfig, SchedulerKind};
+use planner::serving::engine::{IterationDone, Observer, Outcome, RequestDone, Simulation};
+use planner::sim::{Nanos, RngStreams};
+use planner::simulate::{SimOptions, prepare, simulate};
+use planner::workload::Request;
+use std::path::{Path, PathBuf};
+
+#[derive(Default)]
+struct Record {
+    done: Vec<RequestDone>,
+    iterations: Vec<IterationDone>,
+    gaps: Vec<Nanos>,
+}
+
+impl Observer for Record {
+    fn request(&mut self, d: &RequestDone) {
+        self.done.push(*d);
+    }
+    fn inter_token(&mut self, gap: Nanos) {
+        self.gaps.push(gap);
+    }
+    fn iteration(&mut self, it: &IterationDone) {
+        self.iterations.push(*it);
+    }
+}
+
+fn req(id: u64, at_ms: u64, prompt: u32, output: u32) -> Request {
+    Request {
+        id,
+        arrival: Nanos(at_ms * 1_000_000),
+        prompt_tokens: prompt,
+        output_tokens: output,
+    }
+}
+
+fn run(cfg: EngineConfig, blocks: u32, requests: Vec<Request>) -> Record {
+    let cost = IterationCost::constant(0.010); // every iteration: 10 ms
+    let mut sim = Simulation::new(cfg, &cost, 1, blocks, 1.0, 1 << 20);
+    let mut rec = Record::default();
+    sim.run(&mut requests.into_iter(), &mut rec);
+    assert_eq!(sim.unfinished(), 0);
+    rec
+}
+
+/// One request, constant 10 ms iterations: the prompt is one iteration, so TTFT = 10 ms, and
+/// each of the other 9 tokens takes one more: E2E = 100 ms, TPOT = 10 ms, every ITL 10 ms.
+/// With chunked prefill and a 256-token budget, a 1000-token prompt takes ⌈1000/256⌉ = 4
+/// iterations: TTFT = 40 ms.
+#[test]
+fn one_request_closed_form() {
+    let rec = run(EngineConfig::default(), 1000, vec![req(0, 0, 100, 10)]);
+    let d = rec.done[0];
+    assert_eq!(d.outcome, Outcome::Finished);
+    assert_eq!(d.first_token, Nanos(10_000_000));
+    assert_eq!(d.last_token, Nanos(100_000_000));
+    assert_eq!(rec.gaps, vec![Nanos(10_000_000); 9]);
+    let cfg = EngineConfig {
+        max_num_batched_tokens: 256,
+        ..EngineConfig::default()
+    };
+    let rec = run(cfg, 1000, vec![req(0, 5, 1000, 3)]);
+    assert_eq!(rec.done[0].first_token, Nanos(5_000_000 + 40_000_000));
+    assert_eq!(rec.done[0].last_token, Nanos(5_000_000 + 60_000_000));
+    assert_eq!(
+        rec.iterations
+            .iter()
+            .map(|i| i.prefill_tokens)
+            .collect::<Vec<_>>(),
+        vec![256, 256, 256, 232, 0, 0]
+    );
+}
+
+/// Two 64-token prompts share 10 blocks of 16 tokens. After prefill each holds 4 blocks; the
+/// first decode step takes a 5th each (10 used). At 80 tokens both need a 6th: the newer one
+/// (request 1) is preempted when decode step 17 is scheduled, at 1 prefill + 16 decode
+/// iterations = 170 ms. It is recomputed after request 0 finishes; both finish.
+#[test]
+fn two_requests_contend_for_blocks() {
+    let cfg = EngineConfig {
+        block_size: 16,
+        scheduler: SchedulerKind::ChunkedPrefill,
+        ..EngineConfig::default()
+    };
+    let rec = run(cfg, 10, vec![req(0, 0, 64, 40), req(1, 0, 64, 40)]);
+    let first = rec
+        .iterations
+        .iter()
+        .find(|i| i.preemptions > 0)
+        .expect("a preemption");
+    assert_eq!(first.start, Nanos(170_000_000));
+    assert_eq!(first.preemptions, 1);
+    let d1 = rec.done.iter().find(|d| d.req.id == 1).unwrap();
+    let d0 = rec.done.iter().find(|d| d.req.id == 0).unwrap();
+    assert_eq!(d1.preemptions, 1);
+    assert_eq!(d0.preemptions, 0);
+    // Request 0 never waits: 1 prefill + 39 decodes.
+    assert_eq!(d0.last_token, Nanos(400_000_000));
+    assert!(d1.last_token > d0.last_token);
+    assert!(rec.iterations.iter().all(|i| i.kv_blocks_used <= 10));
+}
+
+/// Static batching holds the whole batch until its longest member ends.
+#[test]
+fn static_batching_waits_for_the_longest() {
+    let cfg = EngineConfig {
+        scheduler: SchedulerKind::Static,
+        ..EngineConfig::default()
+    };
+    let rec = run(
+        cfg,
+        1000,
+        vec![req(0, 0, 10, 2), req(1, 0, 10, 5), req(2, 1, 10, 2)],
+    );
+    let end = |id| rec.done.iter().find(|d| d.req.id == id).unwrap();
+    // Request 0 arrives alone at 0 ms and forms the first batch (prefill + 1 decode: ends at
+    // 20 ms). Requests 1 and 2 form the second, from 20 ms: request 2 has its tokens by
+    // 40 ms but stays in the batch, decoding padding, until request 1 ends at 70 ms.
+    assert_eq!(end(0).last_token, Nanos(20_000_000));
+    assert_eq!(end(1).first_token, Nanos(30_000_000));
+    assert_eq!(end(1).last_token, Nanos(70_000_000));
+    assert_eq!(end(2).last_token, Nanos(40_000_000));
+    let second: Vec<u32> = rec
+        .iterations
+        .iter()
+        .filter(|i| i.start >= Nanos(20_000_000))
+        .map(|i| i.batch_size)
+        .collect();
+    assert_eq!(second, vec![2, 2, 2, 2, 2]);
+}
+
+fn scenario(text: &str) -> Scenario {
+    Scenario::from_str(
+        text,
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/test.toml")),
+    )
+    .unwrap()
+}
+
+const SMALL: &str = r#"
+name = "it"
+seed = 5
+[model]
+name = "llama-3.1-8b"
+[hardware]
+gpu = "h100-sxm"
+[workload]
+arrival = "poisson"
+rate = 8.0
+num_requests = 400
+max_prompt_tokens = 8192
+max_output_tokens = 512
+prompt = { dist = "lognormal", median = 1500, sigma = 0.8 }
+output = { dist = "lognormal", median = 120, sigma = 0.6 }
+[slo]
+ttft_ms = { p90 = 2000 }
+"#;
+
+/// Every request ends finished or rejected; the tokens produced are the sum of the
+/// requested output lengths.
+#[test]
+fn conservation() {
+    let scn = scenario(SMALL);
+    let p = prepare(&scn).unwrap();
+    let s = simulate(
+        &scn,
+        &p,
+        &SimOptions {
+            no_files: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let expected: Vec<Request> =
+        planner::workload::requests(&scn.workload, &RngStreams::new(scn.seed))
+            .unwrap()
+            .collect();
+    assert_eq!(s.finished + s.rejected, 400);
+    assert_eq!(s.rejected, 0);
+    assert_eq!(
+        s.output_tokens,
+        expected.iter().map(|r| r.output_tokens as u64).sum::<u64>()
+    );
+}
+
+fn out_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("planner-sim-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn files(dir: &Path) -> Vec<Vec<u8>> {
+    ["summary.csv", "requests.csv", "iterations.csv"]
+        .iter()
+        .map(|f| std::fs::read(dir.join(f)).unwrap())
+        .collect()
+}
+
+/// Same scenario and seed → byte-identical reports, serially or from two threads at once; a
+/// different seed changes them.
+#[test]
+fn determinism_serial_and_parallel() {
+    let scn = scenario(SMALL);
+    let p = prepare(&scn).unwrap();
+    let go = |tag: &str, seed: Option<u64>| {
+        let d = out_dir(tag);
+        simulate(
+            &scn,
+            &p,
+            &SimOptions {
+                out_dir: Some(d.clone()),
+                seed,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        files(&d)
+    };
+    let a = go("a", None);
+    let b = go("b", None);
+    assert_eq!(a, b);
+    let (c, d) = std::thread::scope(|s| {
+        let h1 = s.spawn(|| go("c", None));
+        let h2 = s.spawn(|| go("d", None));
+        (h1.join().unwrap(), h2.join().unwrap())
+    });
+    assert_eq!(a, c);
+    assert_eq!(a, d);
+    assert_ne!(a[1], go("e", Some(6))[1]);
+}
+
+/// A rate far above capacity still terminates; with a bounded queue the overload shows as
+/// rejections.
+#[test]
+fn overload_terminates_and_is_reported() {
+    let text = SMALL
+        .replace("rate = 8.0", "rate = 1000.0")
+        .replace("[model]", "[engine]\nmax_queue = 50\n[model]");
+    let scn = scenario(&text);
+    let p = prepare(&scn).unwrap();
+    let s = simulate(
+        &scn,
+        &p,
+        &SimOptions {
+            no_files: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(s.finished + s.rejected, 400);
+    assert!(s.rejected > 100, "{}", s.rejected);
+    assert!(!s.slo_met);
+}
+
+/// A request of the maximum length that cannot fit in KV is refused before simulating,
+/// with the numbers.
+#[test]
+fn longest_request_must_fit() {
+    let text = SMALL
+        .replace("llama-3.1-8b", "llama-3.1-70b")
+        .replace(
+            "[hardware]\ngpu = \"h100-sxm\"",
+            "[hardware]\ngpu = \"h100-sxm\"\ntp = 2",
+        )
+        .replace("max_prompt_tokens = 8192", "max_prompt_tokens = 120000");
+    let scn = scenario(&text);
+    let e = prepare(&scn).err().expect("does not fit").to_string();
+    assert!(
+        e.contains("cannot fit in one replica's KV cache") && e.contains("tokens"),
+        "{e}"
+    );
+}
