@@ -232,6 +232,12 @@ extern "C" __global__ void __launch_bounds__(256) attn_std_pv(
 #define FA_BR 128
 #define FA_BC 32
 
+__device__ __forceinline__ uint2 ld_cg_u2(const f16_t* p) {
+    uint2 r;
+    asm volatile("ld.global.cg.v2.u32 {%0, %1}, [%2];" : "=r"(r.x), "=r"(r.y) : "l"(p));
+    return r;
+}
+
 __device__ __forceinline__ float fast_exp2(float x) {
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
@@ -270,8 +276,10 @@ __device__ __forceinline__ void attn_flash(const f16_t* __restrict__ Q, const f1
         for (int e = threadIdx.x; e < FA_BC * D / 4; e += NT) {
             int r = e / (D / 4), c = (e % (D / 4)) * 4;
             const size_t off = (size_t)(t0 + r) * D + c;
-            uint2 kk = *(const uint2*)(k + off);
-            uint2 vv = *(const uint2*)(v + off);
+            // ld.global.cg: cached in L2 only, not L1, so each block's K/V tile reads reach
+            // L2 as the IO model counts them (co-resident blocks do not share tiles via L1).
+            const uint2 kk = ld_cg_u2(k + off);
+            const uint2 vv = ld_cg_u2(v + off);
             *(float4*)&Ks[r][c] = make_float4(h2f((f16_t)(kk.x & 0xffff)), h2f((f16_t)(kk.x >> 16)),
                                               h2f((f16_t)(kk.y & 0xffff)), h2f((f16_t)(kk.y >> 16)));
             *(float4*)&Vs[r][c] = make_float4(h2f((f16_t)(vv.x & 0xffff)), h2f((f16_t)(vv.x >> 16)),

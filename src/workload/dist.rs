@@ -54,30 +54,52 @@ fn std_normal(rng: &mut impl Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
+/// Normalized cumulative weights of Zipf on `min..=max`: entry `i` is P(length ≤ min + i).
+fn zipf_cdf(min: u32, max: u32, exponent: f64) -> Vec<f64> {
+    let n = max.saturating_sub(min) as usize + 1;
+    let mut acc = 0.0;
+    let mut cdf: Vec<f64> = (1..=n)
+        .map(|k| {
+            acc += (k as f64).powf(-exponent);
+            acc
+        })
+        .collect();
+    for c in &mut cdf {
+        *c /= acc;
+    }
+    cdf
+}
+
+/// Inverse CDF: the first support point whose cumulative weight reaches `u` in [0, 1).
+fn zipf_pick(cdf: &[f64], min: u32, u: f64) -> f64 {
+    let i = cdf.partition_point(|&c| c < u).min(cdf.len() - 1);
+    min as f64 + i as f64
+}
+
 impl LengthDist {
-    /// One sample.
+    /// One sample, rounded and at least 1. Zipf builds its CDF on every call (O(max − min));
+    /// draw many through [`LengthSampler`], which builds it once and draws the same values.
     pub fn sample(&self, rng: &mut impl Rng) -> u32 {
-        let x = match self {
+        match self {
+            LengthDist::Zipf { min, max, exponent } => {
+                let (lo, hi) = (*min.min(max), *max.max(min));
+                let cdf = zipf_cdf(lo, hi, *exponent);
+                round_length(zipf_pick(&cdf, lo, rng.random::<f64>()))
+            }
+            other => round_length(other.sample_continuous(rng)),
+        }
+    }
+
+    /// Every variant but Zipf, before rounding.
+    fn sample_continuous(&self, rng: &mut impl Rng) -> f64 {
+        match self {
             LengthDist::Fixed { value } => *value as f64,
-            LengthDist::Uniform { min, max } => rng.random_range(*min..=*max) as f64,
+            LengthDist::Uniform { min, max } => {
+                rng.random_range(*min.min(max)..=*max.max(min)) as f64
+            }
             LengthDist::Normal { mean, std } => mean + std * std_normal(rng),
             LengthDist::LogNormal { median, sigma } => median * (sigma * std_normal(rng)).exp(),
-            LengthDist::Zipf { min, max, exponent } => {
-                // Inverse CDF by bisection over the finite support (weights computed on the fly
-                // would be O(n) per sample; the normalizer is a short sum for typical supports).
-                let n = (max - min + 1) as usize;
-                let total: f64 = (1..=n).map(|k| (k as f64).powf(-exponent)).sum();
-                let mut u = rng.random::<f64>() * total;
-                let mut k = 1;
-                while k < n {
-                    u -= (k as f64).powf(-exponent);
-                    if u <= 0.0 {
-                        break;
-                    }
-                    k += 1;
-                }
-                (*min as usize + k - 1) as f64
-            }
+            LengthDist::Zipf { .. } => unreachable!("Zipf is sampled through its CDF"),
             LengthDist::Empirical { values } => {
                 if values.is_empty() {
                     1.0
@@ -85,11 +107,10 @@ impl LengthDist {
                     values[rng.random_range(0..values.len())] as f64
                 }
             }
-        };
-        x.round().clamp(1.0, u32::MAX as f64) as u32
+        }
     }
 
-    /// The distribution's mean (before clamping).
+    /// The distribution's mean (before rounding and the floor at 1).
     pub fn mean(&self) -> f64 {
         match self {
             LengthDist::Fixed { value } => *value as f64,
@@ -97,18 +118,60 @@ impl LengthDist {
             LengthDist::Normal { mean, .. } => *mean,
             LengthDist::LogNormal { median, sigma } => median * (sigma * sigma / 2.0).exp(),
             LengthDist::Zipf { min, max, exponent } => {
-                let n = max - min + 1;
-                let w: Vec<f64> = (1..=n).map(|k| (k as f64).powf(-exponent)).collect();
-                let total: f64 = w.iter().sum();
-                w.iter()
+                let lo = *min.min(max);
+                let cdf = zipf_cdf(lo, *max.max(min), *exponent);
+                let mut prev = 0.0;
+                cdf.iter()
                     .enumerate()
-                    .map(|(i, wi)| (*min as f64 + i as f64) * wi)
-                    .sum::<f64>()
-                    / total
+                    .map(|(i, &c)| {
+                        let p = c - prev;
+                        prev = c;
+                        (lo as f64 + i as f64) * p
+                    })
+                    .sum()
             }
             LengthDist::Empirical { values } => {
                 values.iter().map(|&v| v as f64).sum::<f64>() / values.len().max(1) as f64
             }
+        }
+    }
+}
+
+fn round_length(x: f64) -> u32 {
+    // `as` saturates and maps NaN to 0; the floor makes every length at least 1.
+    (x.round() as u32).max(1)
+}
+
+/// A [`LengthDist`] prepared for many draws: Zipf's CDF is computed once and each draw is a
+/// binary search (O(log(max − min))). Draws equal [`LengthDist::sample`]'s for the same
+/// generator state.
+#[derive(Debug, Clone)]
+pub struct LengthSampler {
+    dist: LengthDist,
+    zipf_cdf: Vec<f64>,
+}
+
+impl LengthSampler {
+    /// Prepare `dist`.
+    pub fn new(dist: LengthDist) -> Self {
+        let zipf_cdf = match &dist {
+            LengthDist::Zipf { min, max, exponent } => {
+                zipf_cdf(*min.min(max), *max.max(min), *exponent)
+            }
+            _ => Vec::new(),
+        };
+        LengthSampler { dist, zipf_cdf }
+    }
+
+    /// One sample, rounded and at least 1.
+    pub fn sample(&self, rng: &mut impl Rng) -> u32 {
+        match &self.dist {
+            LengthDist::Zipf { min, max, .. } => round_length(zipf_pick(
+                &self.zipf_cdf,
+                *min.min(max),
+                rng.random::<f64>(),
+            )),
+            other => round_length(other.sample_continuous(rng)),
         }
     }
 }
@@ -157,7 +220,29 @@ fn gamma(shape: f64, rng: &mut impl Rng) -> f64 {
 }
 
 impl ArrivalProcess {
-    /// Seconds to the next arrival.
+    /// Why the parameters cannot generate arrivals (a rate or cv that is not a positive
+    /// finite number), if they cannot.
+    pub fn check(&self) -> Result<(), String> {
+        let (rate, cv) = match self {
+            ArrivalProcess::Poisson { rate } | ArrivalProcess::Constant { rate } => (*rate, 1.0),
+            ArrivalProcess::Gamma { rate, cv } => (*rate, *cv),
+        };
+        if !(rate > 0.0 && rate.is_finite()) {
+            return Err(format!(
+                "arrival rate {rate} must be a positive number of requests per second"
+            ));
+        }
+        if !(cv > 0.0 && cv.is_finite()) {
+            return Err(format!(
+                "gamma cv {cv} must be positive (1 = Poisson, > 1 bursty)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Seconds to the next arrival. Poisson: inverse CDF of the exponential, −ln(1 − u)/rate.
+    /// Gamma: shape k = 1/cv², scale 1/(rate·k), so the mean gap is 1/rate and its
+    /// coefficient of variation is cv (Marsaglia–Tsang sampler).
     pub fn gap(&self, rng: &mut impl Rng) -> f64 {
         match self {
             ArrivalProcess::Poisson { rate } => -(1.0 - rng.random::<f64>()).ln() / rate,
@@ -195,18 +280,67 @@ mod tests {
                 max: 200,
                 exponent: 1.2,
             },
+            LengthDist::Zipf {
+                min: 100,
+                max: 8000,
+                exponent: 0.8,
+            },
             LengthDist::Empirical {
                 values: vec![3, 30, 300],
             },
         ] {
             let n = 100_000;
-            let m: f64 = (0..n).map(|_| d.sample(&mut rng) as f64).sum::<f64>() / n as f64;
+            let sampler = LengthSampler::new(d.clone());
+            let m: f64 = (0..n).map(|_| sampler.sample(&mut rng) as f64).sum::<f64>() / n as f64;
             assert!(
                 (m - d.mean()).abs() / d.mean() < 0.03,
                 "{d:?}: {m} vs {}",
                 d.mean()
             );
         }
+    }
+
+    #[test]
+    fn sampler_draws_what_the_distribution_draws() {
+        for d in [
+            LengthDist::Zipf {
+                min: 50,
+                max: 4000,
+                exponent: 0.9,
+            },
+            LengthDist::LogNormal {
+                median: 800.0,
+                sigma: 1.0,
+            },
+        ] {
+            let (mut a, mut b) = (StdRng::seed_from_u64(9), StdRng::seed_from_u64(9));
+            let s = LengthSampler::new(d.clone());
+            let x: Vec<u32> = (0..2000).map(|_| d.sample(&mut a)).collect();
+            let y: Vec<u32> = (0..2000).map(|_| s.sample(&mut b)).collect();
+            assert_eq!(x, y, "{d:?}");
+            assert!(x.iter().all(|&v| v >= 1));
+        }
+        // Zipf's head: P(min) = 1 / H(n, s); for s = 1 on 1..=2 that is 2/3.
+        let z = LengthSampler::new(LengthDist::Zipf {
+            min: 1,
+            max: 2,
+            exponent: 1.0,
+        });
+        let mut rng = StdRng::seed_from_u64(10);
+        let ones = (0..60_000).filter(|_| z.sample(&mut rng) == 1).count();
+        assert!((ones as f64 / 60_000.0 - 2.0 / 3.0).abs() < 0.01, "{ones}");
+    }
+
+    #[test]
+    fn bad_rates_are_refused() {
+        assert!(ArrivalProcess::Poisson { rate: 0.0 }.check().is_err());
+        assert!(ArrivalProcess::Constant { rate: f64::NAN }.check().is_err());
+        assert!(
+            ArrivalProcess::Gamma { rate: 1.0, cv: 0.0 }
+                .check()
+                .is_err()
+        );
+        assert!(ArrivalProcess::Gamma { rate: 1.0, cv: 3.0 }.check().is_ok());
     }
 
     #[test]
@@ -218,12 +352,15 @@ mod tests {
             .collect();
         let m = g.iter().sum::<f64>() / n as f64;
         assert!((m - 0.25).abs() / 0.25 < 0.02, "{m}");
-        let g: Vec<f64> = (0..n)
-            .map(|_| ArrivalProcess::Gamma { rate: 4.0, cv: 2.0 }.gap(&mut rng))
-            .collect();
-        let m = g.iter().sum::<f64>() / n as f64;
-        let sd = (g.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n as f64).sqrt();
-        assert!((m - 0.25).abs() / 0.25 < 0.03, "{m}");
-        assert!((sd / m - 2.0).abs() / 2.0 < 0.05, "cv {}", sd / m);
+        // cv < 1 (shape > 1) and cv > 1 (shape < 1, the boosted branch of the sampler).
+        for cv in [0.5, 2.0] {
+            let g: Vec<f64> = (0..n)
+                .map(|_| ArrivalProcess::Gamma { rate: 4.0, cv }.gap(&mut rng))
+                .collect();
+            let m = g.iter().sum::<f64>() / n as f64;
+            let sd = (g.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n as f64).sqrt();
+            assert!((m - 0.25).abs() / 0.25 < 0.03, "cv {cv}: mean {m}");
+            assert!((sd / m - cv).abs() / cv < 0.05, "cv {cv}: got {}", sd / m);
+        }
     }
 }

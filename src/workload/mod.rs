@@ -2,13 +2,15 @@
 //! lazily (an iterator: a million requests need no buffer) and deterministically from named
 //! random streams — `arrivals`, `prompt_lengths`, `output_lengths` — so changing a length
 //! distribution never moves arrival times. Traces (Mooncake JSONL, Azure CSV) are read line
-//! by line.
+//! by line and checked once before the first request is handed out, so a malformed line is
+//! an error naming file and line rather than a silently shortened replay; memory stays
+//! constant per request either way.
 
 pub mod dist;
 pub mod trace;
 
 use crate::sim::{Nanos, RngStreams};
-pub use dist::{ArrivalProcess, LengthDist};
+pub use dist::{ArrivalProcess, LengthDist, LengthSampler};
 use rand::rngs::StdRng;
 use std::path::PathBuf;
 pub use trace::TraceFormat;
@@ -70,12 +72,19 @@ pub enum WorkloadError {
     /// Neither a request count nor a duration.
     #[error("a workload needs num_requests or duration_s (or both)")]
     Unbounded,
+    /// A parameter that cannot generate requests (a rate, cv or time scale that is not a
+    /// positive finite number).
+    #[error("{0}")]
+    Invalid(String),
     /// A trace problem, naming file and line.
     #[error("{0}")]
     Trace(String),
 }
 
-/// The requests of a workload, in arrival order.
+/// The requests of a workload, in arrival order, ids from 0, lengths clamped to
+/// `1..=max_*_tokens`; generation stops after `num_requests` or at the first arrival at or
+/// after `duration`, whichever comes first. Synthetic workloads draw gaps from the stream
+/// `arrivals`, prompt lengths from `prompt_lengths` and output lengths from `output_lengths`.
 pub fn requests(
     spec: &WorkloadSpec,
     streams: &RngStreams,
@@ -100,9 +109,12 @@ pub fn requests(
             prompt,
             output,
         } => Box::new(Synthetic {
-            arrival: arrival.clone(),
-            prompt: prompt.clone(),
-            output: output.clone(),
+            arrival: {
+                arrival.check().map_err(WorkloadError::Invalid)?;
+                arrival.clone()
+            },
+            prompt: LengthSampler::new(prompt.clone()),
+            output: LengthSampler::new(output.clone()),
             arrivals: streams.stream("arrivals"),
             prompts: streams.stream("prompt_lengths"),
             outputs: streams.stream("output_lengths"),
@@ -134,8 +146,8 @@ pub fn requests(
 
 struct Synthetic {
     arrival: ArrivalProcess,
-    prompt: LengthDist,
-    output: LengthDist,
+    prompt: LengthSampler,
+    output: LengthSampler,
     arrivals: StdRng,
     prompts: StdRng,
     outputs: StdRng,
@@ -198,6 +210,91 @@ mod tests {
             .unwrap()
             .collect();
         assert_eq!(a, again);
+    }
+
+    #[test]
+    fn a_million_requests_stream_without_a_buffer() {
+        let mut sp = spec(LengthDist::Zipf {
+            min: 16,
+            max: 32_768,
+            exponent: 1.1,
+        });
+        sp.num_requests = Some(1_000_000);
+        let (mut n, mut last) = (0u64, Nanos::ZERO);
+        for r in requests(&sp, &RngStreams::new(3)).unwrap() {
+            assert_eq!(r.id, n);
+            assert!(r.arrival >= last && (16..=32_768).contains(&r.prompt_tokens));
+            last = r.arrival;
+            n += 1;
+        }
+        assert_eq!(n, 1_000_000);
+        // 10 requests/s: the millionth arrives near 100,000 s.
+        assert!(
+            (last.as_secs_f64() / 100_000.0 - 1.0).abs() < 0.01,
+            "{last:?}"
+        );
+    }
+
+    #[test]
+    fn bad_parameters_are_errors() {
+        let mut sp = spec(LengthDist::Fixed { value: 5 });
+        sp.source = WorkloadSource::Synthetic {
+            arrival: ArrivalProcess::Poisson { rate: 0.0 },
+            prompt: LengthDist::Fixed { value: 5 },
+            output: LengthDist::Fixed { value: 5 },
+        };
+        let e = requests(&sp, &RngStreams::new(1))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("rate 0"), "{e}");
+    }
+
+    #[test]
+    fn traces_replay_through_requests() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/reference/traces/mooncake_conversation_trace.jsonl");
+        let trace = |time_scale: f64, num_requests: Option<u64>| WorkloadSpec {
+            source: WorkloadSource::Trace {
+                path: path.clone(),
+                format: TraceFormat::Mooncake,
+                time_scale,
+            },
+            num_requests,
+            duration: None,
+            max_prompt_tokens: 1_000_000,
+            max_output_tokens: 1_000_000,
+        };
+        let s = RngStreams::new(0);
+        let all: Vec<Request> = requests(&trace(1.0, None), &s).unwrap().collect();
+        assert_eq!(all.len(), 12_031);
+        let fast: Vec<Request> = requests(&trace(2.0, Some(100)), &s).unwrap().collect();
+        assert_eq!(fast.len(), 100);
+        for (a, b) in all.iter().zip(&fast) {
+            assert_eq!(a.prompt_tokens, b.prompt_tokens);
+            assert!(a.arrival.0.abs_diff(2 * b.arrival.0) <= 1, "{a:?} {b:?}");
+        }
+
+        let dir = std::env::temp_dir().join(format!("planner-wl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad = dir.join("bad.jsonl");
+        let good = r#"{"timestamp": 0, "input_length": 0, "output_length": 3, "hash_ids": [1]}"#;
+        std::fs::write(&bad, format!("{good}\n{good}\n{{\"timestamp\": 5}}\n")).unwrap();
+        let mut sp = trace(1.0, None);
+        sp.source = WorkloadSource::Trace {
+            path: bad.clone(),
+            format: TraceFormat::Mooncake,
+            time_scale: 1.0,
+        };
+        let e = requests(&sp, &s).err().unwrap().to_string();
+        assert!(
+            e.contains("bad.jsonl:3:") && e.contains("input_length"),
+            "{e}"
+        );
+        std::fs::write(&bad, format!("{good}\n")).unwrap();
+        let one: Vec<Request> = requests(&sp, &s).unwrap().collect();
+        assert_eq!(one[0].prompt_tokens, 1, "zero-length prompts become 1");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub struct TraceReader {
     format: TraceFormat,
     scale: f64,
     line_no: usize,
-    t0: Option<f64>,
+    t0: Option<i128>,
     next_id: u64,
     peeked: Option<Request>,
     /// The first malformed line met, if any.
@@ -39,30 +39,51 @@ struct MooncakeRow {
     output_length: u64,
 }
 
-/// "2023-11-16 18:15:46.6805900" → seconds since 2023-11-16 00:00 (date part as days since
-/// an epoch via the civil-from-days formula, so day boundaries replay correctly).
-fn azure_seconds(s: &str) -> Option<f64> {
+/// "2023-11-16 18:15:46.6805900" → integer nanoseconds since 1970-01-01 00:00 (no time
+/// zone; only differences are used). Days come from the civil-from-days formula (H. Hinnant),
+/// so a trace that crosses midnight or a month end replays in order; the fraction keeps up to
+/// nine digits.
+fn azure_nanos(s: &str) -> Option<i128> {
     let (date, time) = s.trim().split_once(' ')?;
     let mut d = date.split('-').map(|x| x.parse::<i64>());
     let (y, m, dd) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&dd) {
+        return None;
+    }
     let mut t = time.split(':');
-    let (h, mi, sec) = (
-        t.next()?.parse::<f64>().ok()?,
-        t.next()?.parse::<f64>().ok()?,
-        t.next()?.parse::<f64>().ok()?,
-    );
+    let (h, mi, sec) = (t.next()?, t.next()?, t.next()?);
+    if t.next().is_some() {
+        return None;
+    }
+    let (h, mi): (i64, i64) = (h.parse().ok()?, mi.parse().ok()?);
+    let (whole, frac) = sec.split_once('.').unwrap_or((sec, ""));
+    let whole: i64 = whole.parse().ok()?;
+    if !(0..24).contains(&h) || !(0..60).contains(&mi) || !(0..=60).contains(&whole) {
+        return None;
+    }
+    if !frac.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let digits: String = frac.chars().chain("000000000".chars()).take(9).collect();
+    let frac_ns: i64 = digits.parse().ok()?;
     let (y2, m2) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
     let era = y2.div_euclid(400);
     let yoe = y2 - era * 400;
     let doy = (153 * m2 + 2) / 5 + dd - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe;
-    Some(days as f64 * 86_400.0 + h * 3600.0 + mi * 60.0 + sec)
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days as i128 * 86_400 + (h * 3600 + mi * 60 + whole) as i128;
+    Some(secs * 1_000_000_000 + frac_ns as i128)
 }
 
 impl TraceReader {
     /// Open a trace and read its first request.
     pub fn open(path: &Path, format: TraceFormat, time_scale: f64) -> Result<Self, WorkloadError> {
+        if !(time_scale > 0.0 && time_scale.is_finite()) {
+            return Err(WorkloadError::Invalid(format!(
+                "time_scale = {time_scale}: must be positive (2 replays twice as fast)"
+            )));
+        }
         let f = std::fs::File::open(path).map_err(|e| {
             WorkloadError::Trace(format!("{}: cannot open trace: {e}", path.display()))
         })?;
@@ -70,7 +91,7 @@ impl TraceReader {
             path: path.to_path_buf(),
             lines: BufReader::new(f).lines(),
             format,
-            scale: if time_scale > 0.0 { time_scale } else { 1.0 },
+            scale: time_scale,
             line_no: 0,
             t0: None,
             next_id: 0,
@@ -109,28 +130,53 @@ impl TraceReader {
             if line.trim().is_empty() {
                 continue;
             }
-            let parsed: Result<(f64, u64, u64), String> = match self.format {
+            let parsed: Result<(i128, u64, u64), String> = match self.format {
                 TraceFormat::Mooncake => serde_json::from_str::<MooncakeRow>(&line)
-                    .map(|r| (r.timestamp / 1e3, r.input_length, r.output_length))
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| {
+                        if r.timestamp.is_finite() && r.timestamp >= 0.0 {
+                            // Milliseconds → nanoseconds.
+                            Ok((
+                                (r.timestamp * 1e6).round() as i128,
+                                r.input_length,
+                                r.output_length,
+                            ))
+                        } else {
+                            Err(format!(
+                                "timestamp {} must be a non-negative number of milliseconds",
+                                r.timestamp
+                            ))
+                        }
+                    }),
                 TraceFormat::Azure => {
                     let f: Vec<&str> = line.split(',').collect();
                     match (
-                        f.first().and_then(|s| azure_seconds(s)),
+                        f.first().and_then(|s| azure_nanos(s)),
                         f.get(1).and_then(|s| s.trim().parse().ok()),
                         f.get(2).and_then(|s| s.trim().parse().ok()),
                     ) {
                         (Some(t), Some(i), Some(o)) if f.len() == 3 => Ok((t, i, o)),
-                        _ => Err("expected TIMESTAMP,ContextTokens,GeneratedTokens".into()),
+                        _ => Err(format!(
+                            "expected TIMESTAMP,ContextTokens,GeneratedTokens like \
+                             `2023-11-16 18:15:46.6805900,374,44`, found `{}`",
+                            line.trim()
+                        )),
                     }
                 }
             };
             match parsed {
                 Ok((t, i, o)) => {
                     let t0 = *self.t0.get_or_insert(t);
+                    // Rows out of order (earlier than the first) arrive at 0.
+                    let since = (t - t0).max(0);
+                    let arrival = if self.scale == 1.0 {
+                        Nanos(since.min(u64::MAX as i128) as u64)
+                    } else {
+                        Nanos((since as f64 / self.scale).round() as u64)
+                    };
                     let r = Request {
                         id: self.next_id,
-                        arrival: Nanos::from_secs_f64((t - t0).max(0.0) / self.scale),
+                        arrival,
                         prompt_tokens: i.clamp(1, u32::MAX as u64) as u32,
                         output_tokens: o.clamp(1, u32::MAX as u64) as u32,
                     };
@@ -196,10 +242,23 @@ mod tests {
         assert!(v.len() > 19_000, "{}", v.len());
         assert!(v.windows(2).all(|w| w[0].arrival <= w[1].arrival));
         assert_eq!(
-            azure_seconds("2023-11-17 00:00:01.0").unwrap()
-                - azure_seconds("2023-11-16 23:59:59.0").unwrap(),
-            2.0
+            azure_nanos("2023-11-17 00:00:01.0").unwrap()
+                - azure_nanos("2023-11-16 23:59:59.0").unwrap(),
+            2_000_000_000
         );
+        assert_eq!(
+            azure_nanos("2023-11-16 18:15:46.6805900").unwrap()
+                - azure_nanos("2023-11-16 18:15:46").unwrap(),
+            680_590_000
+        );
+        assert_eq!(azure_nanos("1970-01-01 00:00:00.000000001"), Some(1));
+        assert_eq!(
+            azure_nanos("2024-03-01 00:00:00").unwrap()
+                - azure_nanos("2024-02-28 00:00:00").unwrap(),
+            2 * 86_400_000_000_000
+        );
+        assert!(azure_nanos("2023-11-16T18:15:46").is_none());
+        assert!(azure_nanos("2023-13-16 18:15:46").is_none());
         let dir = std::env::temp_dir().join(format!("planner-trace-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("bad.jsonl");

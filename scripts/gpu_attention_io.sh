@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Attention kernels only: times, and device-memory traffic of one launch of each kernel by
+# Nsight Compute. Usage: scripts/gpu_attention_io.sh PLANNER_BINARY OUT_DIR
+set -euo pipefail
+bin=$1; out=$2
+libs=$(for l in libnvrtc.so.13 libcublas.so.13 libcublasLt.so.13; do find / -xdev -name "$l" 2>/dev/null | head -2; done)
+export LD_LIBRARY_PATH=$(echo "$libs" | xargs -n1 dirname | sort -u | tr '\n' ':')${LD_LIBRARY_PATH:-}
+for shape in "N=2048 d=128" "N=4096 d=128" "N=16384 d=128" "N=4096 d=64"; do
+  for kind in standard tiled; do
+    if [ $kind = standard ]; then k='regex:attn_std_'; n=3; else k='regex:attn_flash'; n=1; fi
+    echo "== ncu $kind $shape" | tee -a "$out/ncu.txt"
+    ncu --kernel-name "$k" --launch-count $n \
+      --metrics dram__bytes_read.sum,dram__bytes_write.sum,lts__t_sectors_srcunit_tex_op_read.sum,lts__t_sectors_srcunit_tex_op_write.sum,gpu__time_duration.sum \
+      "$bin" bench --backend cuda --only attention --filter "$shape" --out /tmp/ncu_scratch 2>&1 \
+      | grep -E "attn_|dram__|lts__|gpu__time" | tee -a "$out/ncu.txt" || true
+  done
+done
