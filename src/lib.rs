@@ -12,7 +12,9 @@
 //!  bench/     measures real hardware (CUDA via cudarc + NVRTC; CPU) → hardware/measured/*.toml
 //! ```
 //!
-//! The serving simulator (`sim/`, `serving/`, `workload/`) comes next (issue #3).
+//! The serving simulator: `scenario/` (validated TOML) → `workload/` (requests) → `serving/`
+//! (scheduler + event loop on `sim/`) priced by `cost::iteration` → `metrics/` →
+//! `simulate` (reports).
 //!
 //! Modules are declared in pipeline order; arrows point down the list only.
 #![warn(missing_docs)]

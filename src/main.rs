@@ -355,10 +355,14 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &summary.out_dir {
         println!("{:<42} {}", "report", dir.display());
     }
+    let secs = wall.elapsed().as_secs_f64();
+    let requests = summary.finished + summary.rejected;
+    let events = requests + summary.iterations;
     eprintln!(
-        "simulated {:.1} s of serving in {:.2} s of wall time",
+        "simulated {:.1} s of serving in {secs:.2} s of wall time: {events} events ({:.0}/s), {:.0} requests/s",
         summary.duration_s,
-        wall.elapsed().as_secs_f64()
+        events as f64 / secs,
+        requests as f64 / secs
     );
     Ok(ExitCode::SUCCESS)
 }
