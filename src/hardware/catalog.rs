@@ -1,6 +1,7 @@
 //! The hardware catalog: `hardware/<name>.toml` files, found by name, plus any GPU file by path.
 
 use super::{GpuSpec, HardwareError, RawGpu};
+pub use crate::util::closest_first;
 use std::path::{Path, PathBuf};
 
 /// Environment variable that overrides [`default_hardware_dir`].
@@ -18,20 +19,7 @@ pub fn default_hardware_dir() -> PathBuf {
 /// Catalog names (stems of the `*.toml` files) in `dir`, sorted; empty if the folder cannot
 /// be read. Subfolders (such as `hardware/measured/`) are not part of the catalog.
 pub fn list_gpus(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.is_file() && path.extension().is_some_and(|e| e == "toml"))
-        .filter_map(|path| {
-            path.file_stem()
-                .and_then(|s| s.to_str())
-                .map(str::to_string)
-        })
-        .collect();
-    names.sort();
-    names
+    crate::util::toml_stems(dir)
 }
 
 /// Load a GPU from `spec`:
@@ -70,40 +58,6 @@ pub fn load_gpu(spec: &str, dir: &Path) -> Result<GpuSpec, HardwareError> {
 /// Read and validate the GPU file at `path` (any name; no catalog rules).
 pub fn load_gpu_file(path: &Path) -> Result<GpuSpec, HardwareError> {
     GpuSpec::from_raw(&RawGpu::read(path)?, path)
-}
-
-/// `names`, sorted so the likeliest intended one comes first for a mistyped `query`
-/// (case-insensitive). The key is the Levenshtein distance from `query` to the closest
-/// *prefix* of a name, so an abbreviation lists its expansions first (`h100` → `h100-sxm`,
-/// `h100-pcie` before `h200`); ties go to the smaller full Levenshtein distance, then
-/// alphabetically. Every name is kept.
-pub fn closest_first(query: &str, names: &[String]) -> Vec<String> {
-    let query = query.to_lowercase();
-    let mut sorted = names.to_vec();
-    sorted.sort_by_cached_key(|name| {
-        let (to_prefix, to_whole) = edit_distances(&query, &name.to_lowercase());
-        (to_prefix, to_whole, name.clone())
-    });
-    sorted
-}
-
-/// Edit distances (single-character insertions, deletions, substitutions) from `a` to the
-/// closest prefix of `b`, and to all of `b`; Wagner–Fischer, one row at a time.
-fn edit_distances(a: &str, b: &str) -> (usize, usize) {
-    let b: Vec<char> = b.chars().collect();
-    // previous[j] = distance between the first i chars of a and the first j chars of b
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitute.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    // The last row holds the distance from all of `a` to each prefix of `b`.
-    let to_prefix = previous.iter().copied().min().unwrap_or(0);
-    (to_prefix, previous[b.len()])
 }
 
 #[cfg(test)]
@@ -232,22 +186,6 @@ mod tests {
             panic!("{typo}")
         };
         assert_eq!(known[0], "mi300x");
-    }
-
-    #[test]
-    fn closest_first_orders_by_prefix_then_full_distance() {
-        let names: Vec<String> = ["b200", "h200", "h100-pcie", "h100-sxm", "a100-40gb"]
-            .map(String::from)
-            .to_vec();
-        assert_eq!(
-            closest_first("H100", &names),
-            ["h100-sxm", "h100-pcie", "h200", "a100-40gb", "b200"]
-        );
-        assert_eq!(closest_first("h201", &names)[..2], ["h200", "b200"]);
-        assert!(closest_first("x", &[]).is_empty());
-        assert_eq!(edit_distances("kitten", "sitting"), (2, 3)); // "sittin" is 2 away
-        assert_eq!(edit_distances("h100", "h100-sxm"), (0, 4));
-        assert_eq!(edit_distances("", "abc"), (0, 3));
     }
 
     #[test]

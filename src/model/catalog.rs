@@ -18,20 +18,7 @@ pub fn default_models_dir() -> PathBuf {
 /// Catalog names (stems of the `*.toml` files) in `models_dir`, sorted; empty if the folder
 /// cannot be read.
 pub fn list_models(models_dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(models_dir) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|e| e == "toml"))
-        .filter_map(|path| {
-            path.file_stem()
-                .and_then(|s| s.to_str())
-                .map(str::to_string)
-        })
-        .collect();
-    names.sort();
-    names
+    crate::util::toml_stems(models_dir)
 }
 
 /// Load a model from `spec`:
@@ -52,7 +39,7 @@ pub fn load_model(spec: &str, models_dir: &Path) -> Result<Model, ModelError> {
         }
         None => Err(ModelError::UnknownModel {
             name: spec.to_string(),
-            known: closest_first(spec, known),
+            known: crate::util::closest_first(spec, &known),
             dir: models_dir.to_path_buf(),
         }),
     }
@@ -81,30 +68,6 @@ fn name_from_path(file: &Path) -> String {
         Some(folder) if stem == "config" => folder.to_string(),
         _ => stem.to_string(),
     }
-}
-
-/// `known`, sorted by edit distance to `name` (case-insensitive), ties alphabetically.
-fn closest_first(name: &str, mut known: Vec<String>) -> Vec<String> {
-    let name = name.to_ascii_lowercase();
-    known.sort_by_cached_key(|k| (levenshtein(&name, &k.to_ascii_lowercase()), k.clone()));
-    known
-}
-
-/// Edit distance: the fewest single-character insertions, deletions and substitutions that
-/// turn `a` into `b` (Wagner–Fischer, one row at a time).
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    // previous[j] = distance between the first i chars of a and the first j chars of b
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitute.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 #[cfg(test)]
@@ -189,14 +152,5 @@ mod tests {
             "Qwen3-8B"
         );
         assert_eq!(name_from_path(Path::new("models/foo.toml")), "foo");
-    }
-
-    #[test]
-    fn levenshtein_distances() {
-        assert_eq!(levenshtein("", ""), 0);
-        assert_eq!(levenshtein("abc", ""), 3);
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
-        assert_eq!(levenshtein("lama-3.1-8b", "llama-3.1-8b"), 1);
-        assert_eq!(levenshtein("flaw", "lawn"), 2);
     }
 }
