@@ -274,3 +274,30 @@ fn longest_request_must_fit() {
         "{e}"
     );
 }
+
+/// A scenario can point the cost model at a measured bench file: its GEMM efficiencies
+/// (relative to the Vidur A100 fit) rescale the iteration cost, so the latencies move.
+#[test]
+fn measured_file_changes_the_cost_model() {
+    let with = SMALL.replace(
+        "gpu = \"h100-sxm\"",
+        "gpu = \"h100-sxm\"\nmeasured = \"../hardware/measured/nvidia-h100-80gb-hbm3.toml\"",
+    );
+    let run = |text: &str| {
+        let scn = scenario(text);
+        let p = prepare(&scn).unwrap();
+        simulate(
+            &scn,
+            &p,
+            &SimOptions {
+                no_files: true,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .ttft
+        .p50
+    };
+    let (a, b) = (run(SMALL), run(&with));
+    assert!(a != b && (a - b).abs() / a < 0.5, "{a} vs {b}");
+}
