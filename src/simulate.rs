@@ -300,8 +300,8 @@ impl Observer for Collector {
         }
     }
 
-    fn inter_token(&mut self, gap: Nanos) {
-        self.itl.add(gap.as_secs_f64());
+    fn inter_token(&mut self, gap: Nanos, count: u32) {
+        self.itl.add_n(gap.as_secs_f64(), count as u64);
     }
 
     fn iteration(&mut self, it: &IterationDone) {

@@ -54,8 +54,13 @@ impl LogHistogram {
 
     /// Add a value.
     pub fn add(&mut self, x: f64) {
-        self.counts[Self::index(x)] += 1;
-        self.total += 1;
+        self.add_n(x, 1);
+    }
+
+    /// Add a value `n` times.
+    pub fn add_n(&mut self, x: f64, n: u64) {
+        self.counts[Self::index(x)] += n;
+        self.total += n;
     }
 
     /// Values added.

@@ -96,8 +96,9 @@ pub struct IterationDone {
 pub trait Observer {
     /// A request ended.
     fn request(&mut self, done: &RequestDone);
-    /// A token was emitted for a request (not the first): the gap since its previous token.
-    fn inter_token(&mut self, gap: Nanos);
+    /// `count` tokens were emitted (none a request's first), each `gap` after its request's
+    /// previous token. (Batched: in a decode iteration most sequences share one gap.)
+    fn inter_token(&mut self, gap: Nanos, count: u32);
     /// An iteration was scheduled.
     fn iteration(&mut self, it: &IterationDone);
 }
@@ -469,6 +470,9 @@ impl<'a> Simulation<'a> {
     fn complete(&mut self, r: u32, now: Nanos, obs: &mut dyn Observer) {
         let is_static = self.cfg.scheduler == SchedulerKind::Static;
         let rep = &mut self.replicas[r as usize];
+        // Sequences that also emitted at the end of the previous iteration share its gap.
+        let common_gap = now.saturating_sub(rep.started);
+        let mut common = 0u32;
         for s in rep.running.iter_mut() {
             if s.scheduled == 0 || s.done {
                 s.scheduled = 0;
@@ -487,12 +491,22 @@ impl<'a> Simulation<'a> {
             s.generated += 1;
             match s.first_token {
                 None => s.first_token = Some(now),
-                Some(_) => obs.inter_token(now.saturating_sub(s.last_token)),
+                Some(_) => {
+                    let gap = now.saturating_sub(s.last_token);
+                    if gap == common_gap {
+                        common += 1;
+                    } else {
+                        obs.inter_token(gap, 1);
+                    }
+                }
             }
             s.last_token = now;
             if s.generated >= s.req.output_tokens {
                 s.done = true;
             }
+        }
+        if common > 0 {
+            obs.inter_token(common_gap, common);
         }
         // Finished sequences leave (static batching: only when the whole batch is done).
         let all_done = rep.running.iter().all(|s| s.done);

@@ -21,8 +21,8 @@ impl Observer for Record {
     fn request(&mut self, d: &RequestDone) {
         self.done.push(*d);
     }
-    fn inter_token(&mut self, gap: Nanos) {
-        self.gaps.push(gap);
+    fn inter_token(&mut self, gap: Nanos, count: u32) {
+        self.gaps.extend(std::iter::repeat_n(gap, count as usize));
     }
     fn iteration(&mut self, it: &IterationDone) {
         self.iterations.push(*it);
