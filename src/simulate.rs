@@ -306,7 +306,6 @@ impl Observer for Collector {
 
     fn iteration(&mut self, it: &IterationDone) {
         self.iterations += 1;
-        self.preemptions += 0;
         self.batch_sum += it.batch_size as u64;
         self.blocks_sum += it.kv_blocks_used as u64;
         self.blocks_peak = self.blocks_peak.max(it.kv_blocks_used);
@@ -315,22 +314,45 @@ impl Observer for Collector {
         if self.iters.is_none() {
             return;
         }
+        // One row per iteration (millions per run): integers only, formatted by hand.
         self.line.clear();
-        let _ = writeln!(
-            self.line,
-            "{},{},{},{},{},{},{},{},{}",
+        for (i, v) in [
             it.start.0 / 1000,
             it.duration.0 / 1000,
-            it.replica,
-            it.batch_size,
-            it.prefill_tokens,
-            it.decode_tokens,
-            it.kv_blocks_used,
-            it.preemptions,
-            it.waiting
-        );
+            it.replica as u64,
+            it.batch_size as u64,
+            it.prefill_tokens as u64,
+            it.decode_tokens as u64,
+            it.kv_blocks_used as u64,
+            it.preemptions as u64,
+            it.waiting as u64,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                self.line.push(',');
+            }
+            push_u64(&mut self.line, v);
+        }
+        self.line.push('\n');
         self.write(false);
     }
+}
+
+/// Append the decimal digits of `v`.
+fn push_u64(s: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    s.extend(buf[i..].iter().map(|&b| b as char));
 }
 
 fn tmp(path: &Path) -> PathBuf {
