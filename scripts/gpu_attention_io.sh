@@ -3,8 +3,7 @@
 # Nsight Compute. Usage: scripts/gpu_attention_io.sh PLANNER_BINARY OUT_DIR
 set -euo pipefail
 bin=$1; out=$2
-libs=$(for l in libnvrtc.so.13 libcublas.so.13 libcublasLt.so.13; do find / -xdev -name "$l" 2>/dev/null | head -2; done)
-export LD_LIBRARY_PATH=$(echo "$libs" | xargs -n1 dirname | sort -u | tr '\n' ':')${LD_LIBRARY_PATH:-}
+source "$(dirname "$0")/cuda_env.sh"
 for shape in "N=2048 d=128" "N=4096 d=128" "N=16384 d=128" "N=4096 d=64"; do
   for kind in standard tiled; do
     if [ $kind = standard ]; then k='regex:attn_std_'; n=3; else k='regex:attn_flash'; n=1; fi

@@ -3,9 +3,7 @@
 # device-memory traffic with Nsight Compute. Usage: scripts/gpu_bench.sh PLANNER_BINARY OUT_DIR
 set -euo pipefail
 bin=$1; out=$2
-# CUDA 13 libraries (NVRTC, cuBLAS) from the toolkit or from pip packages, wherever they are.
-libs=$(for l in libnvrtc.so.13 libcublas.so.13 libcublasLt.so.13; do find / -xdev -name "$l" 2>/dev/null | head -2; done)
-export LD_LIBRARY_PATH=$(echo "$libs" | xargs -n1 dirname | sort -u | tr '\n' ':')${LD_LIBRARY_PATH:-}
+source "$(dirname "$0")/cuda_env.sh"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/nvidia-smi.txt"
 "$bin" bench --backend cuda --out "$out" 2>&1 | tee "$out/bench.log"
 # Measured HBM (DRAM) and L1->L2 traffic of one launch of each attention kernel.
