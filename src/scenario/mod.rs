@@ -82,12 +82,12 @@ pub const MAX_REQUESTS: u64 = 10_000_000;
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read: {error}", path.display())]
     Read {
         /// The scenario file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// TOML syntax, a wrong type or an unknown key: the toml crate's message (with line and
     /// column).
