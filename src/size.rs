@@ -184,10 +184,7 @@ pub fn size(
         let kv = match KvSpec::new(model, k, v, req.tp) {
             Ok(kv) => kv,
             // A block type that does not fit this model's rows: skip the row, unless asked for.
-            Err(e) if i != requested_row => {
-                let _ = e;
-                continue;
-            }
+            Err(_) if i != requested_row => continue,
             Err(e) => return Err(e.into()),
         };
         let budget = Budget::new(model, &kv, gpu.memory_bytes, &req.engine);
