@@ -339,9 +339,11 @@ impl<'a> Simulation<'a> {
                         continue;
                     }
                     let slot = s.slot;
+                    let context = rep.alloc.tokens(slot);
                     let mut self_preempted = false;
-                    while !rep.alloc.can_append(slot, need) {
-                        // Preempt the newest sequence; possibly this one.
+                    // Append, or preempt the newest sequence (possibly this one) until it fits;
+                    // a failed append changes nothing.
+                    while rep.alloc.append(slot, need).is_err() {
                         let victim = rep.running.len() - 1;
                         preempt(rep, victim, cfg.preemption, kv_bpt, self.cost);
                         preemptions += 1;
@@ -354,8 +356,6 @@ impl<'a> Simulation<'a> {
                         break;
                     }
                     let s = &mut rep.running[i];
-                    let context = rep.alloc.tokens(slot);
-                    let _ = rep.alloc.append(slot, need);
                     s.scheduled = need;
                     budget -= need;
                     rep.work.push(SeqWork {
