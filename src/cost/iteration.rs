@@ -328,13 +328,49 @@ impl IterationCost {
                 .sum::<f64>()
     }
 
+    /// Whether one-token work items may be priced in aggregate (count and Σ context), as
+    /// [`IterationCost::batch_seconds`] does: true unless some layer has a sliding window,
+    /// whose KV read `min(context, window)` is not linear in the context.
+    pub fn aggregates_decodes(&self) -> bool {
+        self.kv_windows.is_empty()
+    }
+
     /// Seconds for an iteration over `work`, of which `sampled` sequences produce a token.
     /// Token counts beyond the precomputed table are priced at the table's end, scaled.
+    /// One-token items are priced in aggregate where [`IterationCost::aggregates_decodes`].
     pub fn iteration_seconds(&self, work: &[SeqWork], sampled: u32) -> f64 {
+        if !self.aggregates_decodes() {
+            return self.batch_seconds(work, 0, 0, sampled);
+        }
+        let (mut decodes, mut context) = (0u32, 0u64);
+        let mut chunks = Vec::with_capacity(work.len());
+        for w in work {
+            if w.tokens == 1 {
+                decodes += 1;
+                context += w.context as u64;
+            } else {
+                chunks.push(*w);
+            }
+        }
+        self.batch_seconds(&chunks, decodes, context, sampled)
+    }
+
+    /// Seconds for an iteration of prompt `chunks` plus `decodes` one-token steps whose
+    /// contexts sum to `decode_context` (the simulator keeps decoding sequences in aggregate,
+    /// so pricing a step costs O(chunks), not O(batch)). `decodes` must be 0 unless
+    /// [`IterationCost::aggregates_decodes`].
+    pub fn batch_seconds(
+        &self,
+        chunks: &[SeqWork],
+        decodes: u32,
+        decode_context: u64,
+        sampled: u32,
+    ) -> f64 {
         if let Some(s) = self.fixed_seconds {
             return s;
         }
-        let tokens: u64 = work.iter().map(|w| w.tokens as u64).sum();
+        debug_assert!(decodes == 0 || self.aggregates_decodes());
+        let tokens: u64 = chunks.iter().map(|w| w.tokens as u64).sum::<u64>() + decodes as u64;
         let last = self.per_tokens.len() as u64 - 1;
         let linear = if tokens <= last {
             self.per_tokens[tokens as usize]
@@ -343,10 +379,15 @@ impl IterationCost {
         };
         let s = (sampled as usize).min(self.lm_head.len() - 1);
         let lm = self.lm_head[s];
-        // Attention: decode sequences read their KV; prefill chunks follow the IO model.
-        let mut flops = 0.0;
-        let mut bytes = 0.0;
-        for w in work {
+        // Attention. A decode step's query sees context + 1 keys and reads that much KV
+        // (no windows here, so KV bytes are linear in it and sum exactly).
+        let pairs = (decode_context + decodes as u64) as f64;
+        let mut flops = self.attn_flops_per_pair * pairs;
+        let mut bytes = self.qo_bytes_per_token * decodes as f64
+            + self.kv_full * pairs
+            + self.sp_bytes_per_pair * pairs;
+        // Prefill chunks follow the IO model.
+        for w in chunks {
             let n = w.tokens as f64;
             let total = w.context + w.tokens;
             let kvb = self.kv_bytes(total);
@@ -357,7 +398,7 @@ impl IterationCost {
                 + kvb * (n / self.br).ceil()
                 + self.sp_bytes_per_pair * pairs;
         }
-        let attention = if work.is_empty() {
+        let attention = if chunks.is_empty() && decodes == 0 {
             0.0
         } else {
             let e = &self.attn_eff;

@@ -3,13 +3,21 @@
 //! first, then waiting prefills within the token budget and the KV block pool, preempting
 //! the newest sequence when blocks run out), the cost model prices it, and the iteration's
 //! end emits tokens, frees blocks and finishes requests.
+//!
+//! Sequences in steady decode are kept in aggregate (a [`Group`]): one step of the group
+//! costs O(1) plus the members that cross a block boundary or finish, so a million-request
+//! run does not touch every sequence in every iteration. Whenever someone could be cut short
+//! by the token budget or preempted for blocks, the group is dissolved and every sequence is
+//! handled one by one, in order, exactly as vLLM's scheduler does; the two paths give the
+//! same results.
 
 use super::config::{EngineConfig, Preemption, SchedulerKind};
 use crate::cost::iteration::{IterationCost, SeqWork};
 use crate::kv::paged::BlockAllocator;
 use crate::sim::{EventQueue, Nanos};
 use crate::workload::Request;
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 /// Events: plain data, handled in [`Simulation::run`]'s one `match`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,10 +111,12 @@ pub trait Observer {
     fn iteration(&mut self, it: &IterationDone);
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Seq {
     req: Request,
     slot: u32,
+    /// Order of entry into the running set (later = newer = preempted first).
+    stamp: u64,
     /// Tokens of the (re)computed prefill done so far.
     prefilled: u32,
     /// Tokens the prefill must process: the prompt, or prompt + generated after a recompute.
@@ -121,20 +131,94 @@ struct Seq {
     done: bool,
     /// Swap mode: KV tokens held in host memory while swapped out.
     swapped_tokens: u32,
+    /// In the decode group: `generated`, `last_token` and the KV tokens held are derived from
+    /// the group's step count (see [`Group`]) and are stale in this struct.
+    member: bool,
+    /// Group step, tokens generated and KV tokens held when it joined.
+    join_step: u64,
+    join_generated: u32,
+    join_held: u32,
+}
+
+impl Seq {
+    fn new(req: Request, now: Nanos) -> Seq {
+        Seq {
+            req,
+            slot: u32::MAX,
+            stamp: 0,
+            prefilled: 0,
+            prefill_target: req.prompt_tokens,
+            generated: 0,
+            scheduled: 0,
+            first_scheduled: None,
+            first_token: None,
+            last_token: now,
+            preemptions: 0,
+            done: false,
+            swapped_tokens: 0,
+            member: false,
+            join_step: 0,
+            join_generated: 0,
+            join_held: 0,
+        }
+    }
+}
+
+/// The decode group: running sequences in steady decode, kept in aggregate so that a step
+/// costs O(1) plus O(sequences that cross a block boundary or finish), not O(batch).
+///
+/// A member that joined at group step `j` holding `h` KV tokens after generating `g`, holds
+/// `h + (step − j)` and has generated `g + (step − j)` now; it needs a new block in the step
+/// where `h + step − j ≡ 0 (mod block_size)`, so members are bucketed by
+/// `(h − j) mod block_size`, and it finishes at step `j + output − g` (a min-heap). The
+/// allocator is told about a member's tokens only when it takes a block (so the block count is
+/// exact and its token count lags by less than a block) or leaves the group.
+#[derive(Debug, Default)]
+struct Group {
+    step: u64,
+    members: u32,
+    /// Σ KV tokens members hold (exact).
+    held: u64,
+    /// Σ KV tokens the allocator has recorded for members (lags `held`).
+    recorded: u64,
+    buckets: Vec<Vec<u32>>,
+    /// (step at which it has generated its last token, stamp, slot).
+    finish: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    /// The group advances in the iteration under way.
+    scheduled: bool,
+    /// When members last emitted a token.
+    last_emit: Nanos,
 }
 
 struct Replica {
     id: u32,
     waiting: VecDeque<Seq>,
-    running: Vec<Seq>,
     swapped: VecDeque<Seq>,
+    /// Running sequences by slot (valid for the slots in `running`).
+    seqs: Vec<Seq>,
+    /// Slots of the running sequences, in order of entry (oldest first).
+    running: Vec<u32>,
+    /// The running sequences not in the group, handled one by one, in order of entry. When
+    /// the group is empty it equals `running`.
+    solo: Vec<u32>,
+    group: Group,
     alloc: BlockAllocator,
     free_slots: Vec<u32>,
     next_slot: u32,
+    next_stamp: u64,
     busy: bool,
     started: Nanos,
+    /// Prompt chunks (and, for windowed models, decode steps) of the iteration under way.
     work: Vec<SeqWork>,
+    /// One-token steps of the iteration under way, in aggregate.
+    decodes: u32,
+    decode_context: u64,
     extra_seconds: f64,
+    /// Σ over running sequences of min(prompt + generated, max_model_len).
+    len_sum: u64,
+    /// Scratch: sequences finished by an iteration (stamp, slot) and solos joining the group.
+    done: Vec<(u64, u32)>,
+    joiners: Vec<u32>,
 }
 
 /// One simulation run over a stream of requests.
@@ -146,6 +230,8 @@ pub struct Simulation<'a> {
     next_rr: u32,
     kv_bytes_per_token: f64,
     max_model_len: u32,
+    /// Decoding sequences may be kept in aggregate (not static batching, no sliding windows).
+    grouping: bool,
 }
 
 impl<'a> Simulation<'a> {
@@ -162,17 +248,32 @@ impl<'a> Simulation<'a> {
             .map(|id| Replica {
                 id,
                 waiting: VecDeque::new(),
-                running: Vec::new(),
                 swapped: VecDeque::new(),
+                seqs: Vec::new(),
+                running: Vec::new(),
+                solo: Vec::new(),
+                group: Group {
+                    buckets: vec![Vec::new(); cfg.block_size as usize],
+                    ..Group::default()
+                },
                 alloc: BlockAllocator::new(num_blocks, cfg.block_size),
                 free_slots: Vec::new(),
                 next_slot: 0,
+                next_stamp: 0,
                 busy: false,
                 started: Nanos::ZERO,
                 work: Vec::new(),
+                decodes: 0,
+                decode_context: 0,
                 extra_seconds: 0.0,
+                len_sum: 0,
+                done: Vec::new(),
+                joiners: Vec::new(),
             })
             .collect();
+        let grouping = cfg.scheduler != SchedulerKind::Static
+            && cost.aggregates_decodes()
+            && cfg.block_size.is_power_of_two();
         Simulation {
             cfg,
             cost,
@@ -181,6 +282,7 @@ impl<'a> Simulation<'a> {
             next_rr: 0,
             kv_bytes_per_token,
             max_model_len,
+            grouping,
         }
     }
 
@@ -248,20 +350,7 @@ impl<'a> Simulation<'a> {
             });
             return;
         }
-        rep.waiting.push_back(Seq {
-            req,
-            slot: u32::MAX,
-            prefilled: 0,
-            prefill_target: req.prompt_tokens,
-            generated: 0,
-            scheduled: 0,
-            first_scheduled: None,
-            first_token: None,
-            last_token: now,
-            preemptions: 0,
-            done: false,
-            swapped_tokens: 0,
-        });
+        rep.waiting.push_back(Seq::new(req, now));
         if !rep.busy {
             self.start_iteration(r, now, obs);
         }
@@ -272,8 +361,11 @@ impl<'a> Simulation<'a> {
         let cfg = &self.cfg;
         let kv_bpt = self.kv_bytes_per_token;
         let max_len = self.max_model_len as u64;
+        let agg = self.cost.aggregates_decodes();
         let rep = &mut self.replicas[r as usize];
         rep.work.clear();
+        rep.decodes = 0;
+        rep.decode_context = 0;
         rep.extra_seconds = 0.0;
         let mut preemptions = 0u32;
         let (mut prefill_tokens, mut decode_tokens, mut sampled) = (0u32, 0u32, 0u32);
@@ -291,30 +383,25 @@ impl<'a> Simulation<'a> {
                             break;
                         }
                         let mut s = rep.waiting.pop_front().expect("front exists");
-                        s.slot = take_slot(rep);
+                        let slot = take_slot(rep);
                         // Reservation: the full length; the reservation is the static baseline's cost.
                         let _ = rep
                             .alloc
-                            .append(s.slot, s.req.prompt_tokens + s.req.output_tokens);
+                            .append(slot, s.req.prompt_tokens + s.req.output_tokens);
                         s.first_scheduled = Some(now);
                         s.scheduled = s.prefill_target;
-                        rep.work.push(SeqWork {
-                            context: 0,
-                            tokens: s.prefill_target,
-                        });
+                        push_work(rep, agg, 0, s.prefill_target);
                         prefill_tokens += s.prefill_target;
                         sampled += 1;
-                        rep.running.push(s);
+                        enter(rep, s, slot, max_len);
                     }
                 } else {
                     // Every member decodes (finished ones as padding) until the longest ends.
-                    for s in rep.running.iter_mut() {
+                    for i in 0..rep.solo.len() {
+                        let s = &mut rep.seqs[rep.solo[i] as usize];
                         s.scheduled = 1;
                         let ctx = s.req.prompt_tokens + s.generated.saturating_sub(1);
-                        rep.work.push(SeqWork {
-                            context: ctx,
-                            tokens: 1,
-                        });
+                        push_work(rep, agg, ctx, 1);
                         decode_tokens += 1;
                         sampled += 1;
                     }
@@ -323,10 +410,25 @@ impl<'a> Simulation<'a> {
             SchedulerKind::Continuous | SchedulerKind::ChunkedPrefill => {
                 let chunked = cfg.scheduler == SchedulerKind::ChunkedPrefill;
                 let mut budget = cfg.max_num_batched_tokens;
-                // 1. Running sequences, oldest first.
+                // 1. Running sequences, oldest first. The group steps at once when it and
+                // every solo sequence fit whole in the budget and the free blocks (then no one
+                // is cut short or preempted, so order does not matter); otherwise the group is
+                // dissolved and everyone is handled one by one, in order.
+                if rep.group.members > 0 && !group_fits(rep, budget) {
+                    dissolve_group(rep);
+                }
+                if rep.group.members > 0 {
+                    step_group(rep);
+                    budget -= rep.group.members;
+                    rep.decodes += rep.group.members;
+                    rep.decode_context += rep.group.held;
+                    decode_tokens += rep.group.members;
+                    sampled += rep.group.members;
+                }
                 let mut i = 0;
-                while i < rep.running.len() {
-                    let s = &rep.running[i];
+                while i < rep.solo.len() {
+                    let slot = rep.solo[i];
+                    let s = &rep.seqs[slot as usize];
                     let remaining = s.prefill_target - s.prefilled;
                     let need = if remaining > 0 {
                         remaining.min(budget)
@@ -334,18 +436,17 @@ impl<'a> Simulation<'a> {
                         1.min(budget)
                     };
                     if need == 0 {
-                        rep.running[i].scheduled = 0;
+                        rep.seqs[slot as usize].scheduled = 0;
                         i += 1;
                         continue;
                     }
-                    let slot = s.slot;
                     let context = rep.alloc.tokens(slot);
                     let mut self_preempted = false;
                     // Append, or preempt the newest sequence (possibly this one) until it fits;
-                    // a failed append changes nothing.
+                    // a failed append changes nothing. (Only without a group: group_fits.)
                     while rep.alloc.append(slot, need).is_err() {
-                        let victim = rep.running.len() - 1;
-                        preempt(rep, victim, cfg.preemption, kv_bpt, self.cost);
+                        let victim = rep.solo.len() - 1;
+                        preempt(rep, cfg.preemption, kv_bpt, self.cost, max_len);
                         preemptions += 1;
                         if victim == i {
                             self_preempted = true;
@@ -355,13 +456,9 @@ impl<'a> Simulation<'a> {
                     if self_preempted {
                         break;
                     }
-                    let s = &mut rep.running[i];
-                    s.scheduled = need;
+                    rep.seqs[slot as usize].scheduled = need;
                     budget -= need;
-                    rep.work.push(SeqWork {
-                        context,
-                        tokens: need,
-                    });
+                    push_work(rep, agg, context, need);
                     if remaining > 0 {
                         prefill_tokens += need;
                         if need == remaining {
@@ -383,18 +480,18 @@ impl<'a> Simulation<'a> {
                         break;
                     }
                     let mut s = rep.swapped.pop_front().expect("front exists");
-                    s.slot = take_slot(rep);
-                    let _ = rep.alloc.append(s.slot, s.swapped_tokens);
+                    let slot = take_slot(rep);
+                    let _ = rep.alloc.append(slot, s.swapped_tokens);
                     rep.extra_seconds += self.cost.swap_seconds(s.swapped_tokens as f64 * kv_bpt);
                     let context = s.swapped_tokens;
                     s.swapped_tokens = 0;
-                    let _ = rep.alloc.append(s.slot, 1);
+                    let _ = rep.alloc.append(slot, 1);
                     s.scheduled = 1;
                     budget -= 1;
-                    rep.work.push(SeqWork { context, tokens: 1 });
+                    push_work(rep, agg, context, 1);
                     decode_tokens += 1;
                     sampled += 1;
-                    rep.running.push(s);
+                    enter(rep, s, slot, max_len);
                 }
                 // 3. Waiting requests, first come first served.
                 while rep.running.len() < cfg.max_num_seqs as usize
@@ -419,36 +516,40 @@ impl<'a> Simulation<'a> {
                         break;
                     }
                     let mut s = rep.waiting.pop_front().expect("front exists");
-                    s.slot = take_slot(rep);
-                    let _ = rep.alloc.append(s.slot, chunk);
+                    let slot = take_slot(rep);
+                    let _ = rep.alloc.append(slot, chunk);
                     s.first_scheduled.get_or_insert(now);
                     s.scheduled = chunk;
                     budget -= chunk;
-                    rep.work.push(SeqWork {
-                        context: 0,
-                        tokens: chunk,
-                    });
+                    push_work(rep, agg, 0, chunk);
                     prefill_tokens += chunk;
                     if chunk == remaining {
                         sampled += 1;
                     }
-                    rep.running.push(s);
+                    enter(rep, s, slot, max_len);
                 }
             }
         }
-        if rep.work.is_empty() {
+        if rep.work.is_empty() && rep.decodes == 0 {
             rep.busy = false;
             return;
         }
-        let seconds = self.cost.iteration_seconds(&rep.work, sampled) + rep.extra_seconds;
+        let seconds = self
+            .cost
+            .batch_seconds(&rep.work, rep.decodes, rep.decode_context, sampled)
+            + rep.extra_seconds;
         let duration = Nanos::from_secs_f64(seconds).max(Nanos(1));
         rep.busy = true;
         rep.started = now;
-        let (mut batch, mut contiguous) = (0u32, 0u64);
-        for s in &rep.running {
-            batch += u32::from(s.scheduled > 0);
-            contiguous += max_len.saturating_sub(s.req.prompt_tokens as u64 + s.generated as u64);
-        }
+        let g = &rep.group;
+        let batch = g.members
+            + rep
+                .solo
+                .iter()
+                .map(|&slot| u32::from(rep.seqs[slot as usize].scheduled > 0))
+                .sum::<u32>();
+        // Members hold one token more than `held` once this step's appends are counted.
+        let lag = g.held + g.members as u64 - g.recorded;
         obs.iteration(&IterationDone {
             start: now,
             duration,
@@ -457,8 +558,8 @@ impl<'a> Simulation<'a> {
             prefill_tokens,
             decode_tokens,
             kv_blocks_used: rep.alloc.used_blocks(),
-            kv_fragmentation_tokens: rep.alloc.internal_fragmentation_tokens(),
-            contiguous_waste_tokens: contiguous,
+            kv_fragmentation_tokens: rep.alloc.internal_fragmentation_tokens() - lag,
+            contiguous_waste_tokens: rep.running.len() as u64 * max_len - rep.len_sum,
             preemptions,
             waiting: rep.waiting.len() as u32,
         });
@@ -469,11 +570,17 @@ impl<'a> Simulation<'a> {
     /// Apply an iteration's results: emit tokens, finish requests, free their blocks.
     fn complete(&mut self, r: u32, now: Nanos, obs: &mut dyn Observer) {
         let is_static = self.cfg.scheduler == SchedulerKind::Static;
+        let max_len = self.max_model_len as u64;
+        let grouping = self.grouping;
         let rep = &mut self.replicas[r as usize];
         // Sequences that also emitted at the end of the previous iteration share its gap.
         let common_gap = now.saturating_sub(rep.started);
         let mut common = 0u32;
-        for s in rep.running.iter_mut() {
+        rep.done.clear();
+        rep.joiners.clear();
+        for i in 0..rep.solo.len() {
+            let slot = rep.solo[i];
+            let s = &mut rep.seqs[slot as usize];
             if s.scheduled == 0 || s.done {
                 s.scheduled = 0;
                 continue;
@@ -488,7 +595,9 @@ impl<'a> Simulation<'a> {
             if !emits {
                 continue;
             }
+            let before = clamp_len(s, max_len);
             s.generated += 1;
+            rep.len_sum += clamp_len(s, max_len) - before;
             match s.first_token {
                 None => s.first_token = Some(now),
                 Some(_) => {
@@ -503,22 +612,61 @@ impl<'a> Simulation<'a> {
             s.last_token = now;
             if s.generated >= s.req.output_tokens {
                 s.done = true;
+                if !is_static {
+                    rep.done.push((s.stamp, slot));
+                }
+            } else if grouping && s.req.prompt_tokens as u64 + s.req.output_tokens as u64 <= max_len
+            {
+                rep.joiners.push(slot);
+            }
+        }
+        let g = &mut rep.group;
+        if g.scheduled {
+            g.scheduled = false;
+            g.step += 1;
+            g.held += g.members as u64;
+            g.last_emit = now;
+            rep.len_sum += g.members as u64;
+            common += g.members;
+            while let Some(&Reverse((step, stamp, slot))) = g.finish.peek() {
+                debug_assert!(step >= g.step, "a member outlived its output");
+                if step != g.step {
+                    break;
+                }
+                g.finish.pop();
+                leave_group(
+                    g,
+                    &mut rep.seqs[slot as usize],
+                    &rep.alloc,
+                    rep.alloc.block_size(),
+                );
+                rep.seqs[slot as usize].done = true;
+                rep.done.push((stamp, slot));
             }
         }
         if common > 0 {
             obs.inter_token(common_gap, common);
         }
-        // Finished sequences leave (static batching: only when the whole batch is done).
-        let all_done = rep.running.iter().all(|s| s.done);
-        if (!is_static || all_done) && rep.running.iter().any(|s| s.done) {
-            // One pass keeps the survivors in admission order (the newest is preempted first).
-            let (alloc, free_slots) = (&mut rep.alloc, &mut rep.free_slots);
-            rep.running.retain(|s| {
-                if !s.done {
-                    return true;
-                }
-                alloc.free(s.slot);
-                free_slots.push(s.slot);
+        // Finished sequences leave (static batching: only when the whole batch is done),
+        // reported in order of entry.
+        if is_static && !rep.running.is_empty() {
+            if rep.running.iter().all(|&slot| rep.seqs[slot as usize].done) {
+                let seqs = &rep.seqs;
+                rep.done.extend(
+                    rep.running
+                        .iter()
+                        .map(|&slot| (seqs[slot as usize].stamp, slot)),
+                );
+            }
+        } else {
+            rep.done.sort_unstable();
+        }
+        if !rep.done.is_empty() {
+            for &(_, slot) in &rep.done {
+                let s = &rep.seqs[slot as usize];
+                rep.alloc.free(slot);
+                rep.free_slots.push(slot);
+                rep.len_sum -= clamp_len(s, max_len);
                 obs.request(&RequestDone {
                     req: s.req,
                     replica: r,
@@ -528,11 +676,28 @@ impl<'a> Simulation<'a> {
                     last_token: s.last_token,
                     preemptions: s.preemptions,
                 });
-                false
-            });
+            }
+            let seqs = &rep.seqs;
+            rep.running.retain(|&slot| !seqs[slot as usize].done);
+            rep.solo.retain(|&slot| !seqs[slot as usize].done);
+        }
+        // Solo sequences that just emitted a decode token join the group.
+        if !rep.joiners.is_empty() {
+            for i in 0..rep.joiners.len() {
+                let slot = rep.joiners[i];
+                join_group(rep, slot);
+            }
+            let seqs = &rep.seqs;
+            rep.solo.retain(|&slot| !seqs[slot as usize].member);
+            rep.group.last_emit = now;
         }
         rep.busy = false;
     }
+}
+
+/// The request's length so far, as a contiguous reservation of `max_len` would see it.
+fn clamp_len(s: &Seq, max_len: u64) -> u64 {
+    (s.req.prompt_tokens as u64 + s.generated as u64).min(max_len)
 }
 
 fn take_slot(rep: &mut Replica) -> u32 {
@@ -542,14 +707,139 @@ fn take_slot(rep: &mut Replica) -> u32 {
     })
 }
 
-/// Preempt `running[victim]`: recompute frees its blocks and requeues it at the front with a
-/// prefill of everything it had; swap copies its KV to host memory (PCIe time charged to
-/// this iteration) and parks it until blocks free up.
-fn preempt(rep: &mut Replica, victim: usize, mode: Preemption, kv_bpt: f64, cost: &IterationCost) {
-    let mut s = rep.running.remove(victim);
-    let held = rep.alloc.tokens(s.slot);
-    rep.alloc.free(s.slot);
-    rep.free_slots.push(s.slot);
+/// A one-token step goes into the aggregate where the cost model allows it.
+fn push_work(rep: &mut Replica, agg: bool, context: u32, tokens: u32) {
+    if agg && tokens == 1 {
+        rep.decodes += 1;
+        rep.decode_context += context as u64;
+    } else {
+        rep.work.push(SeqWork { context, tokens });
+    }
+}
+
+/// `s` enters the running set (newest) in `slot`, as a solo sequence.
+fn enter(rep: &mut Replica, mut s: Seq, slot: u32, max_len: u64) {
+    s.slot = slot;
+    s.stamp = rep.next_stamp;
+    rep.next_stamp += 1;
+    rep.len_sum += clamp_len(&s, max_len);
+    if rep.seqs.len() <= slot as usize {
+        rep.seqs.resize(slot as usize + 1, s);
+    }
+    rep.seqs[slot as usize] = s;
+    rep.running.push(slot);
+    rep.solo.push(slot);
+}
+
+/// Whether the group and every solo sequence fit whole in `budget` tokens and the free
+/// blocks, so that the group can step in aggregate.
+fn group_fits(rep: &Replica, budget: u32) -> bool {
+    let g = &rep.group;
+    let mask = rep.alloc.block_size() as u64 - 1;
+    let mut tokens = g.members as u64;
+    let mut blocks = g.buckets[(g.step.wrapping_neg() & mask) as usize].len() as u64;
+    for &slot in &rep.solo {
+        let s = &rep.seqs[slot as usize];
+        let need = (s.prefill_target - s.prefilled).max(1);
+        tokens += need as u64;
+        blocks += rep.alloc.blocks_needed(rep.alloc.tokens(slot), need) as u64;
+    }
+    tokens <= budget as u64 && blocks <= rep.alloc.free_blocks() as u64
+}
+
+/// Append this step's token for the members that cross into a new block (the others' tokens
+/// fit in blocks they hold). `group_fits` has checked the blocks are there.
+fn step_group(rep: &mut Replica) {
+    let g = &mut rep.group;
+    g.scheduled = true;
+    let mask = rep.alloc.block_size() as u64 - 1;
+    let key = (g.step.wrapping_neg() & mask) as usize;
+    for &slot in &g.buckets[key] {
+        let s = &rep.seqs[slot as usize];
+        let held = s.join_held as u64 + (g.step - s.join_step);
+        let add = (held + 1 - rep.alloc.tokens(slot) as u64) as u32;
+        let appended = rep.alloc.append(slot, add);
+        debug_assert!(appended.is_ok(), "group_fits checked the free blocks");
+        g.recorded += add as u64;
+    }
+}
+
+fn join_group(rep: &mut Replica, slot: u32) {
+    let g = &mut rep.group;
+    let s = &mut rep.seqs[slot as usize];
+    let held = rep.alloc.tokens(slot);
+    s.member = true;
+    s.join_step = g.step;
+    s.join_generated = s.generated;
+    s.join_held = held;
+    let mask = rep.alloc.block_size() as u64 - 1;
+    g.buckets[((held as u64).wrapping_sub(g.step) & mask) as usize].push(slot);
+    let last = g.step + (s.req.output_tokens - s.generated) as u64;
+    g.finish.push(Reverse((last, s.stamp, slot)));
+    g.members += 1;
+    g.held += held as u64;
+    g.recorded += held as u64;
+}
+
+/// Take a member out of the group, bringing its own fields up to date (the allocator's
+/// record of its tokens may still lag; the caller frees or syncs it).
+fn leave_group(g: &mut Group, s: &mut Seq, alloc: &BlockAllocator, block_size: u32) {
+    let advanced = g.step - s.join_step;
+    let held = s.join_held as u64 + advanced;
+    s.generated = s.join_generated + advanced as u32;
+    s.last_token = g.last_emit;
+    s.member = false;
+    let mask = block_size as u64 - 1;
+    let bucket = &mut g.buckets[((s.join_held as u64).wrapping_sub(s.join_step) & mask) as usize];
+    if let Some(p) = bucket.iter().position(|&x| x == s.slot) {
+        bucket.swap_remove(p);
+    }
+    g.members -= 1;
+    g.held -= held;
+    g.recorded -= alloc.tokens(s.slot) as u64;
+}
+
+/// Hand every member back to one-by-one handling (before a step in which someone may be cut
+/// short or preempted), with its tokens written to the allocator.
+fn dissolve_group(rep: &mut Replica) {
+    let g = &mut rep.group;
+    for &slot in &rep.running {
+        let s = &mut rep.seqs[slot as usize];
+        if !s.member {
+            continue;
+        }
+        let held = s.join_held + (g.step - s.join_step) as u32;
+        // Within the last block it holds: no new block.
+        let synced = rep.alloc.append(slot, held - rep.alloc.tokens(slot));
+        debug_assert!(synced.is_ok());
+        s.generated = s.join_generated + (g.step - s.join_step) as u32;
+        s.last_token = g.last_emit;
+        s.member = false;
+    }
+    for b in &mut g.buckets {
+        b.clear();
+    }
+    g.finish.clear();
+    g.members = 0;
+    g.held = 0;
+    g.recorded = 0;
+    rep.solo.clear();
+    rep.solo.extend_from_slice(&rep.running);
+}
+
+/// Preempt the newest running sequence (the group is empty, so `solo` is `running`):
+/// recompute frees its blocks and requeues it at the front with a prefill of everything it
+/// had; swap copies its KV to host memory (PCIe time charged to this iteration) and parks it
+/// until blocks free up.
+fn preempt(rep: &mut Replica, mode: Preemption, kv_bpt: f64, cost: &IterationCost, max_len: u64) {
+    debug_assert_eq!(rep.group.members, 0);
+    let slot = rep.running.pop().expect("a running sequence to preempt");
+    rep.solo.pop();
+    let mut s = rep.seqs[slot as usize];
+    rep.len_sum -= clamp_len(&s, max_len);
+    let held = rep.alloc.tokens(slot);
+    rep.alloc.free(slot);
+    rep.free_slots.push(slot);
     s.slot = u32::MAX;
     s.scheduled = 0;
     s.preemptions += 1;

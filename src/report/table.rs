@@ -1,0 +1,283 @@
+//! Report tables written through polars, as CSV or Parquet, streamed in chunks.
+//!
+//! A run of a million requests writes millions of rows: they are buffered column by column,
+//! [`CHUNK_ROWS`] at a time, handed to polars' batched CSV or Parquet writer and dropped, so
+//! memory stays flat whatever the run's length. Each table is written under a temporary
+//! name; [`TableWriter::finish`] completes it (the Parquet footer) and [`commit`] renames
+//! every table of a report into place together, so a killed run leaves no half-written file
+//! under a report's name.
+//!
+//! Floats are printed with three decimals in CSV (the tables carry milliseconds, so that is
+//! microsecond resolution) and kept whole in Parquet.
+
+use polars::io::csv::write::{BatchedWriter as CsvBatched, CsvWriter};
+use polars::io::parquet::write::{
+    BatchedWriter as ParquetBatched, ParquetCompression, ParquetWriter,
+};
+use polars::prelude::{Column, DataFrame, DataType, Field, Schema, SerWriter};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Rows buffered before a chunk is handed to polars.
+pub const CHUNK_ROWS: usize = 1 << 16;
+
+/// File format of report tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TableFormat {
+    /// Comma-separated values, a header line first.
+    #[default]
+    Csv,
+    /// Apache Parquet (zstd-compressed), for dataframe tools.
+    Parquet,
+}
+
+impl TableFormat {
+    /// File extension.
+    pub fn ext(self) -> &'static str {
+        match self {
+            TableFormat::Csv => "csv",
+            TableFormat::Parquet => "parquet",
+        }
+    }
+}
+
+/// Type of a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Unsigned integer.
+    U64,
+    /// Float; may be empty (null).
+    F64,
+    /// Text.
+    Str,
+}
+
+enum Buf {
+    U64(Vec<u64>),
+    F64(Vec<Option<f64>>),
+    Str(Vec<String>),
+}
+
+enum Sink {
+    Csv(CsvBatched<File>),
+    Parquet(ParquetBatched<File>),
+}
+
+/// One table being written.
+pub struct TableWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    names: Vec<&'static str>,
+    bufs: Vec<Buf>,
+    rows: usize,
+    sink: Sink,
+}
+
+fn err(path: &Path, e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{}: cannot write: {e}", path.display())
+}
+
+impl TableWriter {
+    /// Start `<dir>/<stem>.<ext>` (under a temporary name) with these columns.
+    pub fn create(
+        dir: &Path,
+        stem: &str,
+        format: TableFormat,
+        columns: &[(&'static str, Kind)],
+    ) -> anyhow::Result<TableWriter> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
+        let path = dir.join(format!("{stem}.{}", format.ext()));
+        let tmp = dir.join(format!("{stem}.{}.tmp{}", format.ext(), std::process::id()));
+        let file = File::create(&tmp).map_err(|e| err(&tmp, e))?;
+        let schema: Schema = columns
+            .iter()
+            .map(|&(name, kind)| {
+                let dtype = match kind {
+                    Kind::U64 => DataType::UInt64,
+                    Kind::F64 => DataType::Float64,
+                    Kind::Str => DataType::String,
+                };
+                Field::new(name.into(), dtype)
+            })
+            .collect();
+        let sink = match format {
+            TableFormat::Csv => Sink::Csv(
+                CsvWriter::new(file)
+                    .with_float_precision(Some(3))
+                    .n_threads(1)
+                    .batched(&schema)
+                    .map_err(|e| err(&tmp, e))?,
+            ),
+            TableFormat::Parquet => Sink::Parquet(
+                ParquetWriter::new(file)
+                    .with_compression(ParquetCompression::Zstd(None))
+                    .set_parallel(false)
+                    .batched(&schema)
+                    .map_err(|e| err(&tmp, e))?,
+            ),
+        };
+        let bufs = columns
+            .iter()
+            .map(|&(_, kind)| match kind {
+                Kind::U64 => Buf::U64(Vec::with_capacity(CHUNK_ROWS)),
+                Kind::F64 => Buf::F64(Vec::with_capacity(CHUNK_ROWS)),
+                Kind::Str => Buf::Str(Vec::with_capacity(CHUNK_ROWS)),
+            })
+            .collect();
+        Ok(TableWriter {
+            path,
+            tmp,
+            names: columns.iter().map(|c| c.0).collect(),
+            bufs,
+            rows: 0,
+            sink,
+        })
+    }
+
+    /// Set column `col` of the current row to an integer.
+    ///
+    /// # Panics
+    /// If the column is not [`Kind::U64`] (a programming error, caught by every test run).
+    pub fn u64(&mut self, col: usize, v: u64) {
+        match &mut self.bufs[col] {
+            Buf::U64(b) => b.push(v),
+            _ => panic!("column {} is not U64", self.names[col]),
+        }
+    }
+
+    /// Set column `col` of the current row to a float, or leave it empty with `None`.
+    ///
+    /// # Panics
+    /// If the column is not [`Kind::F64`].
+    pub fn f64(&mut self, col: usize, v: Option<f64>) {
+        match &mut self.bufs[col] {
+            Buf::F64(b) => b.push(v),
+            _ => panic!("column {} is not F64", self.names[col]),
+        }
+    }
+
+    /// Set column `col` of the current row to text.
+    ///
+    /// # Panics
+    /// If the column is not [`Kind::Str`].
+    pub fn str(&mut self, col: usize, v: &str) {
+        match &mut self.bufs[col] {
+            Buf::Str(b) => b.push(v.to_string()),
+            _ => panic!("column {} is not Str", self.names[col]),
+        }
+    }
+
+    /// End the current row (every column must have been set once); a full chunk is written.
+    pub fn end_row(&mut self) -> anyhow::Result<()> {
+        self.rows += 1;
+        if self.rows == CHUNK_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        if self.rows == 0 {
+            return Ok(());
+        }
+        let columns: Vec<Column> = self
+            .names
+            .iter()
+            .zip(&mut self.bufs)
+            .map(|(&name, buf)| match buf {
+                Buf::U64(b) => {
+                    let c = Column::new(name.into(), &b[..]);
+                    b.clear();
+                    c
+                }
+                Buf::F64(b) => {
+                    let c = Column::new(name.into(), &b[..]);
+                    b.clear();
+                    c
+                }
+                Buf::Str(b) => {
+                    let c = Column::new(name.into(), &b[..]);
+                    b.clear();
+                    c
+                }
+            })
+            .collect();
+        let df = DataFrame::new(self.rows, columns).map_err(|e| err(&self.tmp, e))?;
+        self.rows = 0;
+        match &mut self.sink {
+            Sink::Csv(w) => w.write_batch(&df),
+            Sink::Parquet(w) => w.write_batch(&df),
+        }
+        .map_err(|e| err(&self.tmp, e))
+    }
+
+    /// Write the last chunk and close the file (still under its temporary name).
+    pub fn finish(mut self) -> anyhow::Result<Finished> {
+        self.flush()?;
+        match &mut self.sink {
+            Sink::Csv(w) => w.finish(),
+            Sink::Parquet(w) => w.finish().map(|_| ()),
+        }
+        .map_err(|e| err(&self.tmp, e))?;
+        // From here the `Finished` owns the temporary file.
+        Ok(Finished {
+            path: std::mem::take(&mut self.path),
+            tmp: std::mem::take(&mut self.tmp),
+        })
+    }
+}
+
+impl Drop for TableWriter {
+    /// An abandoned table (an error mid-run) leaves no temporary file behind.
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// A complete table under its temporary name; dropped without [`commit`], it is removed.
+pub struct Finished {
+    path: PathBuf,
+    tmp: PathBuf,
+}
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Rename finished tables into place, one after another, once every one is complete.
+pub fn commit(tables: Vec<Finished>) -> anyhow::Result<Vec<PathBuf>> {
+    let mut paths = Vec::with_capacity(tables.len());
+    for mut t in tables {
+        std::fs::rename(&t.tmp, &t.path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot rename into place: {e}", t.path.display()))?;
+        t.tmp = PathBuf::new();
+        paths.push(std::mem::take(&mut t.path));
+    }
+    Ok(paths)
+}
+
+/// Write a small table at once (a summary): `rows` of text cells under `columns`.
+pub fn write_small(
+    dir: &Path,
+    stem: &str,
+    format: TableFormat,
+    columns: &[&'static str],
+    rows: &[Vec<String>],
+) -> anyhow::Result<Finished> {
+    let kinds: Vec<(&'static str, Kind)> = columns.iter().map(|&c| (c, Kind::Str)).collect();
+    let mut t = TableWriter::create(dir, stem, format, &kinds)?;
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            t.str(i, cell);
+        }
+        t.end_row()?;
+    }
+    t.finish()
+}
