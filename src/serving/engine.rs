@@ -286,6 +286,13 @@ impl<'a> Simulation<'a> {
         }
     }
 
+    /// Handle every sequence one by one in every iteration, never in aggregate: the
+    /// reference the aggregate path is tested against (same results, O(batch) per step).
+    pub fn one_by_one(mut self) -> Self {
+        self.grouping = false;
+        self
+    }
+
     /// Requests still queued or running (0 after a complete run).
     pub fn unfinished(&self) -> usize {
         self.replicas
