@@ -174,4 +174,25 @@ pub struct SimulateArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Format of the report tables (summary, requests, iterations).
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: TableFormatArg,
+}
+
+/// `simulate --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormatArg {
+    /// CSV files.
+    Csv,
+    /// Apache Parquet files (zstd), for polars, pandas, DuckDB.
+    Parquet,
+}
+
+impl From<TableFormatArg> for crate::report::table::TableFormat {
+    fn from(f: TableFormatArg) -> Self {
+        match f {
+            TableFormatArg::Csv => Self::Csv,
+            TableFormatArg::Parquet => Self::Parquet,
+        }
+    }
 }

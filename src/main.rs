@@ -349,6 +349,7 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         out_dir: args.out.clone(),
         progress: !args.quiet,
         seed: args.seed,
+        format: args.format.into(),
     };
     let summary = simulate(&scn, &prepared, &opts)?;
     print!("{}", summary.render());

@@ -1,19 +1,20 @@
 //! `planner simulate`: run a scenario through the serving model and write its reports.
 //!
-//! Outputs, in `<output_dir>/<name>/`: `summary.csv` (metric,value), `requests.csv` (one row
-//! per request, streamed as requests end, so memory does not grow with their number) and
-//! `iterations.csv` (one row per iteration per replica). Files are written under temporary
-//! names and renamed at the end, so a killed run leaves no half-written report.
+//! Outputs, in `<output_dir>/<name>/`: `summary` (metric,value), `requests` (one row per
+//! request, streamed as requests end, so memory does not grow with their number) and
+//! `iterations` (one row per iteration per replica), as CSV or Parquet written through polars
+//! ([`crate::report::table`]). Files are written under temporary names and renamed together
+//! at the end, so a killed run leaves no half-written report.
 
 use crate::cost::Efficiency;
 use crate::cost::iteration::{ATTENTION, IterationCost};
 use crate::kv::{Budget, EngineMemory, KvSpec, budget::GIB};
 use crate::metrics::{LogHistogram, Quantiles};
+use crate::report::table::{Kind, TableFormat, TableWriter};
 use crate::scenario::{Scenario, SloMetric};
 use crate::serving::engine::{IterationDone, Observer, Outcome, RequestDone, Simulation};
 use crate::sim::{Nanos, RngStreams};
 use std::fmt::Write as _;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Options of one run.
@@ -27,6 +28,8 @@ pub struct SimOptions {
     pub progress: bool,
     /// Override the seed.
     pub seed: Option<u64>,
+    /// Format of the report tables.
+    pub format: TableFormat,
 }
 
 /// The numbers a run ends with.
@@ -184,10 +187,9 @@ struct Collector {
     blocks_peak: u32,
     frag_sum: u64,
     waste_sum: u64,
-    requests: Option<std::io::BufWriter<std::fs::File>>,
-    iters: Option<std::io::BufWriter<std::fs::File>>,
-    line: String,
-    io_error: Option<std::io::Error>,
+    requests: Option<TableWriter>,
+    iters: Option<TableWriter>,
+    io_error: Option<anyhow::Error>,
     progress: Option<Progress>,
 }
 
@@ -197,18 +199,44 @@ struct Progress {
     total: Option<u64>,
 }
 
+/// Columns of `requests`: times in integer µs, the arrival from the start of the run, the
+/// others from the request's arrival (TPOT: per output token after the first); empty for
+/// rejected requests.
+const REQUEST_COLUMNS: [(&str, Kind); 11] = [
+    ("id", Kind::U64),
+    ("replica", Kind::U64),
+    ("arrival_us", Kind::U64),
+    ("prompt_tokens", Kind::U64),
+    ("output_tokens", Kind::U64),
+    ("status", Kind::Str),
+    ("queue_us", Kind::OptU64),
+    ("ttft_us", Kind::OptU64),
+    ("tpot_us", Kind::OptU64),
+    ("e2e_us", Kind::OptU64),
+    ("preemptions", Kind::U64),
+];
+
+/// Columns of `iterations` (times in µs).
+const ITERATION_COLUMNS: [(&str, Kind); 9] = [
+    ("start_us", Kind::U64),
+    ("duration_us", Kind::U64),
+    ("replica", Kind::U64),
+    ("batch_size", Kind::U64),
+    ("prefill_tokens", Kind::U64),
+    ("decode_tokens", Kind::U64),
+    ("kv_blocks_used", Kind::U64),
+    ("preemptions", Kind::U64),
+    ("waiting", Kind::U64),
+];
+
 impl Collector {
-    fn write(&mut self, requests: bool) {
-        let w = if requests {
-            self.requests.as_mut()
-        } else {
-            self.iters.as_mut()
-        };
-        if let Some(w) = w
-            && let Err(e) = w.write_all(self.line.as_bytes())
-            && self.io_error.is_none()
+    /// End a table row; on a write error keep the first error and stop writing that table.
+    fn end_row(table: &mut Option<TableWriter>, error: &mut Option<anyhow::Error>) {
+        if let Some(t) = table
+            && let Err(e) = t.end_row()
         {
-            self.io_error = Some(e);
+            error.get_or_insert(e);
+            *table = None;
         }
     }
 }
@@ -217,8 +245,8 @@ impl Observer for Collector {
     fn request(&mut self, d: &RequestDone) {
         let r = &d.req;
         let secs = |t: Nanos| t.saturating_sub(r.arrival).as_secs_f64();
-        self.line.clear();
-        match d.outcome {
+        // (queue, ttft, tpot, e2e) in seconds, for finished requests.
+        let times = match d.outcome {
             Outcome::Finished => {
                 self.finished += 1;
                 self.output_tokens += r.output_tokens as u64;
@@ -246,37 +274,26 @@ impl Observer for Collector {
                     v * 1e3 <= limit
                 });
                 self.good += u64::from(ok);
-                let _ = writeln!(
-                    self.line,
-                    "{},{},{:.6},{},{},{},{:.3},{:.3},{:.3},{:.3},{}",
-                    r.id,
-                    d.replica,
-                    r.arrival.as_secs_f64(),
-                    r.prompt_tokens,
-                    r.output_tokens,
-                    d.outcome.name(),
-                    queue * 1e3,
-                    ttft * 1e3,
-                    tpot * 1e3,
-                    e2e * 1e3,
-                    d.preemptions
-                );
+                Some([queue, ttft, tpot, e2e])
             }
             _ => {
                 self.rejected += 1;
-                let _ = writeln!(
-                    self.line,
-                    "{},{},{:.6},{},{},{},,,,,0",
-                    r.id,
-                    d.replica,
-                    r.arrival.as_secs_f64(),
-                    r.prompt_tokens,
-                    r.output_tokens,
-                    d.outcome.name()
-                );
+                None
             }
+        };
+        if let Some(t) = &mut self.requests {
+            t.u64(0, r.id);
+            t.u64(1, d.replica as u64);
+            t.u64(2, r.arrival.0 / 1000);
+            t.u64(3, r.prompt_tokens as u64);
+            t.u64(4, r.output_tokens as u64);
+            t.str(5, d.outcome.name());
+            for k in 0..4 {
+                t.opt_u64(6 + k, times.map(|v| (v[k] * 1e6).round() as u64));
+            }
+            t.u64(10, d.preemptions as u64);
+            Self::end_row(&mut self.requests, &mut self.io_error);
         }
-        self.write(true);
         if let Some(p) = &mut self.progress {
             let done = self.finished + self.rejected;
             if done.is_multiple_of(4096) {
@@ -311,52 +328,26 @@ impl Observer for Collector {
         self.blocks_peak = self.blocks_peak.max(it.kv_blocks_used);
         self.frag_sum += it.kv_fragmentation_tokens;
         self.waste_sum += it.contiguous_waste_tokens;
-        if self.iters.is_none() {
-            return;
-        }
-        // One row per iteration (millions per run): integers only, formatted by hand.
-        self.line.clear();
-        for (i, v) in [
-            it.start.0 / 1000,
-            it.duration.0 / 1000,
-            it.replica as u64,
-            it.batch_size as u64,
-            it.prefill_tokens as u64,
-            it.decode_tokens as u64,
-            it.kv_blocks_used as u64,
-            it.preemptions as u64,
-            it.waiting as u64,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if i > 0 {
-                self.line.push(',');
+        if let Some(t) = &mut self.iters {
+            for (i, v) in [
+                it.start.0 / 1000,
+                it.duration.0 / 1000,
+                it.replica as u64,
+                it.batch_size as u64,
+                it.prefill_tokens as u64,
+                it.decode_tokens as u64,
+                it.kv_blocks_used as u64,
+                it.preemptions as u64,
+                it.waiting as u64,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                t.u64(i, v);
             }
-            push_u64(&mut self.line, v);
-        }
-        self.line.push('\n');
-        self.write(false);
-    }
-}
-
-/// Append the decimal digits of `v`.
-fn push_u64(s: &mut String, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
+            Self::end_row(&mut self.iters, &mut self.io_error);
         }
     }
-    s.extend(buf[i..].iter().map(|&b| b as char));
-}
-
-fn tmp(path: &Path) -> PathBuf {
-    path.with_extension(format!("csv.tmp{}", std::process::id()))
 }
 
 /// Run a scenario and write its report.
@@ -370,17 +361,13 @@ pub fn simulate(
         .out_dir
         .clone()
         .unwrap_or_else(|| scn.output_dir.join(&scn.name));
-    let open = |name: &str| -> anyhow::Result<Option<std::io::BufWriter<std::fs::File>>> {
-        if opts.no_files {
-            return Ok(None);
-        }
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
-        let p = tmp(&dir.join(name));
-        let f = std::fs::File::create(&p)
-            .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", p.display()))?;
-        Ok(Some(std::io::BufWriter::with_capacity(1 << 20, f)))
-    };
+    let open =
+        |stem: &str, columns: &[(&'static str, Kind)]| -> anyhow::Result<Option<TableWriter>> {
+            if opts.no_files {
+                return Ok(None);
+            }
+            TableWriter::create(&dir, stem, opts.format, columns).map(Some)
+        };
     let mut c = Collector {
         slo: scn
             .slo
@@ -404,9 +391,8 @@ pub fn simulate(
         blocks_peak: 0,
         frag_sum: 0,
         waste_sum: 0,
-        requests: open("requests.csv")?,
-        iters: open("iterations.csv")?,
-        line: String::new(),
+        requests: open("requests", &REQUEST_COLUMNS)?,
+        iters: open("iterations", &ITERATION_COLUMNS)?,
         io_error: None,
         progress: opts.progress.then(|| Progress {
             start: std::time::Instant::now(),
@@ -414,10 +400,6 @@ pub fn simulate(
             total: scn.workload.num_requests,
         }),
     };
-    c.line = "id,replica,arrival_s,prompt_tokens,output_tokens,status,queue_ms,ttft_ms,tpot_ms,e2e_ms,preemptions\n".into();
-    c.write(true);
-    c.line = "start_us,duration_us,replica,batch_size,prefill_tokens,decode_tokens,kv_blocks_used,preemptions,waiting\n".into();
-    c.write(false);
     let streams = RngStreams::new(seed);
     let mut requests = crate::workload::requests(&scn.workload, &streams)?;
     let mut sim = Simulation::new(
@@ -441,7 +423,7 @@ pub fn simulate(
         );
     }
     if let Some(e) = c.io_error.take() {
-        anyhow::bail!("{}: write failed: {e}", dir.display());
+        return Err(e);
     }
     let duration_s = end.as_secs_f64().max(1e-9);
     let (ttft, tpot, itl, e2e, queue) = (
@@ -555,24 +537,22 @@ pub fn simulate(
     let out_dir = if opts.no_files {
         None
     } else {
-        for (name, w) in [
-            ("requests.csv", c.requests.take()),
-            ("iterations.csv", c.iters.take()),
-        ] {
-            if let Some(w) = w {
-                w.into_inner()
-                    .map_err(|e| anyhow::anyhow!("{}: write failed: {e}", dir.display()))?;
-                let path = dir.join(name);
-                std::fs::rename(tmp(&path), &path).map_err(|e| {
-                    anyhow::anyhow!("{}: cannot rename into place: {e}", path.display())
-                })?;
-            }
+        let mut tables = Vec::new();
+        for t in [c.requests.take(), c.iters.take()].into_iter().flatten() {
+            tables.push(t.finish()?);
         }
-        let mut csv = String::from("metric,value\n");
-        for (k, v) in &rows {
-            let _ = writeln!(csv, "{k},\"{v}\"");
-        }
-        crate::util::write_atomic(&dir.join("summary.csv"), csv.as_bytes())?;
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|(k, v)| vec![k.clone(), v.clone()])
+            .collect();
+        tables.push(crate::report::table::write_small(
+            &dir,
+            "summary",
+            opts.format,
+            &["metric", "value"],
+            &rows,
+        )?);
+        crate::report::table::commit(tables)?;
         Some(dir)
     };
     Ok(SimSummary {

@@ -7,8 +7,8 @@
 //! every table of a report into place together, so a killed run leaves no half-written file
 //! under a report's name.
 //!
-//! Floats are printed with three decimals in CSV (the tables carry milliseconds, so that is
-//! microsecond resolution) and kept whole in Parquet.
+//! Floats are printed with three decimals in CSV and kept whole in Parquet; the simulator's
+//! own tables carry times as integer microseconds, which print fast and exactly.
 
 use polars::io::csv::write::{BatchedWriter as CsvBatched, CsvWriter};
 use polars::io::parquet::write::{
@@ -46,6 +46,8 @@ impl TableFormat {
 pub enum Kind {
     /// Unsigned integer.
     U64,
+    /// Unsigned integer; may be empty (null).
+    OptU64,
     /// Float; may be empty (null).
     F64,
     /// Text.
@@ -54,13 +56,14 @@ pub enum Kind {
 
 enum Buf {
     U64(Vec<u64>),
+    OptU64(Vec<Option<u64>>),
     F64(Vec<Option<f64>>),
     Str(Vec<String>),
 }
 
 enum Sink {
     Csv(CsvBatched<File>),
-    Parquet(ParquetBatched<File>),
+    Parquet(Box<ParquetBatched<File>>),
 }
 
 /// One table being written.
@@ -94,7 +97,7 @@ impl TableWriter {
             .iter()
             .map(|&(name, kind)| {
                 let dtype = match kind {
-                    Kind::U64 => DataType::UInt64,
+                    Kind::U64 | Kind::OptU64 => DataType::UInt64,
                     Kind::F64 => DataType::Float64,
                     Kind::Str => DataType::String,
                 };
@@ -109,18 +112,19 @@ impl TableWriter {
                     .batched(&schema)
                     .map_err(|e| err(&tmp, e))?,
             ),
-            TableFormat::Parquet => Sink::Parquet(
+            TableFormat::Parquet => Sink::Parquet(Box::new(
                 ParquetWriter::new(file)
                     .with_compression(ParquetCompression::Zstd(None))
                     .set_parallel(false)
                     .batched(&schema)
                     .map_err(|e| err(&tmp, e))?,
-            ),
+            )),
         };
         let bufs = columns
             .iter()
             .map(|&(_, kind)| match kind {
                 Kind::U64 => Buf::U64(Vec::with_capacity(CHUNK_ROWS)),
+                Kind::OptU64 => Buf::OptU64(Vec::with_capacity(CHUNK_ROWS)),
                 Kind::F64 => Buf::F64(Vec::with_capacity(CHUNK_ROWS)),
                 Kind::Str => Buf::Str(Vec::with_capacity(CHUNK_ROWS)),
             })
@@ -143,6 +147,17 @@ impl TableWriter {
         match &mut self.bufs[col] {
             Buf::U64(b) => b.push(v),
             _ => panic!("column {} is not U64", self.names[col]),
+        }
+    }
+
+    /// Set column `col` of the current row to an integer, or leave it empty with `None`.
+    ///
+    /// # Panics
+    /// If the column is not [`Kind::OptU64`].
+    pub fn opt_u64(&mut self, col: usize, v: Option<u64>) {
+        match &mut self.bufs[col] {
+            Buf::OptU64(b) => b.push(v),
+            _ => panic!("column {} is not OptU64", self.names[col]),
         }
     }
 
@@ -187,6 +202,11 @@ impl TableWriter {
             .zip(&mut self.bufs)
             .map(|(&name, buf)| match buf {
                 Buf::U64(b) => {
+                    let c = Column::new(name.into(), &b[..]);
+                    b.clear();
+                    c
+                }
+                Buf::OptU64(b) => {
                     let c = Column::new(name.into(), &b[..]);
                     b.clear();
                     c
