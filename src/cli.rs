@@ -17,6 +17,8 @@ pub struct Cli {
 pub enum Command {
     /// Simulate a serving scenario (scenarios/*.toml) and write its report.
     Simulate(SimulateArgs),
+    /// Sweep load and draft length γ of a speculative-decoding scenario: where it stops paying.
+    Speculate(SpeculateArgs),
     /// KV cache bytes per token, the GPU memory budget, and what quantizing the cache buys.
     Size(SizeArgs),
     /// Measure the cost model's primitives on real hardware and write hardware/measured/<device>.toml.
@@ -177,6 +179,22 @@ pub struct SimulateArgs {
     /// Format of the report tables (summary, requests, iterations).
     #[arg(long, value_enum, default_value = "csv")]
     pub format: TableFormatArg,
+}
+
+/// `planner speculate`.
+#[derive(Debug, clap::Args)]
+pub struct SpeculateArgs {
+    /// Scenario file with an [engine.speculative] table.
+    pub scenario: PathBuf,
+    /// Loads to sweep, requests/s, comma-separated (default: the scenario's × 1/4 … 32).
+    #[arg(long, value_delimiter = ',')]
+    pub rates: Vec<f64>,
+    /// Draft lengths γ to sweep, comma-separated (default: 1, 2, 4, 8 and the scenario's).
+    #[arg(long, value_delimiter = ',')]
+    pub gammas: Vec<u32>,
+    /// Report folder (default: <output_dir>/<name> from the scenario).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// `simulate --format`.

@@ -45,6 +45,8 @@ pub mod validate;
 
 pub mod simulate;
 
+pub mod speculate;
+
 pub mod size;
 
 pub mod report;

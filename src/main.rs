@@ -4,7 +4,8 @@
 use clap::Parser;
 use planner::bench::{self, Backend, Suite};
 use planner::cli::{
-    BackendKind, BenchArgs, Cli, Command, Format, SimulateArgs, SizeArgs, ValidateArgs,
+    BackendKind, BenchArgs, Cli, Command, Format, SimulateArgs, SizeArgs, SpeculateArgs,
+    ValidateArgs,
 };
 use std::process::ExitCode;
 
@@ -13,6 +14,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Bench(args) => run_bench(args),
         Command::Simulate(args) => run_simulate(args),
+        Command::Speculate(args) => run_speculate(args),
         Command::Size(args) => run_size(args),
         Command::Validate(args) => run_validate(args),
     };
@@ -334,6 +336,37 @@ fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
         eprintln!("within the bar of {}", bar_path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_speculate(args: SpeculateArgs) -> anyhow::Result<ExitCode> {
+    use planner::scenario::Scenario;
+    use planner::speculate::{scenario_rate, sweep, write_report};
+    let scn = Scenario::load(&args.scenario)?;
+    let base = scenario_rate(&scn)?;
+    let rates = if args.rates.is_empty() {
+        [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
+            .iter()
+            .map(|f| base * f)
+            .collect()
+    } else {
+        args.rates.clone()
+    };
+    let mut gammas = if args.gammas.is_empty() {
+        let mut g = vec![1, 2, 4, 8];
+        g.extend(scn.engine.speculative.as_ref().map(|s| s.num_tokens));
+        g
+    } else {
+        args.gammas.clone()
+    };
+    gammas.sort_unstable();
+    gammas.dedup();
+    let s = sweep(&scn, &rates, &gammas)?;
+    print!("{}", s.render());
+    let dir = args.out.unwrap_or_else(|| scn.output_dir.join(&scn.name));
+    for p in write_report(&s, &scn, &dir)? {
+        println!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
 }

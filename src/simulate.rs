@@ -13,6 +13,7 @@ use crate::metrics::{LogHistogram, Quantiles};
 use crate::report::table::{Kind, TableFormat, TableWriter};
 use crate::scenario::{Scenario, SloMetric};
 use crate::serving::engine::{IterationDone, Observer, Outcome, RequestDone, Simulation};
+use crate::serving::spec::{DraftCost, SpecMethod, SpecRun};
 use crate::sim::{Nanos, RngStreams};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -65,6 +66,12 @@ pub struct SimSummary {
     pub slo_met: bool,
     /// Report folder, if files were written.
     pub out_dir: Option<PathBuf>,
+    /// Speculative decoding: draft tokens proposed, accepted, and verifications.
+    pub spec_drafted: u64,
+    /// Draft tokens the target accepted.
+    pub spec_accepted: u64,
+    /// Sequence verifications (each yields accepted + 1 tokens).
+    pub spec_verified: u64,
 }
 
 /// Everything a run needs that does not change between runs of the same configuration:
@@ -78,6 +85,8 @@ pub struct Prepared {
     pub budget: Budget,
     /// The iteration cost table.
     pub cost: IterationCost,
+    /// The draft model's cost table (speculative decoding with a draft model).
+    pub draft_cost: Option<IterationCost>,
 }
 
 /// Check the scenario fits and precompute its cost table.
@@ -92,7 +101,31 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
         weight_dtype: scn.weight_dtype,
         ..EngineMemory::default()
     };
-    let budget = Budget::new(&scn.model, &kv, scn.gpu.memory_bytes, &engine_mem);
+    let mut budget = Budget::new(&scn.model, &kv, scn.gpu.memory_bytes, &engine_mem);
+    // A draft model's weights and KV (one block table for both, as vLLM keeps them) take
+    // memory beside the target's.
+    let draft_kv = match &scn.draft {
+        Some(d) => Some(KvSpec::new(
+            d,
+            e.cache_type_k,
+            e.cache_type_v,
+            scn.tp as u64,
+        )?),
+        None => None,
+    };
+    let kv_bytes_per_token =
+        kv.total_bytes_per_token() + draft_kv.as_ref().map_or(0, |d| d.total_bytes_per_token());
+    if let Some(d) = &scn.draft {
+        budget = Budget::from_bytes_per_token(
+            budget.memory,
+            budget.usable,
+            budget.weights + d.weight_bytes(scn.weight_dtype) as f64 / scn.tp as f64,
+            budget.activations,
+            budget.reserve,
+            kv_bytes_per_token,
+            e.block_size as u64,
+        );
+    }
     if budget.blocks == 0 {
         anyhow::bail!(
             "{}: {} does not fit on {} × {} (TP {}): weights {:.2} GiB + activations {:.2} GiB + reserve {:.2} GiB per GPU exceed {:.2} GiB usable; raise hardware.tp or choose a larger GPU",
@@ -116,7 +149,7 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
             scn.workload.max_prompt_tokens,
             scn.workload.max_output_tokens,
             longest,
-            longest as f64 * kv.total_bytes_per_token() as f64 / GIB,
+            longest as f64 * kv_bytes_per_token as f64 / GIB,
             capacity,
             budget.blocks,
             e.block_size,
@@ -127,23 +160,36 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
         Some(path) => Some(measured_gemm_scale(path, &scn.gpu)?),
         None => None,
     };
-    let cost = IterationCost::new(
-        &scn.model,
-        &scn.gpu,
-        &kv,
-        scn.weight_dtype,
-        e.attention,
-        e.max_num_batched_tokens
-            .max(scn.workload.max_prompt_tokens + scn.workload.max_output_tokens),
-        e.max_num_seqs,
-        gemm_scale,
-        ATTENTION,
-    );
+    let max_tokens = e
+        .max_num_batched_tokens
+        .max(scn.workload.max_prompt_tokens + scn.workload.max_output_tokens);
+    // A verification samples every one of its γ + 1 positions.
+    let positions = 1 + e.speculative.as_ref().map_or(0, |s| s.num_tokens);
+    let table = |model, kv| {
+        IterationCost::new(
+            model,
+            &scn.gpu,
+            kv,
+            scn.weight_dtype,
+            e.attention,
+            max_tokens,
+            e.max_num_seqs * positions,
+            gemm_scale,
+            ATTENTION,
+        )
+    };
+    let cost = table(&scn.model, &kv);
+    let draft_cost = scn
+        .draft
+        .as_ref()
+        .zip(draft_kv.as_ref())
+        .map(|(d, dkv)| table(d, dkv));
     Ok(Prepared {
         num_blocks: budget.blocks.min(u32::MAX as u64) as u32,
-        kv_bytes_per_token: kv.total_bytes_per_token() as f64,
+        kv_bytes_per_token: kv_bytes_per_token as f64,
         budget,
         cost,
+        draft_cost,
     })
 }
 
@@ -187,6 +233,7 @@ struct Collector {
     blocks_peak: u32,
     frag_sum: u64,
     waste_sum: u64,
+    spec: [u64; 3],
     requests: Option<TableWriter>,
     iters: Option<TableWriter>,
     io_error: Option<anyhow::Error>,
@@ -328,6 +375,9 @@ impl Observer for Collector {
         self.blocks_peak = self.blocks_peak.max(it.kv_blocks_used);
         self.frag_sum += it.kv_fragmentation_tokens;
         self.waste_sum += it.contiguous_waste_tokens;
+        self.spec[0] += it.spec_drafted as u64;
+        self.spec[1] += it.spec_accepted as u64;
+        self.spec[2] += it.spec_verified as u64;
         if let Some(t) = &mut self.iters {
             for (i, v) in [
                 it.start.0 / 1000,
@@ -391,6 +441,7 @@ pub fn simulate(
         blocks_peak: 0,
         frag_sum: 0,
         waste_sum: 0,
+        spec: [0; 3],
         requests: open("requests", &REQUEST_COLUMNS)?,
         iters: open("iterations", &ITERATION_COLUMNS)?,
         io_error: None,
@@ -410,6 +461,24 @@ pub fn simulate(
         prepared.kv_bytes_per_token,
         scn.model.max_position_embeddings.min(u32::MAX as u64) as u32,
     );
+    if let Some(sp) = &scn.engine.speculative {
+        let draft = match &sp.method {
+            SpecMethod::Ngram => DraftCost::Free,
+            SpecMethod::Head { layer_fraction } => DraftCost::Head {
+                layer_fraction: *layer_fraction,
+            },
+            SpecMethod::DraftModel(name) => match &prepared.draft_cost {
+                Some(c) => DraftCost::Model(c),
+                None => anyhow::bail!("internal error: no cost table for draft model {name}"),
+            },
+        };
+        sim = sim.with_speculation(SpecRun {
+            num_tokens: sp.num_tokens,
+            acceptance: sp.acceptance.clone(),
+            draft,
+            streams,
+        });
+    }
     let end = sim.run(&mut requests, &mut c);
     if let Some(p) = &c.progress
         && let Some(b) = &p.bar
@@ -533,6 +602,31 @@ pub fn simulate(
             ),
         );
     }
+    if let Some(sp) = &scn.engine.speculative {
+        let [drafted, accepted, verified] = c.spec;
+        put("spec_method", sp.method.name().to_string());
+        if let SpecMethod::DraftModel(name) = &sp.method {
+            put("spec_draft_model", name.clone());
+        }
+        put("spec_num_tokens", sp.num_tokens.to_string());
+        put(
+            "spec_mean_alpha",
+            format!("{:.4}", sp.acceptance.mean_alpha()),
+        );
+        put("spec_draft_tokens", drafted.to_string());
+        put("spec_accepted_tokens", accepted.to_string());
+        put(
+            "spec_acceptance_rate",
+            format!("{:.4}", accepted as f64 / drafted.max(1) as f64),
+        );
+        put(
+            "spec_mean_tokens_per_verification",
+            format!(
+                "{:.4}",
+                (accepted + verified) as f64 / verified.max(1) as f64
+            ),
+        );
+    }
     put("slo_met", slo_met.to_string());
     let out_dir = if opts.no_files {
         None
@@ -571,6 +665,9 @@ pub fn simulate(
         goodput,
         slo_met,
         out_dir,
+        spec_drafted: c.spec[0],
+        spec_accepted: c.spec[1],
+        spec_verified: c.spec[2],
     })
 }
 

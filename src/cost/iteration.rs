@@ -96,6 +96,8 @@ pub struct IterationCost {
     kv_windows: Vec<(u32, f64)>,
     /// Layers holding KV (for per-layer kernel overheads).
     attn_layers: f64,
+    /// Decoder layers.
+    layers: f64,
     /// Attention FLOPs per (query, key) pair summed over layers, one GPU.
     attn_flops_per_pair: f64,
     /// Q + O bytes per token summed over layers, one GPU.
@@ -280,6 +282,7 @@ impl IterationCost {
             kv_full,
             kv_windows,
             attn_layers,
+            layers: model.layers.len() as f64,
             attn_flops_per_pair: attn_layers * 2.0 * heads * (qk_d + v_d),
             qo_bytes_per_token: attn_layers * ea * heads * (qk_d + v_d),
             br: br.max(1.0),
@@ -305,6 +308,7 @@ impl IterationCost {
             kv_full: 0.0,
             kv_windows: Vec::new(),
             attn_layers: 0.0,
+            layers: 1.0,
             attn_flops_per_pair: 0.0,
             qo_bytes_per_token: 0.0,
             br: 1.0,
@@ -377,8 +381,7 @@ impl IterationCost {
         } else {
             self.per_tokens[last as usize] * tokens as f64 / last as f64
         };
-        let s = (sampled as usize).min(self.lm_head.len() - 1);
-        let lm = self.lm_head[s];
+        let lm = self.lm_head_seconds(sampled);
         // Attention. A decode step's query sees context + 1 keys and reads that much KV
         // (no windows here, so KV bytes are linear in it and sum exactly).
         let pairs = (decode_context + decodes as u64) as f64;
@@ -406,6 +409,30 @@ impl IterationCost {
                 + e.overhead_s * self.attn_layers
         };
         linear + lm + attention + STEP_OVERHEAD_S
+    }
+
+    /// LM head seconds for `sampled` positions; beyond the table, scaled from its end.
+    fn lm_head_seconds(&self, sampled: u32) -> f64 {
+        let last = self.lm_head.len() - 1;
+        let s = sampled as usize;
+        if s <= last || last == 0 {
+            self.lm_head[s.min(last)]
+        } else {
+            self.lm_head[last] * s as f64 / last as f64
+        }
+    }
+
+    /// Seconds of one draft step of an EAGLE/MTP-style head over one-token `work`:
+    /// `layer_fraction` of one target layer's share of that decode step, plus the LM head
+    /// (the head samples through the target's).
+    pub fn head_draft_seconds(&self, layer_fraction: f64, work: &[SeqWork]) -> f64 {
+        if let Some(s) = self.fixed_seconds {
+            return s * layer_fraction / self.layers;
+        }
+        let n = work.len() as u32;
+        let lm = self.lm_head_seconds(n);
+        let step = self.iteration_seconds(work, n);
+        layer_fraction * (step - lm - STEP_OVERHEAD_S).max(0.0) / self.layers + lm
     }
 
     /// Seconds to copy `bytes` between GPU and host memory (swap) over PCIe.

@@ -101,8 +101,30 @@ impl Budget {
         kv: &KvSpec,
         block_size: u64,
     ) -> Budget {
+        Budget::from_bytes_per_token(
+            memory,
+            usable,
+            weights,
+            activations,
+            reserve,
+            kv.total_bytes_per_token(),
+            block_size,
+        )
+    }
+
+    /// The budget from parts, with KV bytes per token given directly (e.g. a target and a
+    /// draft model sharing block tables: the sum of both).
+    pub fn from_bytes_per_token(
+        memory: f64,
+        usable: f64,
+        weights: f64,
+        activations: f64,
+        reserve: f64,
+        kv_bytes_per_token: u64,
+        block_size: u64,
+    ) -> Budget {
         let left = usable - weights - activations - reserve;
-        let block_bytes = kv.total_bytes_per_token() * block_size;
+        let block_bytes = kv_bytes_per_token * block_size;
         let blocks = if left > 0.0 && block_bytes > 0 {
             (left / block_bytes as f64).floor() as u64
         } else {

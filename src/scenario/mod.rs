@@ -179,6 +179,8 @@ pub struct Scenario {
     pub measured: Option<PathBuf>,
     /// Engine.
     pub engine: EngineConfig,
+    /// The draft model of speculative decoding (`method = "draft_model"`).
+    pub draft: Option<Model>,
     /// Workload.
     pub workload: WorkloadSpec,
     /// Targets.

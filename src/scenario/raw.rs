@@ -79,6 +79,39 @@ pub struct RawEngine {
     pub attention: Option<String>,
     /// Waiting-queue cap.
     pub max_queue: Option<i64>,
+    /// `[engine.speculative]`.
+    pub speculative: Option<RawSpeculative>,
+}
+
+/// `[engine.speculative]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpeculative {
+    /// draft_model | ngram | head.
+    pub method: String,
+    /// Catalog name or config path of the draft model (method = draft_model).
+    pub draft_model: Option<String>,
+    /// γ.
+    pub num_speculative_tokens: Option<i64>,
+    /// α: a number, a list (one per position) or { beta = [a, b] }.
+    pub acceptance: Option<RawAcceptance>,
+    /// Cost of one head draft step, in target layers (method = head).
+    pub head_layer_fraction: Option<f64>,
+}
+
+/// `acceptance = 0.7`, `[0.9, 0.8, 0.6]` or `{ beta = [7, 3] }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawAcceptance {
+    /// Constant α.
+    Constant(f64),
+    /// α per position.
+    Curve(Vec<f64>),
+    /// Per-request α ~ Beta(a, b).
+    Beta {
+        /// [a, b].
+        beta: Vec<f64>,
+    },
 }
 
 /// A length distribution table, tagged by `dist`.

@@ -1,11 +1,12 @@
 //! `RawScenario` → [`Scenario`]: resolve catalog names, convert units, check every rule.
 
-use super::raw::{RawDist, RawScenario};
+use super::raw::{RawAcceptance, RawDist, RawScenario};
 use super::{MAX_REQUESTS, Scenario, ScenarioError, Slo, SloMetric, SloTarget};
 use crate::hardware::{default_hardware_dir, load_gpu};
 use crate::kv::{CacheDtype, KvSpec};
 use crate::model::{WeightDtype, default_models_dir, load_model};
 use crate::serving::config::{AttentionKernel, EngineConfig, Preemption, SchedulerKind};
+use crate::serving::spec::{Acceptance, SpecMethod, Speculative};
 use crate::sim::Nanos;
 use crate::workload::{ArrivalProcess, LengthDist, TraceFormat, WorkloadSource, WorkloadSpec};
 use std::path::{Path, PathBuf};
@@ -277,6 +278,12 @@ impl Scenario {
         }
         KvSpec::new(&model, engine.cache_type_k, engine.cache_type_v, tp as u64)
             .map_err(|k| cx.err("hardware", "tp", tp, &k.to_string()))?;
+        let mut draft = None;
+        if let Some(sp) = &e.speculative {
+            let (spec, d) = speculative(&cx, sp, &model, engine.scheduler)?;
+            engine.speculative = Some(spec);
+            draft = d;
+        }
 
         let w = &raw.workload;
         let max_ctx = model.max_position_embeddings.min(u32::MAX as u64) as i64;
@@ -642,10 +649,156 @@ impl Scenario {
             replicas: replicas as u32,
             measured,
             engine,
+            draft,
             workload,
             slo,
         })
     }
+}
+
+/// `[engine.speculative]` → the settings and, for a draft model, the model.
+fn speculative(
+    cx: &Ctx,
+    sp: &super::raw::RawSpeculative,
+    target: &crate::model::Model,
+    scheduler: SchedulerKind,
+) -> Result<(Speculative, Option<crate::model::Model>), ScenarioError> {
+    const T: &str = "engine.speculative";
+    if scheduler == SchedulerKind::Static {
+        return Err(cx.err(
+            "engine",
+            "scheduler",
+            "\"static\"",
+            "speculative decoding needs iteration-level scheduling: use \"continuous\" or \"chunked_prefill\"",
+        ));
+    }
+    let gamma = sp.num_speculative_tokens.ok_or_else(|| {
+        cx.err(
+            T,
+            "num_speculative_tokens",
+            "(missing)",
+            "set the draft length γ, e.g. 4",
+        )
+    })?;
+    if !(1..=16).contains(&gamma) {
+        return Err(cx.err(
+            T,
+            "num_speculative_tokens",
+            gamma,
+            "must be in 1..=16 (γ = 0 is no speculation: remove [engine.speculative])",
+        ));
+    }
+    let acceptance = match &sp.acceptance {
+        None => {
+            return Err(cx.err(
+                T,
+                "acceptance",
+                "(missing)",
+                "give the draft acceptance rate: a number (α = 0.7), a list per position ([0.9, 0.8, 0.6]) or { beta = [7, 3] }",
+            ));
+        }
+        Some(RawAcceptance::Constant(a)) => Acceptance::Constant(*a),
+        Some(RawAcceptance::Curve(v)) => Acceptance::PerPosition(v.clone()),
+        Some(RawAcceptance::Beta { beta }) if beta.len() == 2 => Acceptance::Beta {
+            a: beta[0],
+            b: beta[1],
+        },
+        Some(RawAcceptance::Beta { beta }) => {
+            return Err(cx.err(
+                T,
+                "acceptance",
+                format!("{{ beta = {beta:?} }}"),
+                "beta takes two shapes: { beta = [a, b] }",
+            ));
+        }
+    };
+    acceptance
+        .check()
+        .map_err(|m| cx.err(T, "acceptance", format!("{:?}", sp.acceptance), &m))?;
+    if sp.draft_model.is_some() && sp.method != "draft_model" {
+        return Err(cx.err(
+            T,
+            "draft_model",
+            format!("\"{}\"", sp.draft_model.as_deref().unwrap_or("")),
+            "only method = \"draft_model\" takes a draft model; remove it",
+        ));
+    }
+    if sp.head_layer_fraction.is_some() && sp.method != "head" {
+        return Err(cx.err(
+            T,
+            "head_layer_fraction",
+            sp.head_layer_fraction.unwrap_or(0.0),
+            "only method = \"head\" takes a layer fraction; remove it",
+        ));
+    }
+    let (method, draft) = match sp.method.as_str() {
+        "ngram" => (SpecMethod::Ngram, None),
+        "head" => {
+            let f = sp.head_layer_fraction.unwrap_or(1.0);
+            if !(f > 0.0 && f <= 8.0) {
+                return Err(cx.err(
+                    T,
+                    "head_layer_fraction",
+                    f,
+                    "must be in (0, 8] target layers (EAGLE-1: 1)",
+                ));
+            }
+            (SpecMethod::Head { layer_fraction: f }, None)
+        }
+        "draft_model" => {
+            let name = sp.draft_model.as_deref().ok_or_else(|| {
+                cx.err(
+                    T,
+                    "draft_model",
+                    "(missing)",
+                    "name the draft model, e.g. draft_model = \"llama-3.2-1b\"",
+                )
+            })?;
+            let d = load_model(name, &default_models_dir())
+                .map_err(|e| cx.err(T, "draft_model", format!("\"{name}\""), &e.to_string()))?;
+            if d.params_total() >= target.params_total() {
+                return Err(cx.err(
+                    T,
+                    "draft_model",
+                    format!("\"{name}\""),
+                    &format!(
+                        "the draft ({:.2} B parameters) is not smaller than the target {} ({:.2} B): choose a smaller draft",
+                        d.params_total() as f64 / 1e9,
+                        target.name,
+                        target.params_total() as f64 / 1e9
+                    ),
+                ));
+            }
+            if d.vocab_size != target.vocab_size {
+                return Err(cx.err(
+                    T,
+                    "draft_model",
+                    format!("\"{name}\""),
+                    &format!(
+                        "the draft's vocabulary ({} tokens) differs from the target's ({}): its tokens cannot be verified; choose a draft of the same family",
+                        d.vocab_size, target.vocab_size
+                    ),
+                ));
+            }
+            (SpecMethod::DraftModel(d.name.clone()), Some(d))
+        }
+        other => {
+            return Err(cx.err(
+                T,
+                "method",
+                format!("\"{other}\""),
+                "must be \"draft_model\", \"ngram\" or \"head\"",
+            ));
+        }
+    };
+    Ok((
+        Speculative {
+            method,
+            num_tokens: gamma as u32,
+            acceptance,
+        },
+        draft,
+    ))
 }
 
 #[cfg(test)]

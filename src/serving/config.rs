@@ -50,6 +50,8 @@ pub struct EngineConfig {
     pub attention: AttentionKernel,
     /// Requests allowed to wait in the queue; arrivals beyond it are rejected (0 = unbounded).
     pub max_queue: u32,
+    /// Speculative decoding, if on.
+    pub speculative: Option<super::spec::Speculative>,
 }
 
 impl Default for EngineConfig {
@@ -65,6 +67,7 @@ impl Default for EngineConfig {
             preemption: Preemption::Recompute,
             attention: AttentionKernel::Flash,
             max_queue: 0,
+            speculative: None,
         }
     }
 }

@@ -12,10 +12,12 @@
 //! same results.
 
 use super::config::{EngineConfig, Preemption, SchedulerKind};
+use super::spec::SpecRun;
 use crate::cost::iteration::{IterationCost, SeqWork};
 use crate::kv::paged::BlockAllocator;
 use crate::sim::{EventQueue, Nanos};
 use crate::workload::Request;
+use rand::rngs::StdRng;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
@@ -98,6 +100,12 @@ pub struct IterationDone {
     pub preemptions: u32,
     /// Requests waiting after scheduling.
     pub waiting: u32,
+    /// Speculative decoding: draft tokens proposed in this iteration.
+    pub spec_drafted: u32,
+    /// Speculative decoding: draft tokens the target accepted.
+    pub spec_accepted: u32,
+    /// Speculative decoding: sequences verified (each yields accepted + 1 tokens).
+    pub spec_verified: u32,
 }
 
 /// What the simulation reports as it goes; the metrics layer implements it.
@@ -138,6 +146,11 @@ struct Seq {
     join_step: u64,
     join_generated: u32,
     join_held: u32,
+    /// Speculative decoding: the request's own acceptance rate (Beta model), draft tokens
+    /// in the iteration under way, and how many of them the target accepts.
+    alpha: f64,
+    drafted: u32,
+    accepted: u32,
 }
 
 impl Seq {
@@ -160,6 +173,9 @@ impl Seq {
             join_step: 0,
             join_generated: 0,
             join_held: 0,
+            alpha: f64::NAN,
+            drafted: 0,
+            accepted: 0,
         }
     }
 }
@@ -219,6 +235,10 @@ struct Replica {
     /// Scratch: sequences finished by an iteration (stamp, slot) and solos joining the group.
     done: Vec<(u64, u32)>,
     joiners: Vec<u32>,
+    /// Speculative decoding: prompt chunks (for a draft model's prefill) and the contexts of
+    /// the drafting sequences in the iteration under way.
+    draft_chunks: Vec<SeqWork>,
+    draft_contexts: Vec<u32>,
 }
 
 /// One simulation run over a stream of requests.
@@ -230,8 +250,12 @@ pub struct Simulation<'a> {
     next_rr: u32,
     kv_bytes_per_token: f64,
     max_model_len: u32,
-    /// Decoding sequences may be kept in aggregate (not static batching, no sliding windows).
+    /// Decoding sequences may be kept in aggregate (not static batching, no sliding windows,
+    /// no speculation).
     grouping: bool,
+    spec: Option<SpecRun<'a>>,
+    /// Speculative decoding's accept/reject draws, in scheduling order.
+    accept_rng: Option<StdRng>,
 }
 
 impl<'a> Simulation<'a> {
@@ -269,6 +293,8 @@ impl<'a> Simulation<'a> {
                 len_sum: 0,
                 done: Vec::new(),
                 joiners: Vec::new(),
+                draft_chunks: Vec::new(),
+                draft_contexts: Vec::new(),
             })
             .collect();
         let grouping = cfg.scheduler != SchedulerKind::Static
@@ -283,7 +309,19 @@ impl<'a> Simulation<'a> {
             kv_bytes_per_token,
             max_model_len,
             grouping,
+            spec: None,
+            accept_rng: None,
         }
+    }
+
+    /// Decode speculatively (continuous or chunked-prefill scheduling): each decoding
+    /// sequence drafts up to γ tokens, is verified over γ + 1 positions and keeps the
+    /// accepted ones plus one; the rejected positions' KV is rolled back.
+    pub fn with_speculation(mut self, spec: SpecRun<'a>) -> Self {
+        self.grouping = false;
+        self.accept_rng = Some(spec.streams.stream("spec_accept"));
+        self.spec = Some(spec);
+        self
     }
 
     /// Handle every sequence one by one in every iteration, never in aggregate: the
@@ -357,7 +395,13 @@ impl<'a> Simulation<'a> {
             });
             return;
         }
-        rep.waiting.push_back(Seq::new(req, now));
+        let mut seq = Seq::new(req, now);
+        if let Some(sp) = &self.spec {
+            seq.alpha = sp
+                .acceptance
+                .request_alpha(&mut sp.streams.indexed("spec_alpha", req.id));
+        }
+        rep.waiting.push_back(seq);
         if !rep.busy {
             self.start_iteration(r, now, obs);
         }
@@ -369,8 +413,13 @@ impl<'a> Simulation<'a> {
         let kv_bpt = self.kv_bytes_per_token;
         let max_len = self.max_model_len as u64;
         let agg = self.cost.aggregates_decodes();
+        let gamma = self.spec.as_ref().map_or(0, |sp| sp.num_tokens);
         let rep = &mut self.replicas[r as usize];
         rep.work.clear();
+        rep.draft_chunks.clear();
+        rep.draft_contexts.clear();
+        let (mut spec_drafted, mut spec_accepted, mut spec_verified) = (0u32, 0u32, 0u32);
+        let mut draft_steps = 0u32;
         rep.decodes = 0;
         rep.decode_context = 0;
         rep.extra_seconds = 0.0;
@@ -440,7 +489,7 @@ impl<'a> Simulation<'a> {
                     let need = if remaining > 0 {
                         remaining.min(budget)
                     } else {
-                        1.min(budget)
+                        (1 + gamma).min(budget)
                     };
                     if need == 0 {
                         rep.seqs[slot as usize].scheduled = 0;
@@ -471,9 +520,28 @@ impl<'a> Simulation<'a> {
                         if need == remaining {
                             sampled += 1;
                         }
+                        if self.spec.is_some() {
+                            rep.draft_chunks.push(SeqWork {
+                                context,
+                                tokens: need,
+                            });
+                        }
                     } else {
-                        decode_tokens += 1;
-                        sampled += 1;
+                        // A decode step, verifying `need − 1` draft tokens when speculating.
+                        decode_tokens += need;
+                        sampled += need;
+                        if let (Some(sp), Some(rng)) = (&self.spec, &mut self.accept_rng)
+                            && need > 1
+                        {
+                            let s = &mut rep.seqs[slot as usize];
+                            s.drafted = need - 1;
+                            s.accepted = sp.acceptance.accepted(s.drafted, s.alpha, rng);
+                            spec_drafted += s.drafted;
+                            spec_accepted += s.accepted;
+                            spec_verified += 1;
+                            draft_steps = draft_steps.max(s.drafted);
+                            rep.draft_contexts.push(context);
+                        }
                     }
                     i += 1;
                 }
@@ -529,6 +597,12 @@ impl<'a> Simulation<'a> {
                     s.scheduled = chunk;
                     budget -= chunk;
                     push_work(rep, agg, 0, chunk);
+                    if self.spec.is_some() {
+                        rep.draft_chunks.push(SeqWork {
+                            context: 0,
+                            tokens: chunk,
+                        });
+                    }
                     prefill_tokens += chunk;
                     if chunk == remaining {
                         sampled += 1;
@@ -541,9 +615,19 @@ impl<'a> Simulation<'a> {
             rep.busy = false;
             return;
         }
+        let draft_seconds = match &self.spec {
+            Some(sp) => sp.draft.seconds(
+                self.cost,
+                &rep.draft_chunks,
+                &rep.draft_contexts,
+                draft_steps,
+            ),
+            None => 0.0,
+        };
         let seconds = self
             .cost
             .batch_seconds(&rep.work, rep.decodes, rep.decode_context, sampled)
+            + draft_seconds
             + rep.extra_seconds;
         let duration = Nanos::from_secs_f64(seconds).max(Nanos(1));
         rep.busy = true;
@@ -569,6 +653,9 @@ impl<'a> Simulation<'a> {
             contiguous_waste_tokens: rep.running.len() as u64 * max_len - rep.len_sum,
             preemptions,
             waiting: rep.waiting.len() as u32,
+            spec_drafted,
+            spec_accepted,
+            spec_verified,
         });
         self.queue
             .push(now + duration, PHASE_DONE, Event::IterationDone(r));
@@ -602,8 +689,17 @@ impl<'a> Simulation<'a> {
             if !emits {
                 continue;
             }
+            // A verified speculative step keeps the accepted draft tokens plus one, and rolls
+            // the rejected positions' KV back.
+            let mut gained = 1;
+            if s.drafted > 0 {
+                gained += s.accepted;
+                rep.alloc.truncate(slot, s.drafted - s.accepted);
+                s.drafted = 0;
+                s.accepted = 0;
+            }
             let before = clamp_len(s, max_len);
-            s.generated += 1;
+            s.generated += gained.min(s.req.output_tokens - s.generated);
             rep.len_sum += clamp_len(s, max_len) - before;
             match s.first_token {
                 None => s.first_token = Some(now),

@@ -199,7 +199,7 @@ pub enum ArrivalProcess {
 }
 
 /// Marsaglia–Tsang gamma(shape, 1) sampler.
-fn gamma(shape: f64, rng: &mut impl Rng) -> f64 {
+pub fn gamma(shape: f64, rng: &mut impl Rng) -> f64 {
     if shape < 1.0 {
         let u: f64 = 1.0 - rng.random::<f64>();
         return gamma(shape + 1.0, rng) * u.powf(1.0 / shape);

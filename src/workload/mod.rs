@@ -10,7 +10,7 @@ pub mod dist;
 pub mod trace;
 
 use crate::sim::{Nanos, RngStreams};
-pub use dist::{ArrivalProcess, LengthDist, LengthSampler};
+pub use dist::{ArrivalProcess, LengthDist, LengthSampler, gamma as gamma_sample};
 use rand::rngs::StdRng;
 use std::path::PathBuf;
 pub use trace::TraceFormat;
