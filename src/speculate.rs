@@ -28,8 +28,8 @@ pub struct SweepRow {
     pub throughput_tps: f64,
     /// Mean sequences per iteration.
     pub mean_batch: f64,
-    /// Draft tokens accepted / proposed.
-    pub acceptance_rate: f64,
+    /// Draft tokens accepted / proposed (none for the baseline).
+    pub acceptance_rate: Option<f64>,
     /// Baseline median TPOT / this median TPOT (> 1: speculation helps).
     pub tpot_speedup: f64,
     /// This throughput / the baseline's.
@@ -82,11 +82,8 @@ impl Sweep {
                 r.tpot_p50_ms,
                 r.throughput_tps,
                 r.mean_batch,
-                if r.gamma == 0 {
-                    "-".to_string()
-                } else {
-                    format!("{:.3}", r.acceptance_rate)
-                },
+                r.acceptance_rate
+                    .map_or("-".to_string(), |a| format!("{a:.3}")),
                 r.tpot_speedup,
                 r.throughput_ratio
             );
@@ -207,7 +204,7 @@ pub fn sweep(scn: &Scenario, rates: &[f64], gammas: &[u32]) -> anyhow::Result<Sw
             ttft_p50_ms: ttft,
             throughput_tps: tps,
             mean_batch: batch,
-            acceptance_rate: if gi == 0 { f64::NAN } else { acc },
+            acceptance_rate: (gi > 0).then_some(acc),
             tpot_speedup: base.0 / tpot,
             throughput_ratio: tps / base.1,
         });
@@ -241,7 +238,7 @@ pub fn write_report(sweep: &Sweep, scn: &Scenario, dir: &Path) -> anyhow::Result
         t.f64(3, Some(r.ttft_p50_ms));
         t.f64(4, Some(r.throughput_tps));
         t.f64(5, Some(r.mean_batch));
-        t.f64(6, (r.gamma > 0).then_some(r.acceptance_rate));
+        t.f64(6, r.acceptance_rate);
         t.f64(7, Some(r.tpot_speedup));
         t.f64(8, Some(r.throughput_ratio));
         t.end_row()?;

@@ -672,6 +672,14 @@ fn speculative(
             "speculative decoding needs iteration-level scheduling: use \"continuous\" or \"chunked_prefill\"",
         ));
     }
+    if !["draft_model", "ngram", "head"].contains(&sp.method.as_str()) {
+        return Err(cx.err(
+            T,
+            "method",
+            format!("\"{}\"", sp.method),
+            "must be \"draft_model\", \"ngram\" or \"head\"",
+        ));
+    }
     let gamma = sp.num_speculative_tokens.ok_or_else(|| {
         cx.err(
             T,
@@ -732,7 +740,6 @@ fn speculative(
         ));
     }
     let (method, draft) = match sp.method.as_str() {
-        "ngram" => (SpecMethod::Ngram, None),
         "head" => {
             let f = sp.head_layer_fraction.unwrap_or(1.0);
             if !(f > 0.0 && f <= 8.0) {
@@ -782,14 +789,8 @@ fn speculative(
             }
             (SpecMethod::DraftModel(d.name.clone()), Some(d))
         }
-        other => {
-            return Err(cx.err(
-                T,
-                "method",
-                format!("\"{other}\""),
-                "must be \"draft_model\", \"ngram\" or \"head\"",
-            ));
-        }
+        // "ngram", the one other name the check above lets through.
+        _ => (SpecMethod::Ngram, None),
     };
     Ok((
         Speculative {

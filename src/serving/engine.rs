@@ -331,6 +331,14 @@ impl<'a> Simulation<'a> {
         self
     }
 
+    /// KV blocks held across all replicas (0 after a complete run: nothing leaks).
+    pub fn kv_blocks_in_use(&self) -> u64 {
+        self.replicas
+            .iter()
+            .map(|r| r.alloc.used_blocks() as u64)
+            .sum()
+    }
+
     /// Requests still queued or running (0 after a complete run).
     pub fn unfinished(&self) -> usize {
         self.replicas

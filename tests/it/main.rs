@@ -3,6 +3,8 @@
 //! - `cli`: the command line as a user meets it (outputs, exit codes, errors).
 //! - `golden`: the committed sizing table, a regression check on sizing assumptions.
 //! - `simulate`: the serving simulator — closed forms, conservation, determinism, overload.
+//! - `speculative`: speculative decoding against Leviathan et al.'s closed forms, the
+//!   crossover where it stops paying, KV rollback without leaks, bad settings.
 //! - `calibration`: the cost model against Vidur's A100 profiles and our H100 bench file.
 //! - `bench`: the bench pipeline without a GPU (CPU backend, measured-file round trip) and
 //!   every CUDA kernel compiled to PTX by NVRTC.
@@ -12,3 +14,4 @@ mod calibration;
 mod cli;
 mod golden;
 mod simulate;
+mod speculative;
