@@ -10,8 +10,10 @@
 pub mod budget;
 pub mod dtype;
 pub mod paged;
+pub mod prefix;
 pub mod sizing;
 
 pub use budget::{Budget, EngineMemory};
 pub use dtype::CacheDtype;
+pub use prefix::{Isolation, PrefixCache};
 pub use sizing::{KvError, KvSpec};
