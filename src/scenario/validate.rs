@@ -894,6 +894,7 @@ e2e_ms = { p99 = 20000 }
                 preemption: Preemption::Swap,
                 attention: AttentionKernel::Standard,
                 max_queue: 100,
+                speculative: None,
             }
         );
         assert_eq!(
