@@ -163,7 +163,7 @@ pub fn sweep(scn: &Scenario, rates: &[f64], gammas: &[u32]) -> anyhow::Result<Sw
     let points: Vec<(usize, usize)> = (0..rates.len())
         .flat_map(|ri| (0..all_g.len()).map(move |gi| (ri, gi)))
         .collect();
-    let results: Vec<anyhow::Result<(f64, f64, f64, f64, f64)>> = points
+    let rows: Vec<anyhow::Result<SweepRow>> = points
         .par_iter()
         .map(|&(ri, gi)| {
             let v = variant(scn, rates[ri], all_g[gi]);
@@ -181,33 +181,29 @@ pub fn sweep(scn: &Scenario, rates: &[f64], gammas: &[u32]) -> anyhow::Result<Sw
                 .find(|(k, _)| k == "mean_batch_size")
                 .and_then(|(_, v)| v.parse().ok())
                 .unwrap_or(f64::NAN);
-            Ok((
-                s.tpot.p50 * 1e3,
-                s.ttft.p50 * 1e3,
-                s.output_tokens as f64 / s.duration_s,
-                batch,
-                s.spec_accepted as f64 / s.spec_drafted.max(1) as f64,
-            ))
+            Ok(SweepRow {
+                rate: rates[ri],
+                gamma: all_g[gi],
+                tpot_p50_ms: s.tpot.p50 * 1e3,
+                ttft_p50_ms: s.ttft.p50 * 1e3,
+                throughput_tps: s.output_tokens as f64 / s.duration_s,
+                mean_batch: batch,
+                acceptance_rate: (gi > 0)
+                    .then(|| s.spec_accepted as f64 / s.spec_drafted.max(1) as f64),
+                // Filled in below, against the baseline at the same load.
+                tpot_speedup: f64::NAN,
+                throughput_ratio: f64::NAN,
+            })
         })
         .collect();
-    let mut rows = Vec::with_capacity(points.len());
+    let mut rows = rows.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
     let mut base = (f64::NAN, f64::NAN);
-    for (&(ri, gi), res) in points.iter().zip(results) {
-        let (tpot, ttft, tps, batch, acc) = res?;
-        if gi == 0 {
-            base = (tpot, tps);
+    for r in &mut rows {
+        if r.gamma == 0 {
+            base = (r.tpot_p50_ms, r.throughput_tps);
         }
-        rows.push(SweepRow {
-            rate: rates[ri],
-            gamma: all_g[gi],
-            tpot_p50_ms: tpot,
-            ttft_p50_ms: ttft,
-            throughput_tps: tps,
-            mean_batch: batch,
-            acceptance_rate: (gi > 0).then_some(acc),
-            tpot_speedup: base.0 / tpot,
-            throughput_ratio: tps / base.1,
-        });
+        r.tpot_speedup = base.0 / r.tpot_p50_ms;
+        r.throughput_ratio = r.throughput_tps / base.1;
     }
     Ok(Sweep {
         rows,
