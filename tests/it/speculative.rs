@@ -268,8 +268,7 @@ fn error(from: &str, to: &str) -> String {
     let text = spec_decode().replace(from, to);
     assert_ne!(text, spec_decode(), "{from} not in the scenario");
     Scenario::from_str(&text, Path::new("scenarios/spec_decode.toml"))
-        .err()
-        .expect("an error")
+        .expect_err("an error")
         .to_string()
 }
 
