@@ -895,6 +895,8 @@ e2e_ms = { p99 = 20000 }
                 attention: AttentionKernel::Standard,
                 max_queue: 100,
                 speculative: None,
+                prefix_caching: true,
+                prefix_isolation: crate::kv::Isolation::PerTenant,
             }
         );
         assert_eq!(

@@ -52,6 +52,10 @@ pub struct EngineConfig {
     pub max_queue: u32,
     /// Speculative decoding, if on.
     pub speculative: Option<super::spec::Speculative>,
+    /// Automatic prefix caching (vLLM's `enable_prefix_caching`, on by default in V1).
+    pub prefix_caching: bool,
+    /// Who may share cached blocks: per tenant (the default; `cache_salt`) or everyone.
+    pub prefix_isolation: crate::kv::Isolation,
 }
 
 impl Default for EngineConfig {
@@ -68,6 +72,8 @@ impl Default for EngineConfig {
             attention: AttentionKernel::Flash,
             max_queue: 0,
             speculative: None,
+            prefix_caching: true,
+            prefix_isolation: crate::kv::Isolation::PerTenant,
         }
     }
 }

@@ -15,11 +15,13 @@ use super::config::{EngineConfig, Preemption, SchedulerKind};
 use super::spec::SpecRun;
 use crate::cost::iteration::{IterationCost, SeqWork};
 use crate::kv::paged::BlockAllocator;
+use crate::kv::prefix::{Inserted, PrefixCache, block_hashes};
 use crate::sim::{EventQueue, Nanos};
 use crate::workload::Request;
 use rand::rngs::StdRng;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+use std::sync::Arc;
 
 /// Events: plain data, handled in [`Simulation::run`]'s one `match`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +59,7 @@ impl Outcome {
 }
 
 /// One request's fate, emitted when it ends.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RequestDone {
     /// The request.
     pub req: Request,
@@ -73,6 +75,8 @@ pub struct RequestDone {
     pub last_token: Nanos,
     /// Times it was preempted.
     pub preemptions: u32,
+    /// Prompt tokens found in the prefix cache when it was first scheduled.
+    pub cached_tokens: u32,
 }
 
 /// One iteration of one replica.
@@ -98,6 +102,11 @@ pub struct IterationDone {
     pub contiguous_waste_tokens: u64,
     /// Preemptions during scheduling.
     pub preemptions: u32,
+    /// Prompt tokens admitted (first prefills and recomputes) and how many of them were
+    /// found in the prefix cache.
+    pub prefix_lookup_tokens: u32,
+    /// See `prefix_lookup_tokens`.
+    pub prefix_hit_tokens: u32,
     /// Requests waiting after scheduling.
     pub waiting: u32,
     /// Speculative decoding: draft tokens proposed in this iteration.
@@ -119,7 +128,7 @@ pub trait Observer {
     fn iteration(&mut self, it: &IterationDone);
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Seq {
     req: Request,
     slot: u32,
@@ -151,16 +160,22 @@ struct Seq {
     alpha: f64,
     drafted: u32,
     accepted: u32,
+    /// Prefix caching: chained hashes of the full blocks of its tokens (prompt, then
+    /// output), tokens it holds in cached blocks (a multiple of the block size, the leading
+    /// blocks), and the hits found when it was first scheduled.
+    hashes: Option<Arc<[u64]>>,
+    shared: u32,
+    first_hits: Option<u32>,
 }
 
 impl Seq {
     fn new(req: Request, now: Nanos) -> Seq {
         Seq {
-            req,
             slot: u32::MAX,
             stamp: 0,
             prefilled: 0,
             prefill_target: req.prompt_tokens,
+            req,
             generated: 0,
             scheduled: 0,
             first_scheduled: None,
@@ -176,6 +191,9 @@ impl Seq {
             alpha: f64::NAN,
             drafted: 0,
             accepted: 0,
+            hashes: None,
+            shared: 0,
+            first_hits: None,
         }
     }
 }
@@ -197,6 +215,8 @@ struct Group {
     held: u64,
     /// Σ KV tokens the allocator has recorded for members (lags `held`).
     recorded: u64,
+    /// Σ tokens members hold in cached (shared) blocks, outside the allocator's slots.
+    shared: u64,
     buckets: Vec<Vec<u32>>,
     /// (step at which it has generated its last token, stamp, slot).
     finish: BinaryHeap<Reverse<(u64, u64, u32)>>,
@@ -239,7 +259,15 @@ struct Replica {
     /// the drafting sequences in the iteration under way.
     draft_chunks: Vec<SeqWork>,
     draft_contexts: Vec<u32>,
+    /// Cached blocks; their KV lives in the allocator's slot [`CACHE_SLOT`].
+    cache: PrefixCache,
+    prefix_lookup: u32,
+    prefix_hits: u32,
 }
+
+/// The allocator slot that holds the prefix cache's blocks (full blocks only, so its token
+/// count is the cached block count × the block size).
+const CACHE_SLOT: u32 = 0;
 
 /// One simulation run over a stream of requests.
 pub struct Simulation<'a> {
@@ -256,6 +284,10 @@ pub struct Simulation<'a> {
     spec: Option<SpecRun<'a>>,
     /// Speculative decoding's accept/reject draws, in scheduling order.
     accept_rng: Option<StdRng>,
+    /// Prefix caching is on (not with static batching, which reserves whole sequences).
+    caching: bool,
+    /// Scratch for block content ids.
+    content: Vec<u64>,
 }
 
 impl<'a> Simulation<'a> {
@@ -282,7 +314,7 @@ impl<'a> Simulation<'a> {
                 },
                 alloc: BlockAllocator::new(num_blocks, cfg.block_size),
                 free_slots: Vec::new(),
-                next_slot: 0,
+                next_slot: CACHE_SLOT + 1,
                 next_stamp: 0,
                 busy: false,
                 started: Nanos::ZERO,
@@ -295,13 +327,15 @@ impl<'a> Simulation<'a> {
                 joiners: Vec::new(),
                 draft_chunks: Vec::new(),
                 draft_contexts: Vec::new(),
+                cache: PrefixCache::new(),
+                prefix_lookup: 0,
+                prefix_hits: 0,
             })
             .collect();
         let grouping = cfg.scheduler != SchedulerKind::Static
             && cost.aggregates_decodes()
             && cfg.block_size.is_power_of_two();
         Simulation {
-            cfg,
             cost,
             replicas,
             queue: EventQueue::new(),
@@ -311,6 +345,9 @@ impl<'a> Simulation<'a> {
             grouping,
             spec: None,
             accept_rng: None,
+            caching: cfg.prefix_caching && cfg.scheduler != SchedulerKind::Static,
+            content: Vec::new(),
+            cfg,
         }
     }
 
@@ -331,12 +368,22 @@ impl<'a> Simulation<'a> {
         self
     }
 
-    /// KV blocks held across all replicas (0 after a complete run: nothing leaks).
+    /// KV blocks held by sequences across all replicas, not counting the prefix cache's (0
+    /// after a complete run: nothing leaks).
     pub fn kv_blocks_in_use(&self) -> u64 {
         self.replicas
             .iter()
-            .map(|r| r.alloc.used_blocks() as u64)
+            .map(|r| {
+                (r.alloc.used_blocks() - r.alloc.tokens(CACHE_SLOT) / r.alloc.block_size()) as u64
+            })
             .sum()
+    }
+
+    /// Prefix cache totals over all replicas: (blocks evicted, blocks cached at the end).
+    pub fn prefix_cache_stats(&self) -> (u64, u64) {
+        self.replicas.iter().fold((0, 0), |(e, c), r| {
+            (e + r.cache.evictions(), c + r.cache.cached_blocks() as u64)
+        })
     }
 
     /// Requests still queued or running (0 after a complete run).
@@ -393,21 +440,36 @@ impl<'a> Simulation<'a> {
         };
         if let Some(outcome) = reject {
             obs.request(&RequestDone {
-                req,
+                req: req.clone(),
                 replica: r,
                 outcome,
                 first_scheduled: now,
                 first_token: now,
                 last_token: now,
                 preemptions: 0,
+                cached_tokens: 0,
             });
             return;
         }
         let mut seq = Seq::new(req, now);
+        if self.caching
+            && let Some(segments) = &seq.req.prefix
+        {
+            let r = &seq.req;
+            crate::workload::content_ids(
+                segments,
+                cfg.block_size,
+                r.prompt_tokens + r.output_tokens,
+                &mut self.content,
+            );
+            let mut h = Vec::with_capacity(self.content.len());
+            block_hashes(&self.content, r.tenant, cfg.prefix_isolation, &mut h);
+            seq.hashes = Some(h.into());
+        }
         if let Some(sp) = &self.spec {
             seq.alpha = sp
                 .acceptance
-                .request_alpha(&mut sp.streams.indexed("spec_alpha", req.id));
+                .request_alpha(&mut sp.streams.indexed("spec_alpha", seq.req.id));
         }
         rep.waiting.push_back(seq);
         if !rep.busy {
@@ -426,6 +488,9 @@ impl<'a> Simulation<'a> {
         rep.work.clear();
         rep.draft_chunks.clear();
         rep.draft_contexts.clear();
+        rep.prefix_lookup = 0;
+        rep.prefix_hits = 0;
+        let bs = cfg.block_size;
         let (mut spec_drafted, mut spec_accepted, mut spec_verified) = (0u32, 0u32, 0u32);
         let mut draft_steps = 0u32;
         rep.decodes = 0;
@@ -485,7 +550,7 @@ impl<'a> Simulation<'a> {
                     step_group(rep);
                     budget -= rep.group.members;
                     rep.decodes += rep.group.members;
-                    rep.decode_context += rep.group.held;
+                    rep.decode_context += rep.group.held + rep.group.shared;
                     decode_tokens += rep.group.members;
                     sampled += rep.group.members;
                 }
@@ -504,11 +569,15 @@ impl<'a> Simulation<'a> {
                         i += 1;
                         continue;
                     }
-                    let context = rep.alloc.tokens(slot);
+                    let context = s.shared + rep.alloc.tokens(slot);
                     let mut self_preempted = false;
-                    // Append, or preempt the newest sequence (possibly this one) until it fits;
-                    // a failed append changes nothing. (Only without a group: group_fits.)
-                    while rep.alloc.append(slot, need).is_err() {
+                    // Append, evicting cached blocks nobody uses, or preempt the newest
+                    // sequence (possibly this one) until it fits; a failed append changes
+                    // nothing. (Only without a group: group_fits.)
+                    while let Err(e) = rep.alloc.append(slot, need) {
+                        if reclaim(rep, e.needed) {
+                            continue;
+                        }
                         let victim = rep.solo.len() - 1;
                         preempt(rep, cfg.preemption, kv_bpt, self.cost, max_len);
                         preemptions += 1;
@@ -558,8 +627,8 @@ impl<'a> Simulation<'a> {
                     if rep.running.len() >= cfg.max_num_seqs as usize || budget == 0 {
                         break;
                     }
-                    let slot = rep.free_slots.last().copied().unwrap_or(rep.next_slot);
-                    if !rep.alloc.can_append(slot, s.swapped_tokens + 1) {
+                    let blocks = rep.alloc.blocks_needed(0, s.swapped_tokens + 1);
+                    if !reclaim(rep, blocks) {
                         break;
                     }
                     let mut s = rep.swapped.pop_front().expect("front exists");
@@ -582,7 +651,19 @@ impl<'a> Simulation<'a> {
                     && rep.swapped.is_empty()
                 {
                     let Some(s) = rep.waiting.front() else { break };
-                    let remaining = s.prefill_target - s.prefilled;
+                    // Prefix hits: the leading cached blocks of what it must prefill, leaving
+                    // at least one token to compute (its logits give the next token).
+                    let (mut hits, mut pinned) = (0u32, 0u32);
+                    if let Some(h) = &s.hashes {
+                        let max = ((s.prefill_target - 1) / bs) as usize;
+                        let hs = &h[..max.min(h.len())];
+                        hits = rep.cache.lookup(hs) as u32;
+                        pinned = hs[..hits as usize]
+                            .iter()
+                            .filter(|&&x| rep.cache.refcount(x) == Some(0))
+                            .count() as u32;
+                    }
+                    let remaining = s.prefill_target - s.prefilled - hits * bs;
                     // Without chunking a prompt runs whole; one longer than the whole budget
                     // (a recompute of prompt + output) is chunked anyway, or it could never run.
                     let whole = !chunked && remaining <= cfg.max_num_batched_tokens;
@@ -594,20 +675,31 @@ impl<'a> Simulation<'a> {
                     if chunk > budget {
                         break;
                     }
-                    let slot = rep.free_slots.last().copied().unwrap_or(rep.next_slot);
-                    if !rep.alloc.can_append(slot, chunk) {
+                    // The hit blocks that nobody else uses stop being evictable.
+                    let blocks = rep.alloc.blocks_needed(0, chunk);
+                    if rep.alloc.free_blocks() + rep.cache.evictable_blocks() < blocks + pinned {
                         break;
                     }
                     let mut s = rep.waiting.pop_front().expect("front exists");
+                    if let Some(h) = &s.hashes {
+                        rep.cache.acquire(&h[..hits as usize]);
+                    }
+                    let cached = hits * bs;
+                    s.shared = cached;
+                    s.prefilled = cached;
+                    s.first_hits.get_or_insert(cached);
+                    rep.prefix_lookup += s.prefill_target;
+                    rep.prefix_hits += cached;
+                    reclaim(rep, blocks);
                     let slot = take_slot(rep);
                     let _ = rep.alloc.append(slot, chunk);
                     s.first_scheduled.get_or_insert(now);
                     s.scheduled = chunk;
                     budget -= chunk;
-                    push_work(rep, agg, 0, chunk);
+                    push_work(rep, agg, cached, chunk);
                     if self.spec.is_some() {
                         rep.draft_chunks.push(SeqWork {
-                            context: 0,
+                            context: cached,
                             tokens: chunk,
                         });
                     }
@@ -656,10 +748,13 @@ impl<'a> Simulation<'a> {
             batch_size: batch,
             prefill_tokens,
             decode_tokens,
-            kv_blocks_used: rep.alloc.used_blocks(),
+            // Cached blocks nobody uses are reclaimable: not in use (as vLLM counts them).
+            kv_blocks_used: rep.alloc.used_blocks() - rep.cache.evictable_blocks(),
             kv_fragmentation_tokens: rep.alloc.internal_fragmentation_tokens() - lag,
             contiguous_waste_tokens: rep.running.len() as u64 * max_len - rep.len_sum,
             preemptions,
+            prefix_lookup_tokens: rep.prefix_lookup,
+            prefix_hit_tokens: rep.prefix_hits,
             waiting: rep.waiting.len() as u32,
             spec_drafted,
             spec_accepted,
@@ -674,6 +769,7 @@ impl<'a> Simulation<'a> {
         let is_static = self.cfg.scheduler == SchedulerKind::Static;
         let max_len = self.max_model_len as u64;
         let grouping = self.grouping;
+        let bs = self.cfg.block_size;
         let rep = &mut self.replicas[r as usize];
         // Sequences that also emitted at the end of the previous iteration share its gap.
         let common_gap = now.saturating_sub(rep.started);
@@ -687,15 +783,27 @@ impl<'a> Simulation<'a> {
                 s.scheduled = 0;
                 continue;
             }
-            let emits = if s.prefilled < s.prefill_target {
+            let was_prefilling = s.prefilled < s.prefill_target;
+            if was_prefilling {
                 s.prefilled += s.scheduled;
-                s.prefilled == s.prefill_target
-            } else {
-                true
-            };
+            }
+            let prefill_done = was_prefilling && s.prefilled == s.prefill_target;
+            let emits = !was_prefilling || prefill_done;
             s.scheduled = 0;
             if !emits {
                 continue;
+            }
+            // The prompt's full blocks go into the prefix cache (a block another sequence
+            // cached meanwhile is used from there and this copy freed).
+            if prefill_done && let Some(h) = s.hashes.clone() {
+                let upto = ((s.prefill_target / bs) as usize).min(h.len());
+                for &hash in &h[(s.shared / bs) as usize..upto] {
+                    let _ = rep.alloc.truncate(slot, bs);
+                    if rep.cache.insert(hash) == Inserted::New {
+                        let _ = rep.alloc.append(CACHE_SLOT, bs);
+                    }
+                    s.shared += bs;
+                }
             }
             // A verified speculative step keeps the accepted draft tokens plus one, and rolls
             // the rejected positions' KV back.
@@ -774,18 +882,20 @@ impl<'a> Simulation<'a> {
         }
         if !rep.done.is_empty() {
             for &(_, slot) in &rep.done {
-                let s = &rep.seqs[slot as usize];
+                let s = &mut rep.seqs[slot as usize];
                 rep.alloc.free(slot);
+                release_cached(&mut rep.cache, s, bs);
                 rep.free_slots.push(slot);
                 rep.len_sum -= clamp_len(s, max_len);
                 obs.request(&RequestDone {
-                    req: s.req,
+                    req: s.req.clone(),
                     replica: r,
                     outcome: Outcome::Finished,
                     first_scheduled: s.first_scheduled.unwrap_or(s.req.arrival),
                     first_token: s.first_token.unwrap_or(now),
                     last_token: s.last_token,
                     preemptions: s.preemptions,
+                    cached_tokens: s.first_hits.unwrap_or(0),
                 });
             }
             let seqs = &rep.seqs;
@@ -809,6 +919,34 @@ impl<'a> Simulation<'a> {
 /// The request's length so far, as a contiguous reservation of `max_len` would see it.
 fn clamp_len(s: &Seq, max_len: u64) -> u64 {
     (s.req.prompt_tokens as u64 + s.generated as u64).min(max_len)
+}
+
+/// Make `blocks` blocks free, evicting least recently used cached blocks that no sequence
+/// uses if the free list is short; false (and nothing evicted) if even that is not enough.
+fn reclaim(rep: &mut Replica, blocks: u32) -> bool {
+    let free = rep.alloc.free_blocks();
+    if free >= blocks {
+        return true;
+    }
+    if free + rep.cache.evictable_blocks() < blocks {
+        return false;
+    }
+    let evicted = rep.cache.evict(blocks - free);
+    rep.alloc
+        .truncate(CACHE_SLOT, evicted * rep.alloc.block_size());
+    true
+}
+
+/// Give back a sequence's hold on its cached blocks (they stay cached, evictable when no
+/// one else holds them).
+fn release_cached(cache: &mut PrefixCache, s: &mut Seq, block_size: u32) {
+    if s.shared > 0
+        && let Some(h) = &s.hashes
+    {
+        let released = cache.release(&h[..(s.shared / block_size) as usize]);
+        debug_assert!(released.is_ok(), "a sequence releases only blocks it holds");
+    }
+    s.shared = 0;
 }
 
 fn take_slot(rep: &mut Replica) -> u32 {
@@ -835,7 +973,7 @@ fn enter(rep: &mut Replica, mut s: Seq, slot: u32, max_len: u64) {
     rep.next_stamp += 1;
     rep.len_sum += clamp_len(&s, max_len);
     if rep.seqs.len() <= slot as usize {
-        rep.seqs.resize(slot as usize + 1, s);
+        rep.seqs.resize(slot as usize + 1, s.clone());
     }
     rep.seqs[slot as usize] = s;
     rep.running.push(slot);
@@ -855,7 +993,8 @@ fn group_fits(rep: &Replica, budget: u32) -> bool {
         tokens += need as u64;
         blocks += rep.alloc.blocks_needed(rep.alloc.tokens(slot), need) as u64;
     }
-    tokens <= budget as u64 && blocks <= rep.alloc.free_blocks() as u64
+    tokens <= budget as u64
+        && blocks <= rep.alloc.free_blocks() as u64 + rep.cache.evictable_blocks() as u64
 }
 
 /// Append this step's token for the members that cross into a new block (the others' tokens
@@ -865,6 +1004,11 @@ fn step_group(rep: &mut Replica) {
     g.scheduled = true;
     let mask = rep.alloc.block_size() as u64 - 1;
     let key = (g.step.wrapping_neg() & mask) as usize;
+    let crossing = g.buckets[key].len() as u32;
+    if !reclaim(rep, crossing) {
+        debug_assert!(false, "group_fits checked the blocks");
+    }
+    let g = &mut rep.group;
     for &slot in &g.buckets[key] {
         let s = &rep.seqs[slot as usize];
         let held = s.join_held as u64 + (g.step - s.join_step);
@@ -890,6 +1034,7 @@ fn join_group(rep: &mut Replica, slot: u32) {
     g.members += 1;
     g.held += held as u64;
     g.recorded += held as u64;
+    g.shared += s.shared as u64;
 }
 
 /// Take a member out of the group, bringing its own fields up to date (the allocator's
@@ -908,6 +1053,7 @@ fn leave_group(g: &mut Group, s: &mut Seq, alloc: &BlockAllocator, block_size: u
     g.members -= 1;
     g.held -= held;
     g.recorded -= alloc.tokens(s.slot) as u64;
+    g.shared -= s.shared as u64;
 }
 
 /// Hand every member back to one-by-one handling (before a step in which someone may be cut
@@ -934,6 +1080,7 @@ fn dissolve_group(rep: &mut Replica) {
     g.members = 0;
     g.held = 0;
     g.recorded = 0;
+    g.shared = 0;
     rep.solo.clear();
     rep.solo.extend_from_slice(&rep.running);
 }
@@ -946,10 +1093,11 @@ fn preempt(rep: &mut Replica, mode: Preemption, kv_bpt: f64, cost: &IterationCos
     debug_assert_eq!(rep.group.members, 0);
     let slot = rep.running.pop().expect("a running sequence to preempt");
     rep.solo.pop();
-    let mut s = rep.seqs[slot as usize];
+    let mut s = rep.seqs[slot as usize].clone();
     rep.len_sum -= clamp_len(&s, max_len);
-    let held = rep.alloc.tokens(slot);
+    let held = s.shared + rep.alloc.tokens(slot);
     rep.alloc.free(slot);
+    release_cached(&mut rep.cache, &mut s, rep.alloc.block_size());
     rep.free_slots.push(slot);
     s.slot = u32::MAX;
     s.scheduled = 0;

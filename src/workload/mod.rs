@@ -13,10 +13,11 @@ use crate::sim::{Nanos, RngStreams};
 pub use dist::{ArrivalProcess, LengthDist, LengthSampler, gamma as gamma_sample};
 use rand::rngs::StdRng;
 use std::path::PathBuf;
+use std::sync::Arc;
 pub use trace::TraceFormat;
 
 /// One request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Request {
     /// Sequence number, from 0 in arrival order.
     pub id: u64,
@@ -26,6 +27,58 @@ pub struct Request {
     pub prompt_tokens: u32,
     /// Output tokens to generate (≥ 1).
     pub output_tokens: u32,
+    /// Tenant (0 when the workload has none); salts its prefix-cache hashes.
+    pub tenant: u32,
+    /// What its tokens are, at the granularity prefix caching needs: runs of tokens named by
+    /// a key (a system prompt, a document, a trace block), prompt then output. `None`: every
+    /// token is unique to this request (nothing to share).
+    pub prefix: Option<Arc<[Segment]>>,
+}
+
+/// A run of `tokens` tokens whose identity is `key`: two requests with equal segments up to
+/// some point have equal tokens up to that point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Segment {
+    /// Identity of the run's tokens.
+    pub key: u64,
+    /// Its length.
+    pub tokens: u32,
+}
+
+/// Content ids of the full `block_size`-token blocks among the first `tokens` tokens of a
+/// request described by `segments`, into `out` (cleared first). Block `j` is named by the
+/// segments overlapping it and where it starts within each, so two requests get the same
+/// id for block `j` exactly when their segments give it the same tokens. Tokens past the
+/// segments' end are unique to the request (the block and all after it get no id).
+pub fn content_ids(segments: &[Segment], block_size: u32, tokens: u32, out: &mut Vec<u64>) {
+    use crate::sim::rng::mix;
+    out.clear();
+    let bs = block_size as u64;
+    let (mut i, mut start) = (0usize, 0u64);
+    for j in 0..tokens as u64 / bs {
+        let (lo, hi) = (j * bs, (j + 1) * bs);
+        // The first segment that ends after the block's start.
+        while i < segments.len() && start + segments[i].tokens as u64 <= lo {
+            start += segments[i].tokens as u64;
+            i += 1;
+        }
+        let (mut k, mut k_start) = (i, start);
+        let mut h = 0x6a09_e667_f3bc_c908u64;
+        loop {
+            let Some(s) = segments.get(k) else {
+                return; // past the described tokens: unique from here on
+            };
+            // The key and where in the segment this block's part of it starts.
+            h = mix(mix(h ^ s.key) ^ (lo.max(k_start) - k_start));
+            let end = k_start + s.tokens as u64;
+            if end >= hi {
+                break;
+            }
+            k += 1;
+            k_start = end;
+        }
+        out.push(h);
+    }
 }
 
 /// Where requests come from.
@@ -166,6 +219,7 @@ impl Iterator for Synthetic {
             arrival: Nanos::from_secs_f64(self.t),
             prompt_tokens: self.prompt.sample(&mut self.prompts),
             output_tokens: self.output.sample(&mut self.outputs),
+            ..Request::default()
         };
         self.next_id += 1;
         Some(r)
@@ -278,7 +332,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("planner-wl-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let bad = dir.join("bad.jsonl");
-        let good = r#"{"timestamp": 0, "input_length": 0, "output_length": 3, "hash_ids": [1]}"#;
+        let good = r#"{"timestamp": 0, "input_length": 0, "output_length": 3, "hash_ids": []}"#;
         std::fs::write(&bad, format!("{good}\n{good}\n{{\"timestamp\": 5}}\n")).unwrap();
         let mut sp = trace(1.0, None);
         sp.source = WorkloadSource::Trace {
@@ -291,6 +345,20 @@ mod tests {
             e.contains("bad.jsonl:3:") && e.contains("input_length"),
             "{e}"
         );
+        // hash_ids must cover the input in 512-token blocks; time must not go backwards.
+        let short =
+            r#"{"timestamp": 1, "input_length": 1025, "output_length": 3, "hash_ids": [1, 2]}"#;
+        std::fs::write(&bad, format!("{good}\n{short}\n")).unwrap();
+        let e = requests(&sp, &s).err().unwrap().to_string();
+        assert!(
+            e.contains("bad.jsonl:2: input_length 1025 needs ⌈1025 / 512⌉ = 3 hash_ids, found 2"),
+            "{e}"
+        );
+        let late = r#"{"timestamp": 7, "input_length": 10, "output_length": 3, "hash_ids": [1]}"#;
+        let early = r#"{"timestamp": 6, "input_length": 10, "output_length": 3, "hash_ids": [1]}"#;
+        std::fs::write(&bad, format!("{late}\n{early}\n")).unwrap();
+        let e = requests(&sp, &s).err().unwrap().to_string();
+        assert!(e.contains("bad.jsonl:2: timestamp 6 ms is earlier"), "{e}");
         std::fs::write(&bad, format!("{good}\n")).unwrap();
         let one: Vec<Request> = requests(&sp, &s).unwrap().collect();
         assert_eq!(one[0].prompt_tokens, 1, "zero-length prompts become 1");

@@ -3,7 +3,7 @@
 //! `ContextTokens`, `GeneratedTokens`). Read line by line; arrivals are relative to the first
 //! request and divided by `time_scale`.
 
-use super::{Request, WorkloadError};
+use super::{Request, Segment, WorkloadError};
 use crate::sim::Nanos;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -27,6 +27,8 @@ pub struct TraceReader {
     line_no: usize,
     t0: Option<i128>,
     next_id: u64,
+    /// The previous Mooncake timestamp (ns), to refuse a trace out of order.
+    last_t: Option<i128>,
     peeked: Option<Request>,
     /// The first malformed line met, if any.
     pub error: Option<String>,
@@ -37,6 +39,36 @@ struct MooncakeRow {
     timestamp: f64,
     input_length: u64,
     output_length: u64,
+    /// One id per 512-token block of the input (the last may be partial); equal ids, equal
+    /// tokens (and, in this trace's construction, an equal prefix).
+    #[serde(default)]
+    hash_ids: Option<Vec<u64>>,
+}
+
+/// Tokens per `hash_ids` block in Mooncake traces.
+pub const MOONCAKE_BLOCK: u64 = 512;
+
+/// A Mooncake request's segments: one per hash id (512 tokens, the last one the rest of the
+/// input), then its output, unique to the request. The engine names its own, smaller blocks
+/// from these ([`super::content_ids`]): engine block `j` lies inside trace block
+/// `j·block_size / 512` (block sizes are powers of two up to 256), so two requests share it
+/// exactly when they share that trace block's id. A trailing partial trace block is shared
+/// only with requests carrying the same id (the same partial tokens); the engine, like vLLM,
+/// caches only its full blocks.
+fn mooncake_segments(hash_ids: &[u64], input: u64, output: u64, id: u64) -> Vec<Segment> {
+    let mut segs: Vec<Segment> = hash_ids
+        .iter()
+        .enumerate()
+        .map(|(i, &h)| Segment {
+            key: crate::sim::rng::mix(h ^ 0x4d6f_6f6e_6361_6b65),
+            tokens: (input - i as u64 * MOONCAKE_BLOCK).min(MOONCAKE_BLOCK) as u32,
+        })
+        .collect();
+    segs.push(Segment {
+        key: crate::sim::rng::mix(id ^ 0x6f75_7470_7574_0000),
+        tokens: output.min(u32::MAX as u64) as u32,
+    });
+    segs
 }
 
 /// "2023-11-16 18:15:46.6805900" → integer nanoseconds since 1970-01-01 00:00 (no time
@@ -95,6 +127,7 @@ impl TraceReader {
             line_no: 0,
             t0: None,
             next_id: 0,
+            last_t: None,
             peeked: None,
             error: None,
         };
@@ -130,23 +163,42 @@ impl TraceReader {
             if line.trim().is_empty() {
                 continue;
             }
+            let mut hash_ids = None;
             let parsed: Result<(i128, u64, u64), String> = match self.format {
                 TraceFormat::Mooncake => serde_json::from_str::<MooncakeRow>(&line)
                     .map_err(|e| e.to_string())
                     .and_then(|r| {
-                        if r.timestamp.is_finite() && r.timestamp >= 0.0 {
-                            // Milliseconds → nanoseconds.
-                            Ok((
-                                (r.timestamp * 1e6).round() as i128,
-                                r.input_length,
-                                r.output_length,
-                            ))
-                        } else {
-                            Err(format!(
+                        if !(r.timestamp.is_finite() && r.timestamp >= 0.0) {
+                            return Err(format!(
                                 "timestamp {} must be a non-negative number of milliseconds",
                                 r.timestamp
-                            ))
+                            ));
                         }
+                        // Milliseconds → nanoseconds.
+                        let t = (r.timestamp * 1e6).round() as i128;
+                        if let Some(prev) = self.last_t
+                            && t < prev
+                        {
+                            return Err(format!(
+                                "timestamp {} ms is earlier than the line before ({} ms): a trace must be in arrival order",
+                                r.timestamp,
+                                prev as f64 / 1e6
+                            ));
+                        }
+                        self.last_t = Some(t);
+                        if let Some(h) = &r.hash_ids {
+                            let want = r.input_length.div_ceil(MOONCAKE_BLOCK);
+                            if h.len() as u64 != want {
+                                return Err(format!(
+                                    "input_length {} needs ⌈{} / {MOONCAKE_BLOCK}⌉ = {want} hash_ids, found {}",
+                                    r.input_length,
+                                    r.input_length,
+                                    h.len()
+                                ));
+                            }
+                        }
+                        hash_ids = r.hash_ids;
+                        Ok((t, r.input_length, r.output_length))
                     }),
                 TraceFormat::Azure => {
                     let f: Vec<&str> = line.split(',').collect();
@@ -179,6 +231,8 @@ impl TraceReader {
                         arrival,
                         prompt_tokens: i.clamp(1, u32::MAX as u64) as u32,
                         output_tokens: o.clamp(1, u32::MAX as u64) as u32,
+                        tenant: 0,
+                        prefix: hash_ids.map(|h| mooncake_segments(&h, i, o, self.next_id).into()),
                     };
                     self.next_id += 1;
                     return Some(r);

@@ -19,7 +19,7 @@ struct Record {
 
 impl Observer for Record {
     fn request(&mut self, d: &RequestDone) {
-        self.done.push(*d);
+        self.done.push(d.clone());
     }
     fn inter_token(&mut self, gap: Nanos, count: u32) {
         self.gaps.extend(std::iter::repeat_n(gap, count as usize));
@@ -35,6 +35,7 @@ fn req(id: u64, at_ms: u64, prompt: u32, output: u32) -> Request {
         arrival: Nanos(at_ms * 1_000_000),
         prompt_tokens: prompt,
         output_tokens: output,
+        ..Request::default()
     }
 }
 
@@ -54,7 +55,7 @@ fn run(cfg: EngineConfig, blocks: u32, requests: Vec<Request>) -> Record {
 #[test]
 fn one_request_closed_form() {
     let rec = run(EngineConfig::default(), 1000, vec![req(0, 0, 100, 10)]);
-    let d = rec.done[0];
+    let d = &rec.done[0];
     assert_eq!(d.outcome, Outcome::Finished);
     assert_eq!(d.first_token, Nanos(10_000_000));
     assert_eq!(d.last_token, Nanos(100_000_000));
@@ -424,6 +425,7 @@ fn grouped_decode_matches_one_by_one() {
                     arrival: Nanos(t),
                     prompt_tokens: rng.random_range(1..1500),
                     output_tokens: rng.random_range(1..400),
+                    ..Request::default()
                 }
             })
             .collect();

@@ -239,6 +239,7 @@ fn engine_rollback_leaks_no_blocks() {
                 arrival: Nanos(t),
                 prompt_tokens: rng.random_range(1..800),
                 output_tokens: rng.random_range(1..600),
+                ..Request::default()
             }
         })
         .collect();
