@@ -179,6 +179,10 @@ pub struct SimulateArgs {
     /// Format of the report tables (summary, requests, iterations).
     #[arg(long, value_enum, default_value = "csv")]
     pub format: TableFormatArg,
+    /// Turn automatic prefix caching off (to see what it buys: compare TTFT with a run
+    /// without this flag).
+    #[arg(long)]
+    pub no_prefix_caching: bool,
 }
 
 /// `planner speculate`.

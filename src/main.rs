@@ -375,7 +375,10 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     use planner::scenario::Scenario;
     use planner::simulate::{SimOptions, prepare, simulate};
     let wall = std::time::Instant::now();
-    let scn = Scenario::load(&args.scenario)?;
+    let mut scn = Scenario::load(&args.scenario)?;
+    if args.no_prefix_caching {
+        scn.engine.prefix_caching = false;
+    }
     let prepared = prepare(&scn)?;
     let opts = SimOptions {
         no_files: false,

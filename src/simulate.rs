@@ -8,10 +8,12 @@
 
 use crate::cost::Efficiency;
 use crate::cost::iteration::{ATTENTION, IterationCost};
+use crate::kv::Isolation;
 use crate::kv::{Budget, EngineMemory, KvSpec, budget::GIB};
 use crate::metrics::{LogHistogram, Quantiles};
 use crate::report::table::{Kind, TableFormat, TableWriter};
 use crate::scenario::{Scenario, SloMetric};
+use crate::serving::config::SchedulerKind;
 use crate::serving::engine::{IterationDone, Observer, Outcome, RequestDone, Simulation};
 use crate::serving::spec::{DraftCost, SpecMethod, SpecRun};
 use crate::sim::{Nanos, RngStreams};
@@ -234,10 +236,23 @@ struct Collector {
     frag_sum: u64,
     waste_sum: u64,
     spec: [u64; 3],
+    /// Prompt tokens admitted and found cached, over all (re)admissions.
+    prefix: [u64; 2],
+    tenant_names: Vec<String>,
+    tenants: Vec<TenantStats>,
     requests: Option<TableWriter>,
     iters: Option<TableWriter>,
     io_error: Option<anyhow::Error>,
     progress: Option<Progress>,
+}
+
+/// Per-tenant latencies and cache use (finished requests).
+#[derive(Default)]
+struct TenantStats {
+    ttft: Vec<f32>,
+    tpot: Vec<f32>,
+    prompt_tokens: u64,
+    cached_tokens: u64,
 }
 
 struct Progress {
@@ -249,9 +264,10 @@ struct Progress {
 /// Columns of `requests`: times in integer µs, the arrival from the start of the run, the
 /// others from the request's arrival (TPOT: per output token after the first); empty for
 /// rejected requests.
-const REQUEST_COLUMNS: [(&str, Kind); 11] = [
+const REQUEST_COLUMNS: [(&str, Kind); 13] = [
     ("id", Kind::U64),
     ("replica", Kind::U64),
+    ("tenant", Kind::Str),
     ("arrival_us", Kind::U64),
     ("prompt_tokens", Kind::U64),
     ("output_tokens", Kind::U64),
@@ -261,6 +277,7 @@ const REQUEST_COLUMNS: [(&str, Kind); 11] = [
     ("tpot_us", Kind::OptU64),
     ("e2e_us", Kind::OptU64),
     ("preemptions", Kind::U64),
+    ("cached_tokens", Kind::U64),
 ];
 
 /// Columns of `iterations` (times in µs).
@@ -306,6 +323,13 @@ impl Observer for Collector {
                     0.0
                 };
                 let queue = secs(d.first_scheduled);
+                let tenant = &mut self.tenants[r.tenant as usize];
+                tenant.ttft.push(ttft as f32);
+                tenant.prompt_tokens += r.prompt_tokens as u64;
+                tenant.cached_tokens += d.cached_tokens as u64;
+                if r.output_tokens > 1 {
+                    tenant.tpot.push(tpot as f32);
+                }
                 self.ttft.push(ttft as f32);
                 self.e2e.push(e2e as f32);
                 self.queue.push(queue as f32);
@@ -331,14 +355,16 @@ impl Observer for Collector {
         if let Some(t) = &mut self.requests {
             t.u64(0, r.id);
             t.u64(1, d.replica as u64);
-            t.u64(2, r.arrival.0 / 1000);
-            t.u64(3, r.prompt_tokens as u64);
-            t.u64(4, r.output_tokens as u64);
-            t.str(5, d.outcome.name());
+            t.str(2, &self.tenant_names[r.tenant as usize]);
+            t.u64(3, r.arrival.0 / 1000);
+            t.u64(4, r.prompt_tokens as u64);
+            t.u64(5, r.output_tokens as u64);
+            t.str(6, d.outcome.name());
             for k in 0..4 {
-                t.opt_u64(6 + k, times.map(|v| (v[k] * 1e6).round() as u64));
+                t.opt_u64(7 + k, times.map(|v| (v[k] * 1e6).round() as u64));
             }
-            t.u64(10, d.preemptions as u64);
+            t.u64(11, d.preemptions as u64);
+            t.u64(12, d.cached_tokens as u64);
             Self::end_row(&mut self.requests, &mut self.io_error);
         }
         if let Some(p) = &mut self.progress {
@@ -378,6 +404,8 @@ impl Observer for Collector {
         self.spec[0] += it.spec_drafted as u64;
         self.spec[1] += it.spec_accepted as u64;
         self.spec[2] += it.spec_verified as u64;
+        self.prefix[0] += it.prefix_lookup_tokens as u64;
+        self.prefix[1] += it.prefix_hit_tokens as u64;
         if let Some(t) = &mut self.iters {
             for (i, v) in [
                 it.start.0 / 1000,
@@ -418,6 +446,16 @@ pub fn simulate(
             }
             TableWriter::create(&dir, stem, opts.format, columns).map(Some)
         };
+    let tenant_names: Vec<String> = if scn.workload.sharing.tenants.is_empty() {
+        vec!["-".to_string()]
+    } else {
+        scn.workload
+            .sharing
+            .tenants
+            .iter()
+            .map(|t| t.name.clone())
+            .collect()
+    };
     let mut c = Collector {
         slo: scn
             .slo
@@ -442,6 +480,12 @@ pub fn simulate(
         frag_sum: 0,
         waste_sum: 0,
         spec: [0; 3],
+        prefix: [0; 2],
+        tenant_names: tenant_names.clone(),
+        tenants: tenant_names
+            .iter()
+            .map(|_| TenantStats::default())
+            .collect(),
         requests: open("requests", &REQUEST_COLUMNS)?,
         iters: open("iterations", &ITERATION_COLUMNS)?,
         io_error: None,
@@ -461,6 +505,7 @@ pub fn simulate(
         prepared.kv_bytes_per_token,
         scn.model.max_position_embeddings.min(u32::MAX as u64) as u32,
     );
+    sim = sim.with_router(scn.router);
     if let Some(sp) = &scn.engine.speculative {
         let draft = match &sp.method {
             SpecMethod::Ngram => DraftCost::Free,
@@ -601,6 +646,62 @@ pub fn simulate(
                 if *ok { "met" } else { "missed" }
             ),
         );
+    }
+    put("router", scn.router.name().to_string());
+    let caching = scn.engine.prefix_caching && scn.engine.scheduler != SchedulerKind::Static;
+    put(
+        "prefix_caching",
+        if !caching {
+            "off".to_string()
+        } else {
+            match scn.engine.prefix_isolation {
+                Isolation::PerTenant => "on, per tenant".to_string(),
+                Isolation::Shared => "on, SHARED across tenants (no isolation)".to_string(),
+            }
+        },
+    );
+    if caching {
+        let [lookup, hits] = c.prefix;
+        put(
+            "prefix_cache_hit_rate",
+            format!("{:.4}", hits as f64 / lookup.max(1) as f64),
+        );
+        put("prefill_tokens_saved", hits.to_string());
+        put(
+            "prefill_tflop_saved_excl_attention",
+            format!(
+                "{:.1}",
+                hits as f64 * scn.model.flops_per_token(0) as f64 / 1e12
+            ),
+        );
+        let (evicted, cached) = sim.prefix_cache_stats();
+        put("prefix_cache_evicted_blocks", evicted.to_string());
+        put("prefix_cache_blocks_at_end", cached.to_string());
+    }
+    if c.tenants.len() > 1 {
+        for (name, t) in c.tenant_names.iter().zip(&mut c.tenants) {
+            let (ttft, tpot) = (Quantiles::of(&mut t.ttft), Quantiles::of(&mut t.tpot));
+            put(&format!("tenant_{name}_requests"), t.ttft.len().to_string());
+            put(
+                &format!("tenant_{name}_prefix_hit_rate"),
+                format!(
+                    "{:.4}",
+                    t.cached_tokens as f64 / t.prompt_tokens.max(1) as f64
+                ),
+            );
+            put(
+                &format!("tenant_{name}_ttft_p50_ms"),
+                format!("{:.3}", ttft.p50 * 1e3),
+            );
+            put(
+                &format!("tenant_{name}_ttft_p90_ms"),
+                format!("{:.3}", ttft.p90 * 1e3),
+            );
+            put(
+                &format!("tenant_{name}_tpot_p50_ms"),
+                format!("{:.3}", tpot.p50 * 1e3),
+            );
+        }
     }
     if let Some(sp) = &scn.engine.speculative {
         let [drafted, accepted, verified] = c.spec;

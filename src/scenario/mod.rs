@@ -179,6 +179,8 @@ pub struct Scenario {
     pub measured: Option<PathBuf>,
     /// Engine.
     pub engine: EngineConfig,
+    /// How arrivals are spread over replicas.
+    pub router: crate::serving::config::Router,
     /// The draft model of speculative decoding (`method = "draft_model"`).
     pub draft: Option<Model>,
     /// Workload.

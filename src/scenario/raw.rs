@@ -51,6 +51,8 @@ pub struct RawHardware {
     pub replicas: Option<i64>,
     /// A `planner bench` measured file.
     pub measured: Option<String>,
+    /// round_robin | least_outstanding | prefix_affinity.
+    pub router: Option<String>,
 }
 
 /// `[engine]`.
@@ -81,6 +83,10 @@ pub struct RawEngine {
     pub max_queue: Option<i64>,
     /// `[engine.speculative]`.
     pub speculative: Option<RawSpeculative>,
+    /// Automatic prefix caching on/off.
+    pub enable_prefix_caching: Option<bool>,
+    /// per_tenant | shared.
+    pub prefix_cache_isolation: Option<String>,
 }
 
 /// `[engine.speculative]`.
@@ -170,6 +176,50 @@ pub struct RawWorkload {
     pub prompt: Option<RawDist>,
     /// Output lengths.
     pub output: Option<RawDist>,
+    /// Tenants: `[[workload.tenants]]` tables.
+    pub tenants: Option<Vec<RawTenant>>,
+    /// `[workload.rag]`.
+    pub rag: Option<RawRag>,
+    /// `[workload.few_shot]`.
+    pub few_shot: Option<RawFewShot>,
+}
+
+/// `[[workload.tenants]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenant {
+    /// Name.
+    pub name: String,
+    /// Share of requests.
+    pub share: f64,
+    /// System prompt length.
+    pub system_prompt_tokens: Option<i64>,
+    /// Distinct system prompts.
+    pub system_prompts: Option<i64>,
+}
+
+/// `[workload.rag]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRag {
+    /// Corpus size.
+    pub documents: i64,
+    /// Zipf exponent.
+    pub zipf: Option<f64>,
+    /// Documents per request.
+    pub per_request: i64,
+    /// Document lengths.
+    pub document_tokens: Option<RawDist>,
+}
+
+/// `[workload.few_shot]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFewShot {
+    /// Templates.
+    pub templates: i64,
+    /// Tokens per template.
+    pub template_tokens: i64,
 }
 
 /// `[slo]`: metric → percentile ("p50", "p90", "p99") → milliseconds.

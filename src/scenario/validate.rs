@@ -5,10 +5,13 @@ use super::{MAX_REQUESTS, Scenario, ScenarioError, Slo, SloMetric, SloTarget};
 use crate::hardware::{default_hardware_dir, load_gpu};
 use crate::kv::{CacheDtype, KvSpec};
 use crate::model::{WeightDtype, default_models_dir, load_model};
-use crate::serving::config::{AttentionKernel, EngineConfig, Preemption, SchedulerKind};
+use crate::serving::config::{AttentionKernel, EngineConfig, Preemption, Router, SchedulerKind};
 use crate::serving::spec::{Acceptance, SpecMethod, Speculative};
 use crate::sim::Nanos;
-use crate::workload::{ArrivalProcess, LengthDist, TraceFormat, WorkloadSource, WorkloadSpec};
+use crate::workload::{
+    ArrivalProcess, FewShot, LengthDist, Rag, Sharing, Tenant, TraceFormat, WorkloadSource,
+    WorkloadSpec,
+};
 use std::path::{Path, PathBuf};
 
 /// Largest Zipf support (max − min + 1): its CDF is precomputed, 8 bytes per point.
@@ -141,6 +144,19 @@ impl Scenario {
         if !(1..=4096).contains(&replicas) {
             return Err(cx.err("hardware", "replicas", replicas, "must be in 1..=4096"));
         }
+        let router = match raw.hardware.router.as_deref() {
+            None | Some("round_robin") => Router::RoundRobin,
+            Some("least_outstanding") => Router::LeastOutstanding,
+            Some("prefix_affinity") => Router::PrefixAffinity,
+            Some(other) => {
+                return Err(cx.err(
+                    "hardware",
+                    "router",
+                    format!("\"{other}\""),
+                    "must be \"round_robin\", \"least_outstanding\" or \"prefix_affinity\"",
+                ));
+            }
+        };
         let measured = raw.hardware.measured.as_ref().map(|m| cx.resolve(m));
         if let Some(m) = &measured
             && !m.exists()
@@ -278,6 +294,23 @@ impl Scenario {
         }
         KvSpec::new(&model, engine.cache_type_k, engine.cache_type_v, tp as u64)
             .map_err(|k| cx.err("hardware", "tp", tp, &k.to_string()))?;
+        if let Some(on) = e.enable_prefix_caching {
+            engine.prefix_caching = on;
+        }
+        if let Some(iso) = &e.prefix_cache_isolation {
+            engine.prefix_isolation = match iso.as_str() {
+                "per_tenant" => crate::kv::Isolation::PerTenant,
+                "shared" => crate::kv::Isolation::Shared,
+                _ => {
+                    return Err(cx.err(
+                        "engine",
+                        "prefix_cache_isolation",
+                        format!("\"{iso}\""),
+                        "must be \"per_tenant\" (the default: no tenant reuses another's blocks) or \"shared\" (single-tenant deployments)",
+                    ));
+                }
+            };
+        }
         let mut draft = None;
         if let Some(sp) = &e.speculative {
             let (spec, d) = speculative(&cx, sp, &model, engine.scheduler)?;
@@ -580,12 +613,130 @@ impl Scenario {
                 "needs workload.num_requests or workload.duration_s",
             ));
         }
+        let mut sharing = Sharing::default();
+        let synthetic = matches!(source, WorkloadSource::Synthetic { .. });
+        if let Some(ts) = &w.tenants {
+            if !synthetic {
+                return Err(cx.err(
+                    "workload",
+                    "tenants",
+                    "[...]",
+                    "tenants shape synthetic prompts; a trace brings its own (remove them)",
+                ));
+            }
+            let mut names = std::collections::BTreeSet::new();
+            for t in ts {
+                if !names.insert(t.name.as_str()) {
+                    return Err(cx.err(
+                        "workload",
+                        "tenants",
+                        format!("\"{}\"", t.name),
+                        "tenant names must be unique",
+                    ));
+                }
+                if !(t.share > 0.0 && t.share.is_finite()) {
+                    return Err(cx.err(
+                        "workload",
+                        "tenants",
+                        format!("{} share = {}", t.name, t.share),
+                        "each tenant's share must be positive",
+                    ));
+                }
+                let sys = t.system_prompt_tokens.unwrap_or(0);
+                let n = t.system_prompts.unwrap_or(1);
+                if !(0..=max_prompt).contains(&sys) || !(1..=1_000_000).contains(&n) {
+                    return Err(cx.err(
+                        "workload",
+                        "tenants",
+                        format!("{}: system_prompt_tokens = {sys}, system_prompts = {n}", t.name),
+                        &format!("system_prompt_tokens must be in 0..={max_prompt} (max_prompt_tokens) and system_prompts in 1..=1000000"),
+                    ));
+                }
+                sharing.tenants.push(Tenant {
+                    name: t.name.clone(),
+                    share: t.share,
+                    system_prompt_tokens: sys as u32,
+                    system_prompts: n as u32,
+                });
+            }
+        }
+        if let Some(r) = &w.rag {
+            if !synthetic {
+                return Err(cx.err(
+                    "workload",
+                    "rag",
+                    "{...}",
+                    "RAG shapes synthetic prompts; remove it for a trace",
+                ));
+            }
+            if !(1..=100_000_000).contains(&r.documents) {
+                return Err(cx.err(
+                    "workload.rag",
+                    "documents",
+                    r.documents,
+                    "must be in 1..=100000000",
+                ));
+            }
+            if !(1..=64).contains(&r.per_request) || r.per_request > r.documents {
+                return Err(cx.err(
+                    "workload.rag",
+                    "per_request",
+                    r.per_request,
+                    "must be in 1..=64 and at most the number of documents",
+                ));
+            }
+            let zipf = r.zipf.unwrap_or(1.0);
+            if !(zipf > 0.0 && zipf.is_finite()) {
+                return Err(cx.err(
+                    "workload.rag",
+                    "zipf",
+                    zipf,
+                    "must be a positive exponent (1 is classic Zipf)",
+                ));
+            }
+            sharing.rag = Some(Rag {
+                documents: r.documents as u32,
+                zipf,
+                per_request: r.per_request as u32,
+                document_tokens: dist("rag.document_tokens", &r.document_tokens)?,
+            });
+        }
+        if let Some(f) = &w.few_shot {
+            if !synthetic {
+                return Err(cx.err(
+                    "workload",
+                    "few_shot",
+                    "{...}",
+                    "few-shot templates shape synthetic prompts; remove them for a trace",
+                ));
+            }
+            if !(1..=1_000_000).contains(&f.templates)
+                || !(1..=max_prompt).contains(&f.template_tokens)
+            {
+                return Err(cx.err(
+                    "workload.few_shot",
+                    "templates",
+                    format!(
+                        "templates = {}, template_tokens = {}",
+                        f.templates, f.template_tokens
+                    ),
+                    &format!(
+                        "templates must be in 1..=1000000 and template_tokens in 1..={max_prompt}"
+                    ),
+                ));
+            }
+            sharing.few_shot = Some(FewShot {
+                templates: f.templates as u32,
+                template_tokens: f.template_tokens as u32,
+            });
+        }
         let workload = WorkloadSpec {
             source,
             num_requests: w.num_requests.map(|n| n as u64),
             duration: w.duration_s.map(Nanos::from_secs_f64),
             max_prompt_tokens: max_prompt as u32,
             max_output_tokens: max_output as u32,
+            sharing,
         };
 
         let mut slo = Slo::default();
@@ -649,6 +800,7 @@ impl Scenario {
             replicas: replicas as u32,
             measured,
             engine,
+            router,
             draft,
             workload,
             slo,

@@ -27,6 +27,31 @@ pub enum Preemption {
     Swap,
 }
 
+/// How arrivals are spread over replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum Router {
+    /// In turn.
+    #[default]
+    RoundRobin,
+    /// To the replica with the fewest requests waiting or running.
+    LeastOutstanding,
+    /// To the replica whose prefix cache holds the longest prefix of the request, among those
+    /// whose load is within `max(4, min/4)` requests of the least loaded (so affinity cannot
+    /// pile everything on one replica).
+    PrefixAffinity,
+}
+
+impl Router {
+    /// Name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Router::RoundRobin => "round_robin",
+            Router::LeastOutstanding => "least_outstanding",
+            Router::PrefixAffinity => "prefix_affinity",
+        }
+    }
+}
+
 /// A replica's engine configuration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EngineConfig {

@@ -11,7 +11,7 @@
 //! handled one by one, in order, exactly as vLLM's scheduler does; the two paths give the
 //! same results.
 
-use super::config::{EngineConfig, Preemption, SchedulerKind};
+use super::config::{EngineConfig, Preemption, Router, SchedulerKind};
 use super::spec::SpecRun;
 use crate::cost::iteration::{IterationCost, SeqWork};
 use crate::kv::paged::BlockAllocator;
@@ -288,6 +288,7 @@ pub struct Simulation<'a> {
     caching: bool,
     /// Scratch for block content ids.
     content: Vec<u64>,
+    router: Router,
 }
 
 impl<'a> Simulation<'a> {
@@ -347,8 +348,15 @@ impl<'a> Simulation<'a> {
             accept_rng: None,
             caching: cfg.prefix_caching && cfg.scheduler != SchedulerKind::Static,
             content: Vec::new(),
+            router: Router::RoundRobin,
             cfg,
         }
+    }
+
+    /// Spread arrivals over the replicas with `router` (default round robin).
+    pub fn with_router(mut self, router: Router) -> Self {
+        self.router = router;
+        self
     }
 
     /// Decode speculatively (continuous or chunked-prefill scheduling): each decoding
@@ -408,9 +416,9 @@ impl<'a> Simulation<'a> {
             match ev {
                 Event::Arrival => {
                     let Some(req) = pending.take() else { continue };
-                    let r = self.next_rr % self.replicas.len() as u32;
-                    self.next_rr += 1;
-                    self.arrive(r, req, now, obs);
+                    let seq = self.new_seq(req, now);
+                    let r = self.route(&seq);
+                    self.arrive(r, seq, now, obs);
                     pending = requests.next();
                     if let Some(next) = &pending {
                         self.queue
@@ -426,9 +434,71 @@ impl<'a> Simulation<'a> {
         self.queue.now()
     }
 
-    fn arrive(&mut self, r: u32, req: Request, now: Nanos, obs: &mut dyn Observer) {
+    /// A new sequence for `req`, with its block hashes when prefix caching is on.
+    fn new_seq(&mut self, req: Request, now: Nanos) -> Seq {
+        let mut seq = Seq::new(req, now);
+        if self.caching
+            && let Some(segments) = &seq.req.prefix
+        {
+            let r = &seq.req;
+            crate::workload::content_ids(
+                segments,
+                self.cfg.block_size,
+                r.prompt_tokens + r.output_tokens,
+                &mut self.content,
+            );
+            let mut h = Vec::with_capacity(self.content.len());
+            block_hashes(&self.content, r.tenant, self.cfg.prefix_isolation, &mut h);
+            seq.hashes = Some(h.into());
+        }
+        if let Some(sp) = &self.spec {
+            seq.alpha = sp
+                .acceptance
+                .request_alpha(&mut sp.streams.indexed("spec_alpha", seq.req.id));
+        }
+        seq
+    }
+
+    /// The replica an arrival goes to.
+    fn route(&mut self, seq: &Seq) -> u32 {
+        let n = self.replicas.len() as u32;
+        let load = |r: &Replica| r.waiting.len() + r.running.len() + r.swapped.len();
+        match self.router {
+            Router::RoundRobin => {
+                let r = self.next_rr % n;
+                self.next_rr += 1;
+                r
+            }
+            Router::LeastOutstanding => (0..n)
+                .min_by_key(|&r| load(&self.replicas[r as usize]))
+                .unwrap_or(0),
+            Router::PrefixAffinity => {
+                let least = self.replicas.iter().map(load).min().unwrap_or(0);
+                let bound = least + (least / 4).max(4);
+                let hits = |r: &Replica| match &seq.hashes {
+                    Some(h) => r.cache.lookup(h),
+                    None => 0,
+                };
+                // Most cached prefix; then least load; then lowest index.
+                (0..n)
+                    .filter(|&r| load(&self.replicas[r as usize]) <= bound)
+                    .max_by_key(|&r| {
+                        let rep = &self.replicas[r as usize];
+                        (
+                            hits(rep),
+                            std::cmp::Reverse(load(rep)),
+                            std::cmp::Reverse(r),
+                        )
+                    })
+                    .unwrap_or(0)
+            }
+        }
+    }
+
+    fn arrive(&mut self, r: u32, seq: Seq, now: Nanos, obs: &mut dyn Observer) {
         let cfg = &self.cfg;
         let rep = &mut self.replicas[r as usize];
+        let req = &seq.req;
         let need = req.prompt_tokens as u64 + req.output_tokens as u64;
         let capacity = rep.alloc.num_blocks() as u64 * cfg.block_size as u64;
         let reject = if need > capacity {
@@ -440,7 +510,7 @@ impl<'a> Simulation<'a> {
         };
         if let Some(outcome) = reject {
             obs.request(&RequestDone {
-                req: req.clone(),
+                req: seq.req,
                 replica: r,
                 outcome,
                 first_scheduled: now,
@@ -450,26 +520,6 @@ impl<'a> Simulation<'a> {
                 cached_tokens: 0,
             });
             return;
-        }
-        let mut seq = Seq::new(req, now);
-        if self.caching
-            && let Some(segments) = &seq.req.prefix
-        {
-            let r = &seq.req;
-            crate::workload::content_ids(
-                segments,
-                cfg.block_size,
-                r.prompt_tokens + r.output_tokens,
-                &mut self.content,
-            );
-            let mut h = Vec::with_capacity(self.content.len());
-            block_hashes(&self.content, r.tenant, cfg.prefix_isolation, &mut h);
-            seq.hashes = Some(h.into());
-        }
-        if let Some(sp) = &self.spec {
-            seq.alpha = sp
-                .acceptance
-                .request_alpha(&mut sp.streams.indexed("spec_alpha", seq.req.id));
         }
         rep.waiting.push_back(seq);
         if !rep.busy {
@@ -797,13 +847,15 @@ impl<'a> Simulation<'a> {
             // cached meanwhile is used from there and this copy freed).
             if prefill_done && let Some(h) = s.hashes.clone() {
                 let upto = ((s.prefill_target / bs) as usize).min(h.len());
-                for &hash in &h[(s.shared / bs) as usize..upto] {
-                    let _ = rep.alloc.truncate(slot, bs);
-                    if rep.cache.insert(hash) == Inserted::New {
-                        let _ = rep.alloc.append(CACHE_SLOT, bs);
-                    }
-                    s.shared += bs;
-                }
+                let from = ((s.shared / bs) as usize).min(upto);
+                let new = h[from..upto]
+                    .iter()
+                    .filter(|&&hash| rep.cache.insert(hash) == Inserted::New)
+                    .count() as u32;
+                let moved = (upto - from) as u32 * bs;
+                rep.alloc.truncate(slot, moved);
+                let _ = rep.alloc.append(CACHE_SLOT, new * bs);
+                s.shared += moved;
             }
             // A verified speculative step keeps the accepted draft tokens plus one, and rolls
             // the rejected positions' KV back.

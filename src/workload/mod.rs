@@ -7,11 +7,13 @@
 //! constant per request either way.
 
 pub mod dist;
+pub mod sharing;
 pub mod trace;
 
 use crate::sim::{Nanos, RngStreams};
 pub use dist::{ArrivalProcess, LengthDist, LengthSampler, gamma as gamma_sample};
 use rand::rngs::StdRng;
+pub use sharing::{FewShot, Rag, Sharing, Tenant};
 use std::path::PathBuf;
 use std::sync::Arc;
 pub use trace::TraceFormat;
@@ -117,6 +119,8 @@ pub struct WorkloadSpec {
     pub max_prompt_tokens: u32,
     /// Outputs are clamped to this.
     pub max_output_tokens: u32,
+    /// How synthetic prompts share prefixes (tenants, few-shot templates, RAG documents).
+    pub sharing: Sharing,
 }
 
 /// Why a workload cannot be generated.
@@ -173,6 +177,12 @@ pub fn requests(
             outputs: streams.stream("output_lengths"),
             t: 0.0,
             next_id: 0,
+            composer: spec
+                .sharing
+                .is_active()
+                .then(|| sharing::Composer::new(spec.sharing.clone(), streams)),
+            max_prompt: mp,
+            max_output: mo,
         }),
         WorkloadSource::Trace {
             path,
@@ -206,6 +216,9 @@ struct Synthetic {
     outputs: StdRng,
     t: f64,
     next_id: u64,
+    composer: Option<sharing::Composer>,
+    max_prompt: u32,
+    max_output: u32,
 }
 
 impl Iterator for Synthetic {
@@ -214,13 +227,22 @@ impl Iterator for Synthetic {
         if self.next_id > 0 {
             self.t += self.arrival.gap(&mut self.arrivals);
         }
-        let r = Request {
+        let mut r = Request {
             id: self.next_id,
             arrival: Nanos::from_secs_f64(self.t),
             prompt_tokens: self.prompt.sample(&mut self.prompts),
             output_tokens: self.output.sample(&mut self.outputs),
             ..Request::default()
         };
+        if let Some(c) = &mut self.composer {
+            // The drawn prompt length is the question's; shared parts come before it.
+            r.output_tokens = r.output_tokens.clamp(1, self.max_output);
+            let (tenant, segments, prompt) =
+                c.compose(r.id, r.prompt_tokens, r.output_tokens, self.max_prompt);
+            r.tenant = tenant;
+            r.prompt_tokens = prompt;
+            r.prefix = Some(segments.into());
+        }
         self.next_id += 1;
         Some(r)
     }

@@ -1,0 +1,200 @@
+//! Prefix-sharing structure of synthetic workloads: tenants with their own system prompts
+//! and share of the traffic, few-shot templates, and retrieval-augmented prompts over a
+//! document corpus with Zipf popularity. A prompt is
+//!
+//! ```text
+//! [tenant's system prompt] [few-shot template] [k retrieved documents] [the question]
+//! ```
+//!
+//! described as token [`Segment`]s (no token ids are stored): equal segments, equal tokens.
+//! The question (its length drawn from `workload.prompt`) and the output are unique to the
+//! request. A document's length is fixed per document (drawn once from its own seeded
+//! stream), so every request retrieving it carries the same tokens.
+
+use super::{LengthDist, LengthSampler, Segment};
+use crate::sim::RngStreams;
+use crate::sim::rng::mix;
+use rand::RngExt;
+use rand::rngs::StdRng;
+
+/// One tenant of a multi-tenant service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tenant {
+    /// Name in reports.
+    pub name: String,
+    /// Share of the requests (normalized over tenants).
+    pub share: f64,
+    /// Tokens of each of its system prompts (0: none).
+    pub system_prompt_tokens: u32,
+    /// How many distinct system prompts it uses, picked uniformly per request.
+    pub system_prompts: u32,
+}
+
+/// Retrieval-augmented prompts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rag {
+    /// Documents in the corpus.
+    pub documents: u32,
+    /// Zipf exponent of document popularity (rank r is retrieved ∝ r^−s).
+    pub zipf: f64,
+    /// Distinct documents per request.
+    pub per_request: u32,
+    /// Document lengths.
+    pub document_tokens: LengthDist,
+}
+
+/// Few-shot prompt templates shared by all tenants' requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FewShot {
+    /// Distinct templates, picked uniformly.
+    pub templates: u32,
+    /// Tokens per template.
+    pub template_tokens: u32,
+}
+
+/// How a synthetic workload's prompts share prefixes (default: not at all).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sharing {
+    /// Tenants (empty: one anonymous tenant, no system prompt).
+    pub tenants: Vec<Tenant>,
+    /// Retrieved documents, if any.
+    pub rag: Option<Rag>,
+    /// Few-shot templates, if any.
+    pub few_shot: Option<FewShot>,
+}
+
+impl Sharing {
+    /// Whether prompts share anything at all.
+    pub fn is_active(&self) -> bool {
+        !self.tenants.is_empty() || self.rag.is_some() || self.few_shot.is_some()
+    }
+}
+
+/// Segment keys are tagged by kind so a document never collides with a system prompt.
+const SYSTEM: u64 = 0x5359_5354_454d_0000;
+const TEMPLATE: u64 = 0x5445_4d50_4c00_0000;
+const DOCUMENT: u64 = 0x444f_4300_0000_0000;
+const QUESTION: u64 = 0x5155_4553_5400_0000;
+const OUTPUT: u64 = 0x4f55_5450_5554_0000;
+
+/// Draws each request's tenant and prompt segments.
+pub struct Composer {
+    sharing: Sharing,
+    cumulative: Vec<f64>,
+    docs: Option<LengthSampler>,
+    doc_lengths: Option<LengthSampler>,
+    streams: RngStreams,
+    rng: StdRng,
+}
+
+impl Composer {
+    /// A composer drawing from its own streams of `streams`.
+    pub fn new(sharing: Sharing, streams: &RngStreams) -> Composer {
+        let total: f64 = sharing.tenants.iter().map(|t| t.share).sum();
+        let mut acc = 0.0;
+        let cumulative = sharing
+            .tenants
+            .iter()
+            .map(|t| {
+                acc += t.share / total;
+                acc
+            })
+            .collect();
+        let docs = sharing.rag.as_ref().map(|r| {
+            LengthSampler::new(LengthDist::Zipf {
+                min: 1,
+                max: r.documents,
+                exponent: r.zipf,
+            })
+        });
+        let doc_lengths = sharing
+            .rag
+            .as_ref()
+            .map(|r| LengthSampler::new(r.document_tokens.clone()));
+        Composer {
+            sharing,
+            cumulative,
+            docs,
+            doc_lengths,
+            streams: *streams,
+            rng: streams.stream("prompt_sharing"),
+        }
+    }
+
+    /// The tenant and segments of request `id` whose question has `question` tokens and
+    /// whose output has `output`; the prompt length is the segments' sum up to the output,
+    /// clamped to `max_prompt` (the question shrinks first, then what precedes it).
+    pub fn compose(
+        &mut self,
+        id: u64,
+        question: u32,
+        output: u32,
+        max_prompt: u32,
+    ) -> (u32, Vec<Segment>, u32) {
+        let mut segs = Vec::with_capacity(8);
+        let mut tenant = 0u32;
+        if !self.cumulative.is_empty() {
+            let u: f64 = self.rng.random();
+            tenant = self
+                .cumulative
+                .iter()
+                .position(|&c| u < c)
+                .unwrap_or(self.cumulative.len() - 1) as u32;
+            let t = &self.sharing.tenants[tenant as usize];
+            if t.system_prompt_tokens > 0 {
+                let which = self.rng.random_range(0..t.system_prompts.max(1)) as u64;
+                segs.push(Segment {
+                    key: mix(SYSTEM ^ ((tenant as u64) << 20) ^ which),
+                    tokens: t.system_prompt_tokens,
+                });
+            }
+        }
+        if let Some(f) = &self.sharing.few_shot {
+            let which = self.rng.random_range(0..f.templates.max(1)) as u64;
+            segs.push(Segment {
+                key: mix(TEMPLATE ^ which),
+                tokens: f.template_tokens,
+            });
+        }
+        if let (Some(r), Some(docs), Some(lengths)) =
+            (&self.sharing.rag, &self.docs, &self.doc_lengths)
+        {
+            let mut picked: Vec<u32> = Vec::with_capacity(r.per_request as usize);
+            let want = r.per_request.min(r.documents) as usize;
+            while picked.len() < want {
+                let d = docs.sample(&mut self.rng);
+                if !picked.contains(&d) {
+                    picked.push(d);
+                }
+            }
+            for d in picked {
+                let len = lengths.sample(&mut self.streams.indexed("document_length", d as u64));
+                segs.push(Segment {
+                    key: mix(DOCUMENT ^ d as u64),
+                    tokens: len,
+                });
+            }
+        }
+        segs.push(Segment {
+            key: mix(QUESTION ^ id),
+            tokens: question,
+        });
+        // Clamp the prompt: cut from the end (question first).
+        let mut total: u64 = segs.iter().map(|s| s.tokens as u64).sum();
+        while total > max_prompt as u64 {
+            let last = segs.last_mut().expect("the question segment");
+            let cut = (total - max_prompt as u64).min(last.tokens as u64) as u32;
+            last.tokens -= cut;
+            total -= cut as u64;
+            if last.tokens == 0 && segs.len() > 1 {
+                segs.pop();
+            }
+        }
+        let prompt = (total as u32).max(1);
+        segs.push(Segment {
+            key: mix(OUTPUT ^ id),
+            tokens: output,
+        });
+        (tenant, segs, prompt)
+    }
+}
