@@ -3,6 +3,8 @@
 //! - `cli`: the command line as a user meets it (outputs, exit codes, errors).
 //! - `golden`: the committed sizing table, a regression check on sizing assumptions.
 //! - `simulate`: the serving simulator — closed forms, conservation, determinism, overload.
+//! - `prefix`: prefix caching in the engine against the Mooncake trace's hash lists, its fall
+//!   with capacity, and the tenant closed form under both isolation modes.
 //! - `speculative`: speculative decoding against Leviathan et al.'s closed forms, the
 //!   crossover where it stops paying, KV rollback without leaks, bad settings.
 //! - `calibration`: the cost model against Vidur's A100 profiles and our H100 bench file.
@@ -13,5 +15,6 @@ mod bench;
 mod calibration;
 mod cli;
 mod golden;
+mod prefix;
 mod simulate;
 mod speculative;

@@ -1,0 +1,172 @@
+//! Prefix caching in the engine: the Mooncake trace's hit rate against the value its hash
+//! lists give, the fall with cache capacity, and the tenant closed form with isolation.
+
+use planner::kv::Isolation;
+use planner::kv::prefix::trace_hit_rate_unbounded;
+use planner::scenario::Scenario;
+use planner::serving::engine::{IterationDone, Observer, RequestDone, Simulation};
+use planner::sim::{Nanos, RngStreams};
+use planner::simulate::prepare;
+use planner::workload::{Request, Segment, requests};
+use std::path::Path;
+use std::sync::Arc;
+
+const TRACE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/reference/traces/mooncake_conversation_trace.jsonl"
+);
+
+#[derive(Default)]
+struct Hits {
+    lookup: u64,
+    hit: u64,
+    done: Vec<RequestDone>,
+}
+
+impl Observer for Hits {
+    fn request(&mut self, d: &RequestDone) {
+        self.done.push(d.clone());
+    }
+    fn inter_token(&mut self, _: Nanos, _: u32) {}
+    fn iteration(&mut self, it: &IterationDone) {
+        self.lookup += it.prefix_lookup_tokens as u64;
+        self.hit += it.prefix_hit_tokens as u64;
+    }
+}
+
+/// The trace replayed one request at a time (time stretched 1000×) on one replica with
+/// `blocks` KV blocks of 16 tokens: (hit tokens, prompt tokens).
+fn replay(limit: u64, blocks: u32) -> (u64, u64) {
+    let text = format!(
+        "name = \"t\"\n[model]\nname = \"llama-3.1-8b\"\n[hardware]\ngpu = \"h100-sxm\"\n\
+         [workload]\narrival = \"trace\"\ntrace = \"{TRACE}\"\ntime_scale = 0.001\n\
+         num_requests = {limit}\nmax_prompt_tokens = 128000\nmax_output_tokens = 3000\n"
+    );
+    let scn = Scenario::from_str(&text, Path::new("t.toml")).unwrap();
+    let p = prepare(&scn).unwrap();
+    let mut sim = Simulation::new(scn.engine.clone(), &p.cost, 1, blocks, 1.0, 1 << 20);
+    let mut obs = Hits::default();
+    let mut reqs = requests(&scn.workload, &RngStreams::new(0)).unwrap();
+    sim.run(&mut reqs, &mut obs);
+    assert_eq!(sim.unfinished(), 0);
+    assert_eq!(sim.kv_blocks_in_use(), 0);
+    (obs.hit, obs.lookup)
+}
+
+fn trace_lists(limit: usize) -> Vec<(u64, Vec<u64>)> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        input_length: u64,
+        hash_ids: Vec<u64>,
+    }
+    std::fs::read_to_string(TRACE)
+        .unwrap()
+        .lines()
+        .take(limit)
+        .map(|l| {
+            let r: Row = serde_json::from_str(l).unwrap();
+            (r.input_length, r.hash_ids)
+        })
+        .collect()
+}
+
+/// With room for every block, the engine's hit rate on the whole trace is the one its hash
+/// lists give (`trace_hit_rate_unbounded`), less what the engine's conventions cost: it
+/// caches only full 16-token blocks (the tokens of a partial last block past the last
+/// multiple of 16 are recomputed) and always recomputes at least one prompt token.
+#[test]
+fn mooncake_replay_matches_the_hash_lists() {
+    let (hit, lookup) = replay(20_000, 8_000_000);
+    let (want_hit, want_total) = trace_hit_rate_unbounded(&trace_lists(20_000), 512);
+    assert_eq!(lookup, want_total, "every prompt token is looked up once");
+    let (got, want) = (
+        hit as f64 / lookup as f64,
+        want_hit as f64 / want_total as f64,
+    );
+    eprintln!("engine {got:.5} vs hash lists {want:.5} ({hit} vs {want_hit} tokens)");
+    assert!(hit <= want_hit);
+    assert!(want - got < 0.001, "{got} vs {want}");
+}
+
+/// With a finite cache the hit rate falls as the capacity shrinks (LRU: a smaller cache
+/// holds a subset of what a larger one holds, one request at a time).
+#[test]
+fn hit_rate_falls_with_capacity() {
+    let rates: Vec<f64> = [2_000_000, 100_000, 30_000, 10_000]
+        .iter()
+        .map(|&b| {
+            let (h, l) = replay(2500, b);
+            h as f64 / l as f64
+        })
+        .collect();
+    eprintln!("hit rate by capacity (2M, 100k, 30k, 10k blocks): {rates:?}");
+    assert!(rates.windows(2).all(|w| w[0] >= w[1]), "{rates:?}");
+    assert!(rates[0] > rates[3] + 0.05, "{rates:?}");
+}
+
+/// T tenants, each sending N requests (one at a time) of an S-token system prompt then a
+/// unique question. Per tenant, every request after the first hits the system prompt:
+/// T·(N−1)·S hit tokens. With byte-identical system prompts across tenants, `shared`
+/// isolation lets every request after the very first hit it, (T·N−1)·S, the same as one
+/// tenant sending T·N requests; `per_tenant` keeps them apart (no tenant's first request hits
+/// another's blocks).
+#[test]
+fn tenants_closed_form_and_isolation() {
+    let (t, n, s, q) = (3u32, 20u32, 320u32, 100u32);
+    let scn = Scenario::from_str(
+        "name = \"t\"\n[model]\nname = \"llama-3.1-8b\"\n[hardware]\ngpu = \"h100-sxm\"\n\
+         [workload]\narrival = \"poisson\"\nrate = 1.0\nnum_requests = 1\n\
+         prompt = { dist = \"fixed\", value = 10 }\noutput = { dist = \"fixed\", value = 10 }\n",
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    let p = prepare(&scn).unwrap();
+    let run = |isolation: Isolation, tenants: u32| {
+        let mut cfg = scn.engine.clone();
+        cfg.prefix_isolation = isolation;
+        let reqs: Vec<Request> = (0..t * n)
+            .map(|i| Request {
+                id: i as u64,
+                arrival: Nanos(i as u64 * 1_000_000_000),
+                prompt_tokens: s + q,
+                output_tokens: 10,
+                tenant: i % tenants,
+                prefix: Some(Arc::from(vec![
+                    // The same system prompt text for everyone.
+                    Segment { key: 7, tokens: s },
+                    Segment {
+                        key: 1000 + i as u64,
+                        tokens: q + 10,
+                    },
+                ])),
+            })
+            .collect();
+        let mut sim = Simulation::new(cfg, &p.cost, 1, 100_000, 1.0, 1 << 20);
+        let mut obs = Hits::default();
+        sim.run(&mut reqs.into_iter(), &mut obs);
+        assert_eq!(obs.lookup, ((s + q) * t * n) as u64);
+        obs
+    };
+    let per_tenant = run(Isolation::PerTenant, t);
+    assert_eq!(per_tenant.hit, (t * (n - 1) * s) as u64);
+    for d in &per_tenant.done {
+        let first_of_its_tenant = d.req.id < t as u64;
+        assert_eq!(
+            d.cached_tokens == 0,
+            first_of_its_tenant,
+            "request {}",
+            d.req.id
+        );
+    }
+    let shared = run(Isolation::Shared, t);
+    assert_eq!(shared.hit, ((t * n - 1) * s) as u64);
+    let one = run(Isolation::Shared, 1);
+    assert_eq!(one.hit, shared.hit);
+    assert!(per_tenant.hit < shared.hit);
+    eprintln!(
+        "hit rates: per_tenant {:.4}, shared {:.4}, one tenant {:.4}",
+        per_tenant.hit as f64 / per_tenant.lookup as f64,
+        shared.hit as f64 / shared.lookup as f64,
+        one.hit as f64 / one.lookup as f64
+    );
+}
