@@ -200,26 +200,20 @@ impl TableWriter {
             .names
             .iter()
             .zip(&mut self.bufs)
-            .map(|(&name, buf)| match buf {
-                Buf::U64(b) => {
-                    let c = Column::new(name.into(), &b[..]);
-                    b.clear();
-                    c
+            .map(|(&name, buf)| {
+                // Hand the chunk to polars and keep the buffer's allocation for the next.
+                macro_rules! take {
+                    ($b:expr) => {{
+                        let c = Column::new(name.into(), &$b[..]);
+                        $b.clear();
+                        c
+                    }};
                 }
-                Buf::OptU64(b) => {
-                    let c = Column::new(name.into(), &b[..]);
-                    b.clear();
-                    c
-                }
-                Buf::F64(b) => {
-                    let c = Column::new(name.into(), &b[..]);
-                    b.clear();
-                    c
-                }
-                Buf::Str(b) => {
-                    let c = Column::new(name.into(), &b[..]);
-                    b.clear();
-                    c
+                match buf {
+                    Buf::U64(b) => take!(b),
+                    Buf::OptU64(b) => take!(b),
+                    Buf::F64(b) => take!(b),
+                    Buf::Str(b) => take!(b),
                 }
             })
             .collect();

@@ -14,6 +14,7 @@
 mod bench;
 mod calibration;
 mod cli;
+mod common;
 mod golden;
 mod prefix;
 mod simulate;

@@ -1,12 +1,14 @@
 //! The serving simulator: hand-computable cases, conservation, determinism, overload and
 //! bad scenarios.
 
+use super::common::{scenario, summary};
 use planner::cost::iteration::IterationCost;
+use planner::report::table::TableFormat;
 use planner::scenario::Scenario;
 use planner::serving::config::{EngineConfig, Preemption, SchedulerKind};
 use planner::serving::engine::{IterationDone, Observer, Outcome, RequestDone, Simulation};
 use planner::sim::{Nanos, RngStreams};
-use planner::simulate::{SimOptions, prepare, simulate};
+use planner::simulate::{Prepared, SimOptions, prepare, simulate};
 use planner::workload::Request;
 use std::path::{Path, PathBuf};
 
@@ -134,14 +136,6 @@ fn static_batching_waits_for_the_longest() {
     assert_eq!(second, vec![2, 2, 2, 2, 2]);
 }
 
-fn scenario(text: &str) -> Scenario {
-    Scenario::from_str(
-        text,
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/test.toml")),
-    )
-    .unwrap()
-}
-
 const SMALL: &str = r#"
 name = "it"
 seed = 5
@@ -194,6 +188,29 @@ fn out_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// Simulate `scn` into a fresh folder named by `tag`; returns the folder.
+fn write(
+    scn: &Scenario,
+    p: &Prepared,
+    tag: &str,
+    seed: Option<u64>,
+    format: TableFormat,
+) -> PathBuf {
+    let d = out_dir(tag);
+    simulate(
+        scn,
+        p,
+        &SimOptions {
+            out_dir: Some(d.clone()),
+            seed,
+            format,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    d
+}
+
 fn files(dir: &Path) -> Vec<Vec<u8>> {
     ["summary.csv", "requests.csv", "iterations.csv"]
         .iter()
@@ -207,20 +224,7 @@ fn files(dir: &Path) -> Vec<Vec<u8>> {
 fn determinism_serial_and_parallel() {
     let scn = scenario(SMALL);
     let p = prepare(&scn).unwrap();
-    let go = |tag: &str, seed: Option<u64>| {
-        let d = out_dir(tag);
-        simulate(
-            &scn,
-            &p,
-            &SimOptions {
-                out_dir: Some(d.clone()),
-                seed,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        files(&d)
-    };
+    let go = |tag: &str, seed: Option<u64>| files(&write(&scn, &p, tag, seed, TableFormat::Csv));
     let a = go("a", None);
     let b = go("b", None);
     assert_eq!(a, b);
@@ -238,24 +242,10 @@ fn determinism_serial_and_parallel() {
 /// columns, same values; twice gives the same bytes; no temporary file is left behind.
 #[test]
 fn parquet_tables_match_csv() {
-    use planner::report::table::TableFormat;
     use polars::prelude::{CsvReadOptions, ParquetReader, SerReader};
     let scn = scenario(SMALL);
     let p = prepare(&scn).unwrap();
-    let go = |tag: &str, format| {
-        let d = out_dir(tag);
-        simulate(
-            &scn,
-            &p,
-            &SimOptions {
-                out_dir: Some(d.clone()),
-                format,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        d
-    };
+    let go = |tag: &str, format| write(&scn, &p, tag, None, format);
     let (csv, pq, pq2) = (
         go("csv", TableFormat::Csv),
         go("pq", TableFormat::Parquet),
@@ -355,21 +345,7 @@ fn measured_file_changes_the_cost_model() {
         "gpu = \"h100-sxm\"",
         "gpu = \"h100-sxm\"\nmeasured = \"../hardware/measured/nvidia-h100-80gb-hbm3.toml\"",
     );
-    let run = |text: &str| {
-        let scn = scenario(text);
-        let p = prepare(&scn).unwrap();
-        simulate(
-            &scn,
-            &p,
-            &SimOptions {
-                no_files: true,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .ttft
-        .p50
-    };
+    let run = |text: &str| summary(text).ttft.p50;
     let (a, b) = (run(SMALL), run(&with));
     assert!(a != b && (a - b).abs() / a < 0.5, "{a} vs {b}");
 }

@@ -2,45 +2,24 @@
 //! Leviathan et al. (2023), the load at which it stops paying, KV rollback without leaks,
 //! and the settings it refuses.
 
+use super::common::{scenario, summary};
 use planner::cost::iteration::SeqWork;
 use planner::kv::paged::BlockAllocator;
 use planner::scenario::Scenario;
 use planner::serving::engine::{IterationDone, Observer, RequestDone, Simulation};
 use planner::serving::spec::{Acceptance, DraftCost, SpecRun, expected_tokens};
 use planner::sim::{Nanos, RngStreams};
-use planner::simulate::{SimOptions, SimSummary, prepare, simulate};
+use planner::simulate::prepare;
 use planner::speculate::sweep;
 use planner::workload::Request;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use std::path::Path;
-
-fn scenario(text: &str) -> Scenario {
-    Scenario::from_str(
-        text,
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/test.toml")),
-    )
-    .unwrap()
-}
 
 fn spec_decode() -> String {
     std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/scenarios/spec_decode.toml"
     ))
-    .unwrap()
-}
-
-fn run(text: &str) -> SimSummary {
-    let scn = scenario(text);
-    let p = prepare(&scn).unwrap();
-    simulate(
-        &scn,
-        &p,
-        &SimOptions {
-            no_files: true,
-            ..Default::default()
-        },
-    )
     .unwrap()
 }
 
@@ -75,7 +54,7 @@ fn tokens_per_verification_converge_to_the_closed_form() {
                 "output = { dist = \"lognormal\", median = 300, sigma = 0.6 }",
                 "output = { dist = \"fixed\", value = 300 }",
             );
-        let s = run(&text);
+        let s = summary(&text);
         let simulated = (s.spec_accepted + s.spec_verified) as f64 / s.spec_verified as f64;
         let want = expected_tokens(alpha, gamma);
         eprintln!(
@@ -117,7 +96,7 @@ fn batch_one_speedup_matches_the_closed_form() {
                 t.push('\n');
             }
         }
-        run(&t)
+        summary(&t)
     };
     for (alpha, gamma) in [(0.7, 4), (0.8, 2), (0.6, 6)] {
         let text = base_text
@@ -126,7 +105,7 @@ fn batch_one_speedup_matches_the_closed_form() {
                 "num_speculative_tokens = 4",
                 &format!("num_speculative_tokens = {gamma}"),
             );
-        let s = run(&text);
+        let s = summary(&text);
         let simulated = no_spec.tpot.mean / s.tpot.mean;
         let want = expected_tokens(alpha, gamma) / (gamma as f64 * c + 1.0);
         eprintln!(

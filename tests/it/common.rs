@@ -1,0 +1,29 @@
+//! Helpers shared by the test modules.
+
+use planner::scenario::Scenario;
+use planner::simulate::{SimOptions, SimSummary, prepare, simulate};
+use std::path::Path;
+
+/// A scenario from text, as if it were `scenarios/test.toml` (relative paths resolve there).
+pub fn scenario(text: &str) -> Scenario {
+    Scenario::from_str(
+        text,
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/test.toml")),
+    )
+    .unwrap()
+}
+
+/// Simulate a scenario given as text, writing no files.
+pub fn summary(text: &str) -> SimSummary {
+    let scn = scenario(text);
+    let p = prepare(&scn).unwrap();
+    simulate(
+        &scn,
+        &p,
+        &SimOptions {
+            no_files: true,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
