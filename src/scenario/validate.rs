@@ -1070,6 +1070,7 @@ e2e_ms = { p99 = 20000 }
                 duration: Some(Nanos::from_secs_f64(30.0)),
                 max_prompt_tokens: 16000,
                 max_output_tokens: 2000,
+                sharing: Sharing::default(),
             }
         );
         let t = |metric, percentile, limit_ms| SloTarget {

@@ -263,6 +263,7 @@ mod tests {
             duration: None,
             max_prompt_tokens: 100_000,
             max_output_tokens: 100_000,
+            sharing: Sharing::default(),
         }
     }
 
@@ -327,6 +328,62 @@ mod tests {
     }
 
     #[test]
+    fn content_ids_name_equal_tokens_equally() {
+        let seg = |key, tokens| Segment { key, tokens };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        // Shared 40-token system prompt, then different questions; 16-token blocks.
+        content_ids(&[seg(1, 40), seg(2, 30)], 16, 70, &mut a);
+        content_ids(&[seg(1, 40), seg(3, 30)], 16, 70, &mut b);
+        assert_eq!(a.len(), 4); // ⌊70 / 16⌋ full blocks
+        assert_eq!(a[..2], b[..2]); // blocks 0 and 1 lie inside the system prompt
+        assert_ne!(a[2], b[2]); // block 2 straddles into the question
+        // The same prompt split differently into segments is different tokens: not equal.
+        content_ids(&[seg(1, 32), seg(2, 38)], 16, 70, &mut b);
+        assert_eq!(a[..2], b[..2]);
+        assert_ne!(a[2], b[2]);
+        // Blocks past the described tokens get no id.
+        content_ids(&[seg(1, 20)], 16, 70, &mut b);
+        assert_eq!(b.len(), 1);
+    }
+
+    #[test]
+    fn tenants_share_their_system_prompts() {
+        let sharing = Sharing {
+            tenants: vec![
+                Tenant {
+                    name: "a".into(),
+                    share: 3.0,
+                    system_prompt_tokens: 100,
+                    system_prompts: 1,
+                },
+                Tenant {
+                    name: "b".into(),
+                    share: 1.0,
+                    system_prompt_tokens: 50,
+                    system_prompts: 2,
+                },
+            ],
+            rag: None,
+            few_shot: None,
+        };
+        let mut c = sharing::Composer::new(sharing, &RngStreams::new(1));
+        let mut count = [0u32; 2];
+        for id in 0..4000 {
+            let (t, segs, prompt) = c.compose(id, 30, 10, 10_000);
+            count[t as usize] += 1;
+            let sys = if t == 0 { 100 } else { 50 };
+            assert_eq!(prompt, sys + 30);
+            assert_eq!(segs.iter().map(|s| s.tokens).sum::<u32>(), prompt + 10);
+        }
+        // 3 : 1 shares.
+        assert!((count[0] as f64 / 4000.0 - 0.75).abs() < 0.03, "{count:?}");
+        // Clamped prompts keep the shared prefix and cut the question.
+        let (_, segs, prompt) = c.compose(9, 500, 10, 120);
+        assert_eq!(prompt, 120);
+        assert!(segs[0].tokens >= 50);
+    }
+
+    #[test]
     fn traces_replay_through_requests() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../shared/reference/traces/mooncake_conversation_trace.jsonl");
@@ -340,6 +397,7 @@ mod tests {
             duration: None,
             max_prompt_tokens: 1_000_000,
             max_output_tokens: 1_000_000,
+            sharing: Sharing::default(),
         };
         let s = RngStreams::new(0);
         let all: Vec<Request> = requests(&trace(1.0, None), &s).unwrap().collect();
