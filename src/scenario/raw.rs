@@ -182,6 +182,18 @@ pub struct RawWorkload {
     pub rag: Option<RawRag>,
     /// `[workload.few_shot]`.
     pub few_shot: Option<RawFewShot>,
+    /// `[workload.sessions]`.
+    pub sessions: Option<RawSessions>,
+}
+
+/// `[workload.sessions]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessions {
+    /// Turns per conversation.
+    pub turns: Option<RawDist>,
+    /// Mean seconds between turns.
+    pub think_time_s: f64,
 }
 
 /// `[[workload.tenants]]`.

@@ -9,8 +9,8 @@ use crate::serving::config::{AttentionKernel, EngineConfig, Preemption, Router, 
 use crate::serving::spec::{Acceptance, SpecMethod, Speculative};
 use crate::sim::Nanos;
 use crate::workload::{
-    ArrivalProcess, FewShot, LengthDist, Rag, Sharing, Tenant, TraceFormat, WorkloadSource,
-    WorkloadSpec,
+    ArrivalProcess, FewShot, LengthDist, Rag, Sessions, Sharing, Tenant, TraceFormat,
+    WorkloadSource, WorkloadSpec,
 };
 use std::path::{Path, PathBuf};
 
@@ -728,6 +728,28 @@ impl Scenario {
             sharing.few_shot = Some(FewShot {
                 templates: f.templates as u32,
                 template_tokens: f.template_tokens as u32,
+            });
+        }
+        if let Some(ss) = &w.sessions {
+            if !synthetic {
+                return Err(cx.err(
+                    "workload",
+                    "sessions",
+                    "{...}",
+                    "sessions shape synthetic prompts; a trace brings its own (remove them)",
+                ));
+            }
+            if !(ss.think_time_s >= 0.0 && ss.think_time_s.is_finite()) {
+                return Err(cx.err(
+                    "workload.sessions",
+                    "think_time_s",
+                    ss.think_time_s,
+                    "must be a non-negative number of seconds",
+                ));
+            }
+            sharing.sessions = Some(Sessions {
+                turns: dist("sessions.turns", &ss.turns)?,
+                think_time_s: ss.think_time_s,
             });
         }
         let workload = WorkloadSpec {

@@ -936,6 +936,22 @@ impl<'a> Simulation<'a> {
             for &(_, slot) in &rep.done {
                 let s = &mut rep.seqs[slot as usize];
                 rep.alloc.free(slot);
+                // Its full blocks beyond the prompt's (the answer: the next turn of a
+                // conversation starts with it) join the cache too, as vLLM caches every full
+                // block. It holds KV for all its tokens but the last one generated.
+                if let Some(h) = s.hashes.clone() {
+                    let held = s.req.prompt_tokens + s.req.output_tokens - 1;
+                    let upto = ((held / bs) as usize).min(h.len());
+                    let from = (s.shared / bs) as usize;
+                    if upto > from {
+                        let new = h[from..upto]
+                            .iter()
+                            .filter(|&&hash| rep.cache.insert(hash) == Inserted::New)
+                            .count() as u32;
+                        let _ = rep.alloc.append(CACHE_SLOT, new * bs);
+                        s.shared = upto as u32 * bs;
+                    }
+                }
                 release_cached(&mut rep.cache, s, bs);
                 rep.free_slots.push(slot);
                 rep.len_sum -= clamp_len(s, max_len);

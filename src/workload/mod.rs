@@ -13,7 +13,8 @@ pub mod trace;
 use crate::sim::{Nanos, RngStreams};
 pub use dist::{ArrivalProcess, LengthDist, LengthSampler, gamma as gamma_sample};
 use rand::rngs::StdRng;
-pub use sharing::{FewShot, Rag, Sharing, Tenant};
+pub use sharing::{FewShot, Rag, Sessions, Sharing, Tenant};
+use std::cmp::Reverse;
 use std::path::PathBuf;
 use std::sync::Arc;
 pub use trace::TraceFormat;
@@ -183,6 +184,10 @@ pub fn requests(
                 .then(|| sharing::Composer::new(spec.sharing.clone(), streams)),
             max_prompt: mp,
             max_output: mo,
+            sessions: spec.sharing.sessions.is_some(),
+            pending: Default::default(),
+            parked: Vec::new(),
+            free_parked: Vec::new(),
         }),
         WorkloadSource::Trace {
             path,
@@ -219,11 +224,86 @@ struct Synthetic {
     composer: Option<sharing::Composer>,
     max_prompt: u32,
     max_output: u32,
+    /// Multi-turn conversations: queued turns (time, id of the turn before, parked slot).
+    sessions: bool,
+    pending: std::collections::BinaryHeap<Reverse<(Nanos, u64, usize)>>,
+    parked: Vec<Option<Pending>>,
+    free_parked: Vec<usize>,
+}
+
+/// A conversation's next turn, waiting for its time.
+struct Pending {
+    tenant: u32,
+    /// The previous turn's segments (prompt and output).
+    history: Arc<[Segment]>,
+    /// Turns still to come, this one included.
+    left: u32,
+}
+
+impl Synthetic {
+    /// Multi-turn conversations: the arrival process starts conversations; each turn's
+    /// successor is queued `think` seconds after it, and requests come out in time order.
+    fn next_turn(&mut self) -> Option<Request> {
+        let c = self.composer.as_mut()?;
+        loop {
+            let id = self.next_id;
+            let question = self.prompt.sample(&mut self.prompts);
+            let output = self
+                .output
+                .sample(&mut self.outputs)
+                .clamp(1, self.max_output);
+            let due = self.pending.peek().map(|e| e.0.0);
+            let (arrival, tenant, segs, prompt, left) = match due {
+                Some(at) if at.as_secs_f64() <= self.t => {
+                    let Reverse((at, _, k)) = self.pending.pop().expect("peeked");
+                    let p = self.parked[k].take().expect("a parked turn");
+                    self.free_parked.push(k);
+                    match c.next_turn(&p.history, id, question, output, self.max_prompt) {
+                        Some((segs, prompt)) => (at, p.tenant, segs, prompt, p.left),
+                        None => continue, // the conversation outgrew the context: it ends
+                    }
+                }
+                _ => {
+                    let at = Nanos::from_secs_f64(self.t);
+                    let (tenant, segs, prompt) = c.compose(id, question, output, self.max_prompt);
+                    let turns = c.session_turns().unwrap_or(1);
+                    self.t += self.arrival.gap(&mut self.arrivals);
+                    (at, tenant, segs, prompt, turns)
+                }
+            };
+            let segs: Arc<[Segment]> = segs.into();
+            if left > 1 {
+                let next = arrival + Nanos::from_secs_f64(c.think());
+                let k = self.free_parked.pop().unwrap_or_else(|| {
+                    self.parked.push(None);
+                    self.parked.len() - 1
+                });
+                self.parked[k] = Some(Pending {
+                    tenant,
+                    history: segs.clone(),
+                    left: left - 1,
+                });
+                self.pending.push(Reverse((next, id, k)));
+            }
+            self.next_id += 1;
+            return Some(Request {
+                id,
+                arrival,
+                prompt_tokens: prompt,
+                output_tokens: output,
+                tenant,
+                prefix: Some(segs),
+            });
+        }
+    }
 }
 
 impl Iterator for Synthetic {
     type Item = Request;
     fn next(&mut self) -> Option<Request> {
+        if self.sessions {
+            return self.next_turn();
+        }
         if self.next_id > 0 {
             self.t += self.arrival.gap(&mut self.arrivals);
         }

@@ -52,6 +52,17 @@ pub struct FewShot {
     pub template_tokens: u32,
 }
 
+/// Multi-turn conversations: each turn's prompt is the whole conversation so far (the
+/// first prompt, then every answer and question) plus a new question.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sessions {
+    /// Turns per conversation.
+    pub turns: LengthDist,
+    /// Mean seconds from one turn's arrival to the next (exponential; open loop: it stands
+    /// for the answer's generation plus the user's reading and typing).
+    pub think_time_s: f64,
+}
+
 /// How a synthetic workload's prompts share prefixes (default: not at all).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Sharing {
@@ -61,12 +72,17 @@ pub struct Sharing {
     pub rag: Option<Rag>,
     /// Few-shot templates, if any.
     pub few_shot: Option<FewShot>,
+    /// Multi-turn conversations, if any (the arrival process then starts conversations).
+    pub sessions: Option<Sessions>,
 }
 
 impl Sharing {
     /// Whether prompts share anything at all.
     pub fn is_active(&self) -> bool {
-        !self.tenants.is_empty() || self.rag.is_some() || self.few_shot.is_some()
+        !self.tenants.is_empty()
+            || self.rag.is_some()
+            || self.few_shot.is_some()
+            || self.sessions.is_some()
     }
 }
 
@@ -175,6 +191,37 @@ impl Composer {
                 });
             }
         }
+        let (segs, prompt) = self.finish(segs, id, question, output, max_prompt);
+        (tenant, segs, prompt)
+    }
+
+    /// The next turn of a conversation whose last request's segments (prompt and output)
+    /// are `history`: `(segments, prompt tokens)`; `None` when the history alone fills
+    /// `max_prompt` (the conversation ends there).
+    pub fn next_turn(
+        &mut self,
+        history: &[Segment],
+        id: u64,
+        question: u32,
+        output: u32,
+        max_prompt: u32,
+    ) -> Option<(Vec<Segment>, u32)> {
+        let past: u64 = history.iter().map(|s| s.tokens as u64).sum();
+        if past + 1 >= max_prompt as u64 {
+            return None;
+        }
+        Some(self.finish(history.to_vec(), id, question, output, max_prompt))
+    }
+
+    /// Append the question and the output to `segs`, clamping the prompt to `max_prompt`.
+    fn finish(
+        &mut self,
+        mut segs: Vec<Segment>,
+        id: u64,
+        question: u32,
+        output: u32,
+        max_prompt: u32,
+    ) -> (Vec<Segment>, u32) {
         segs.push(Segment {
             key: mix(QUESTION ^ id),
             tokens: question,
@@ -195,6 +242,27 @@ impl Composer {
             key: mix(OUTPUT ^ id),
             tokens: output,
         });
-        (tenant, segs, prompt)
+        (segs, prompt)
+    }
+
+    /// Turns of a new conversation (at least 1), or `None` without sessions.
+    pub fn session_turns(&mut self) -> Option<u32> {
+        let s = self.sharing.sessions.as_ref()?;
+        Some(
+            LengthSampler::new(s.turns.clone())
+                .sample(&mut self.rng)
+                .max(1),
+        )
+    }
+
+    /// Seconds from a turn's arrival to the next: exponential around the mean think time.
+    pub fn think(&mut self) -> f64 {
+        let mean = self
+            .sharing
+            .sessions
+            .as_ref()
+            .map_or(0.0, |s| s.think_time_s);
+        let u: f64 = 1.0 - self.rng.random::<f64>();
+        -u.ln() * mean
     }
 }

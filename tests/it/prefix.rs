@@ -170,3 +170,52 @@ fn tenants_closed_form_and_isolation() {
         one.hit as f64 / one.lookup as f64
     );
 }
+
+/// Multi-turn conversations, each turn long after the last has finished: every turn after
+/// a conversation's first finds the whole previous turn (its prompt and its answer) in the
+/// cache, to the last full block; every first turn but the very first finds the system
+/// prompt.
+#[test]
+fn each_turn_reuses_the_conversation_so_far() {
+    let text = "name = \"t\"\n[model]\nname = \"llama-3.1-8b\"\n[hardware]\ngpu = \"h100-sxm\"\n\
+        [workload]\narrival = \"poisson\"\nrate = 0.001\nnum_requests = 300\n\
+        max_prompt_tokens = 100000\nmax_output_tokens = 2000\n\
+        prompt = { dist = \"lognormal\", median = 150, sigma = 0.8 }\n\
+        output = { dist = \"lognormal\", median = 250, sigma = 0.7 }\n\
+        [[workload.tenants]]\nname = \"app\"\nshare = 1.0\nsystem_prompt_tokens = 500\n\
+        [workload.sessions]\nturns = { dist = \"uniform\", min = 1, max = 8 }\nthink_time_s = 20000.0\n";
+    let scn = Scenario::from_str(text, Path::new("t.toml")).unwrap();
+    let p = prepare(&scn).unwrap();
+    let reqs: Vec<Request> = requests(&scn.workload, &RngStreams::new(0))
+        .unwrap()
+        .collect();
+    let mut sim = Simulation::new(scn.engine.clone(), &p.cost, 1, 1_000_000, 1.0, 1 << 20);
+    let mut obs = Hits::default();
+    sim.run(&mut reqs.clone().into_iter(), &mut obs);
+    // The turn before a request: the request whose segments (prompt and answer) are its
+    // history, i.e. all its segments but its own question and answer.
+    let mut by_segments = std::collections::HashMap::new();
+    for r in &reqs {
+        by_segments.insert(r.prefix.clone().unwrap().to_vec(), r);
+    }
+    let bs = 16;
+    let (mut later_turns, mut first_seen) = (0, false);
+    for d in obs.done.iter() {
+        let segs = d.req.prefix.clone().unwrap();
+        let history = &segs[..segs.len() - 2];
+        let reusable = match by_segments.get(history) {
+            Some(prev) => {
+                later_turns += 1;
+                prev.prompt_tokens + prev.output_tokens - 1
+            }
+            None if first_seen => 500,
+            None => 0,
+        };
+        if by_segments.get(history).is_none() {
+            first_seen = true;
+        }
+        let want = (reusable / bs).min((d.req.prompt_tokens - 1) / bs) * bs;
+        assert_eq!(d.cached_tokens, want, "request {}", d.req.id);
+    }
+    assert!(later_turns > 100, "{later_turns}");
+}
