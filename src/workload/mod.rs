@@ -445,6 +445,7 @@ mod tests {
             ],
             rag: None,
             few_shot: None,
+            sessions: None,
         };
         let mut c = sharing::Composer::new(sharing, &RngStreams::new(1));
         let mut count = [0u32; 2];

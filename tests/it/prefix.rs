@@ -211,7 +211,7 @@ fn each_turn_reuses_the_conversation_so_far() {
             None if first_seen => 500,
             None => 0,
         };
-        if by_segments.get(history).is_none() {
+        if !by_segments.contains_key(history) {
             first_seen = true;
         }
         let want = (reusable / bs).min((d.req.prompt_tokens - 1) / bs) * bs;
