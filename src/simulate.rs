@@ -323,12 +323,14 @@ impl Observer for Collector {
                     0.0
                 };
                 let queue = secs(d.first_scheduled);
-                let tenant = &mut self.tenants[r.tenant as usize];
-                tenant.ttft.push(ttft as f32);
-                tenant.prompt_tokens += r.prompt_tokens as u64;
-                tenant.cached_tokens += d.cached_tokens as u64;
-                if r.output_tokens > 1 {
-                    tenant.tpot.push(tpot as f32);
+                if self.tenants.len() > 1 {
+                    let tenant = &mut self.tenants[r.tenant as usize];
+                    tenant.ttft.push(ttft as f32);
+                    tenant.prompt_tokens += r.prompt_tokens as u64;
+                    tenant.cached_tokens += d.cached_tokens as u64;
+                    if r.output_tokens > 1 {
+                        tenant.tpot.push(tpot as f32);
+                    }
                 }
                 self.ttft.push(ttft as f32);
                 self.e2e.push(e2e as f32);

@@ -58,7 +58,9 @@ enum Buf {
     U64(Vec<u64>),
     OptU64(Vec<Option<u64>>),
     F64(Vec<Option<f64>>),
-    Str(Vec<String>),
+    /// Text, interned: each row an index into the distinct values seen (a few: statuses,
+    /// tenant names), so a row costs no allocation.
+    Str(Vec<u32>, Vec<String>),
 }
 
 enum Sink {
@@ -126,7 +128,7 @@ impl TableWriter {
                 Kind::U64 => Buf::U64(Vec::with_capacity(CHUNK_ROWS)),
                 Kind::OptU64 => Buf::OptU64(Vec::with_capacity(CHUNK_ROWS)),
                 Kind::F64 => Buf::F64(Vec::with_capacity(CHUNK_ROWS)),
-                Kind::Str => Buf::Str(Vec::with_capacity(CHUNK_ROWS)),
+                Kind::Str => Buf::Str(Vec::with_capacity(CHUNK_ROWS), Vec::new()),
             })
             .collect();
         Ok(TableWriter {
@@ -178,7 +180,16 @@ impl TableWriter {
     /// If the column is not [`Kind::Str`].
     pub fn str(&mut self, col: usize, v: &str) {
         match &mut self.bufs[col] {
-            Buf::Str(b) => b.push(v.to_string()),
+            Buf::Str(b, values) => {
+                let i = match values.iter().rposition(|x| x == v) {
+                    Some(i) => i,
+                    None => {
+                        values.push(v.to_string());
+                        values.len() - 1
+                    }
+                };
+                b.push(i as u32);
+            }
             _ => panic!("column {} is not Str", self.names[col]),
         }
     }
@@ -213,7 +224,12 @@ impl TableWriter {
                     Buf::U64(b) => take!(b),
                     Buf::OptU64(b) => take!(b),
                     Buf::F64(b) => take!(b),
-                    Buf::Str(b) => take!(b),
+                    Buf::Str(b, values) => {
+                        let strs: Vec<&str> =
+                            b.iter().map(|&i| values[i as usize].as_str()).collect();
+                        b.clear();
+                        Column::new(name.into(), &strs[..])
+                    }
                 }
             })
             .collect();
