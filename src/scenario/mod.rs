@@ -22,6 +22,7 @@
 //! tp = 1                    # tensor-parallel degree; must divide the attention and KV heads
 //! replicas = 1              # engine replicas, 1..=4096
 //! measured = "hardware/measured/nvidia-h100-80gb-hbm3.toml"   # optional `planner bench` file
+//! router = "round_robin"    # round_robin | least_outstanding | prefix_affinity (replicas > 1)
 //!
 //! [engine]                  # every key optional; defaults are EngineConfig::default() (vLLM's)
 //! scheduler = "chunked_prefill"   # static | continuous | chunked_prefill
@@ -36,6 +37,16 @@
 //! preemption = "recompute"        # recompute | swap
 //! attention = "flash"             # flash | standard (prefill kernel)
 //! max_queue = 0                   # waiting requests beyond this are rejected; 0 = unbounded
+//! enable_prefix_caching = true    # reuse cached KV blocks of shared prefixes (vLLM V1 default)
+//! prefix_cache_isolation = "per_tenant"   # per_tenant (cache_salt per tenant) | shared
+//!
+//! [engine.speculative]            # optional: speculative decoding (not with static batching)
+//! method = "draft_model"          # draft_model | ngram | head
+//! draft_model = "llama-3.2-1b"    # draft_model only: smaller, same vocabulary
+//! head_layer_fraction = 1.0       # head only: one draft step's cost in target layers
+//! num_speculative_tokens = 4      # γ, 1..=16
+//! acceptance = 0.7                # α in [0, 1]; or [0.9, 0.8, 0.6] per position; or
+//!                                 # { beta = [7, 3] }: each request draws α ~ Beta(7, 3)
 //!
 //! [workload]
 //! arrival = "poisson"       # poisson | gamma | constant | trace
@@ -57,6 +68,27 @@
 //! # dist: fixed{value} | uniform{min, max} | normal{mean, std} | lognormal{median, sigma}
 //! #       | zipf{min, max, exponent} | empirical{file, column}: one number per line, or the
 //! #       CSV column named `column` (a header row), path relative like `trace`
+//! # Prefix sharing (synthetic workloads; `prompt` is then the length of each new question):
+//!
+//! [[workload.tenants]]      # one table per tenant; requests pick a tenant by share
+//! name = "acme"
+//! share = 0.6
+//! system_prompt_tokens = 1200   # default 0
+//! system_prompts = 2            # distinct system prompts, picked uniformly (default 1)
+//!
+//! [workload.few_shot]       # prompt templates shared by everyone
+//! templates = 4
+//! template_tokens = 800
+//!
+//! [workload.rag]            # retrieved documents, after the system prompt and template
+//! documents = 20000         # corpus size
+//! zipf = 1.1                # popularity exponent (default 1)
+//! per_request = 3           # distinct documents per prompt
+//! document_tokens = { dist = "lognormal", median = 500, sigma = 0.4 }
+//!
+//! [workload.sessions]       # multi-turn: the arrival process starts conversations, each
+//! turns = { dist = "uniform", min = 1, max = 8 }   # turn's prompt the conversation so far
+//! think_time_s = 30.0       # mean (exponential) gap between a turn and the next
 //!
 //! [slo]                     # optional; each metric a table of percentile = milliseconds
 //! ttft_ms = { p90 = 500 }   # percentiles: p50, p90, p99
