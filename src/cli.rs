@@ -183,6 +183,10 @@ pub struct SimulateArgs {
     /// without this flag).
     #[arg(long)]
     pub no_prefix_caching: bool,
+    /// Trace replay: skip malformed lines (the summary counts them and names the first)
+    /// instead of refusing the trace.
+    #[arg(long)]
+    pub lenient: bool,
 }
 
 /// `planner speculate`.

@@ -379,6 +379,9 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     if args.no_prefix_caching {
         scn.engine.prefix_caching = false;
     }
+    if args.lenient {
+        scn.workload.lenient = true;
+    }
     let prepared = prepare(&scn)?;
     let opts = SimOptions {
         no_files: false,

@@ -649,6 +649,12 @@ pub fn simulate(
             ),
         );
     }
+    if let Some((skipped, first)) = crate::workload::trace_skipped(&scn.workload)? {
+        put("trace_lines_skipped", skipped.to_string());
+        if let Some(e) = first {
+            put("trace_first_skipped", e);
+        }
+    }
     put("router", scn.router.name().to_string());
     let caching = scn.engine.prefix_caching && scn.engine.scheduler != SchedulerKind::Static;
     put(

@@ -59,6 +59,7 @@
 //!                           # scenario file's folder, else to the working directory
 //! trace_format = "mooncake" # mooncake (JSONL) | azure (CSV); default mooncake
 //! time_scale = 1.0          # > 1 replays the trace faster
+//! lenient = false           # true: skip malformed trace lines (counted in the summary)
 //! max_prompt_tokens = 32768 # prompts are clamped to this (default: the model's
 //!                           # max_position_embeddings − max_output_tokens)
 //! max_output_tokens = 4096  # outputs are clamped to this (default: 4096, or less so that

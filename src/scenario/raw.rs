@@ -184,6 +184,8 @@ pub struct RawWorkload {
     pub few_shot: Option<RawFewShot>,
     /// `[workload.sessions]`.
     pub sessions: Option<RawSessions>,
+    /// Skip malformed trace lines instead of refusing the trace.
+    pub lenient: Option<bool>,
 }
 
 /// `[workload.sessions]`.

@@ -759,6 +759,7 @@ impl Scenario {
             max_prompt_tokens: max_prompt as u32,
             max_output_tokens: max_output as u32,
             sharing,
+            lenient: w.lenient.unwrap_or(false),
         };
 
         let mut slo = Slo::default();
@@ -1093,6 +1094,7 @@ e2e_ms = { p99 = 20000 }
                 max_prompt_tokens: 16000,
                 max_output_tokens: 2000,
                 sharing: Sharing::default(),
+                lenient: false,
             }
         );
         let t = |metric, percentile, limit_ms| SloTarget {

@@ -122,6 +122,27 @@ pub struct WorkloadSpec {
     pub max_output_tokens: u32,
     /// How synthetic prompts share prefixes (tenants, few-shot templates, RAG documents).
     pub sharing: Sharing,
+    /// Traces: skip malformed lines (counted, see [`trace_skipped`]) instead of refusing
+    /// the trace.
+    pub lenient: bool,
+}
+
+/// For a lenient trace replay: how many lines are skipped, and the first one's error.
+pub fn trace_skipped(spec: &WorkloadSpec) -> Result<Option<(u64, Option<String>)>, WorkloadError> {
+    let WorkloadSource::Trace {
+        path,
+        format,
+        time_scale,
+    } = &spec.source
+    else {
+        return Ok(None);
+    };
+    if !spec.lenient {
+        return Ok(None);
+    }
+    let mut scan = trace::TraceReader::open(path, *format, *time_scale, true)?;
+    scan.by_ref().for_each(drop);
+    Ok(Some((scan.skipped, scan.first_skipped)))
 }
 
 /// Why a workload cannot be generated.
@@ -196,12 +217,17 @@ pub fn requests(
         } => {
             // Scan once for malformed lines, so a bad line is an error, never a silently
             // shortened replay; then replay lazily.
-            let mut scan = trace::TraceReader::open(path, *format, *time_scale)?;
+            let mut scan = trace::TraceReader::open(path, *format, *time_scale, spec.lenient)?;
             scan.by_ref().for_each(drop);
             if let Some(e) = scan.error {
                 return Err(WorkloadError::Trace(e));
             }
-            Box::new(trace::TraceReader::open(path, *format, *time_scale)?)
+            Box::new(trace::TraceReader::open(
+                path,
+                *format,
+                *time_scale,
+                spec.lenient,
+            )?)
         }
     };
     Ok(Box::new(
@@ -344,6 +370,7 @@ mod tests {
             max_prompt_tokens: 100_000,
             max_output_tokens: 100_000,
             sharing: Sharing::default(),
+            lenient: false,
         }
     }
 
@@ -479,6 +506,7 @@ mod tests {
             max_prompt_tokens: 1_000_000,
             max_output_tokens: 1_000_000,
             sharing: Sharing::default(),
+            lenient: false,
         };
         let s = RngStreams::new(0);
         let all: Vec<Request> = requests(&trace(1.0, None), &s).unwrap().collect();
@@ -520,6 +548,19 @@ mod tests {
         std::fs::write(&bad, format!("{late}\n{early}\n")).unwrap();
         let e = requests(&sp, &s).err().unwrap().to_string();
         assert!(e.contains("bad.jsonl:2: timestamp 6 ms is earlier"), "{e}");
+        // Lenient: the bad lines are skipped and counted, the good ones replayed.
+        std::fs::write(
+            &bad,
+            format!("{good}\n{short}\n{good}\n{{\"timestamp\": 5}}\n"),
+        )
+        .unwrap();
+        let mut lenient = sp.clone();
+        lenient.lenient = true;
+        assert_eq!(requests(&lenient, &s).unwrap().count(), 2);
+        let (skipped, first) = trace_skipped(&lenient).unwrap().unwrap();
+        assert_eq!(skipped, 2);
+        assert!(first.unwrap().contains("bad.jsonl:2: input_length 1025"));
+        assert!(trace_skipped(&sp).unwrap().is_none());
         std::fs::write(&bad, format!("{good}\n")).unwrap();
         let one: Vec<Request> = requests(&sp, &s).unwrap().collect();
         assert_eq!(one[0].prompt_tokens, 1, "zero-length prompts become 1");

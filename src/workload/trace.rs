@@ -30,8 +30,14 @@ pub struct TraceReader {
     /// The previous Mooncake timestamp (ns), to refuse a trace out of order.
     last_t: Option<i128>,
     peeked: Option<Request>,
-    /// The first malformed line met, if any.
+    /// The first malformed line met, if any (not lenient: it ends the replay).
     pub error: Option<String>,
+    /// Lenient: skip malformed lines (counting them) instead of stopping.
+    lenient: bool,
+    /// Lenient: lines skipped so far, and the first one's error.
+    pub skipped: u64,
+    /// See `skipped`.
+    pub first_skipped: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -109,8 +115,13 @@ fn azure_nanos(s: &str) -> Option<i128> {
 }
 
 impl TraceReader {
-    /// Open a trace and read its first request.
-    pub fn open(path: &Path, format: TraceFormat, time_scale: f64) -> Result<Self, WorkloadError> {
+    /// Open a trace and read its first request; `lenient` skips and counts malformed lines.
+    pub fn open(
+        path: &Path,
+        format: TraceFormat,
+        time_scale: f64,
+        lenient: bool,
+    ) -> Result<Self, WorkloadError> {
         if !(time_scale > 0.0 && time_scale.is_finite()) {
             return Err(WorkloadError::Invalid(format!(
                 "time_scale = {time_scale}: must be positive (2 replays twice as fast)"
@@ -128,6 +139,9 @@ impl TraceReader {
             t0: None,
             next_id: 0,
             last_t: None,
+            lenient,
+            skipped: 0,
+            first_skipped: None,
             peeked: None,
             error: None,
         };
@@ -185,7 +199,6 @@ impl TraceReader {
                                 prev as f64 / 1e6
                             ));
                         }
-                        self.last_t = Some(t);
                         if let Some(h) = &r.hash_ids {
                             let want = r.input_length.div_ceil(MOONCAKE_BLOCK);
                             if h.len() as u64 != want {
@@ -197,6 +210,8 @@ impl TraceReader {
                                 ));
                             }
                         }
+                        // Only a line that is kept moves the clock.
+                        self.last_t = Some(t);
                         hash_ids = r.hash_ids;
                         Ok((t, r.input_length, r.output_length))
                     }),
@@ -238,7 +253,13 @@ impl TraceReader {
                     return Some(r);
                 }
                 Err(e) => {
-                    self.error = Some(format!("{}:{}: {e}", self.path.display(), self.line_no));
+                    let e = format!("{}:{}: {e}", self.path.display(), self.line_no);
+                    if self.lenient {
+                        self.skipped += 1;
+                        self.first_skipped.get_or_insert(e);
+                        continue;
+                    }
+                    self.error = Some(e);
                     return None;
                 }
             }
@@ -276,7 +297,7 @@ mod tests {
                 .unwrap(),
         )
         .unwrap();
-        let v: Vec<Request> = TraceReader::open(&path, TraceFormat::Mooncake, 1.0)
+        let v: Vec<Request> = TraceReader::open(&path, TraceFormat::Mooncake, 1.0, false)
             .unwrap()
             .collect();
         assert_eq!(v.len(), 12_031);
@@ -290,6 +311,7 @@ mod tests {
             &reference("azure_llm_inference_conv_2023.csv"),
             TraceFormat::Azure,
             1.0,
+            false,
         )
         .unwrap()
         .collect();
@@ -321,7 +343,7 @@ mod tests {
             "{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 3}\nnot json\n",
         )
         .unwrap();
-        let mut r = TraceReader::open(&p, TraceFormat::Mooncake, 1.0).unwrap();
+        let mut r = TraceReader::open(&p, TraceFormat::Mooncake, 1.0, false).unwrap();
         assert_eq!(r.by_ref().count(), 1);
         assert!(
             r.error.as_deref().unwrap_or("").contains("bad.jsonl:2:"),
