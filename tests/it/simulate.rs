@@ -9,7 +9,7 @@ use planner::serving::config::{EngineConfig, Preemption, SchedulerKind};
 use planner::serving::engine::{IterationDone, Observer, Outcome, RequestDone, Simulation};
 use planner::sim::{Nanos, RngStreams};
 use planner::simulate::{Prepared, SimOptions, prepare, simulate};
-use planner::workload::Request;
+use planner::workload::{Request, Segment};
 use std::path::{Path, PathBuf};
 
 #[derive(Default)]
@@ -390,18 +390,42 @@ fn grouped_decode_matches_one_by_one() {
             100_000,
         ),
     ];
-    for (i, &(scheduler, preemption, block_size, budget, blocks)) in cases.iter().enumerate() {
+    // Each case twice: unique prompts, and prompts sharing prefixes (two tenants' system
+    // prompts, one of five documents) so the prefix cache hits, evicts and is reclaimed.
+    for (i, &(scheduler, preemption, block_size, budget, blocks)) in
+        cases.iter().flat_map(|c| [c, c]).enumerate()
+    {
+        let shared = i % 2 == 1;
         let mut rng = StdRng::seed_from_u64(100 + i as u64);
         let mut t = 0u64;
         let requests: Vec<Request> = (0..300)
             .map(|id| {
                 t += rng.random_range(0..40_000_000u64);
+                let (prompt, output) = (rng.random_range(1..1500), rng.random_range(1..400));
+                let prefix = shared.then(|| {
+                    let segments = vec![
+                        Segment {
+                            key: id % 2,
+                            tokens: 300,
+                        },
+                        Segment {
+                            key: 10 + rng.random_range(0..5),
+                            tokens: 200,
+                        },
+                        Segment {
+                            key: 1000 + id,
+                            tokens: prompt + output,
+                        },
+                    ];
+                    segments.into()
+                });
                 Request {
                     id,
                     arrival: Nanos(t),
-                    prompt_tokens: rng.random_range(1..1500),
-                    output_tokens: rng.random_range(1..400),
-                    ..Request::default()
+                    prompt_tokens: prompt + if shared { 500 } else { 0 },
+                    output_tokens: output,
+                    tenant: (id % 2) as u32,
+                    prefix,
                 }
             })
             .collect();
@@ -426,10 +450,12 @@ fn grouped_decode_matches_one_by_one() {
         };
         let (a, b) = (go(true), go(false));
         let preemptions: u32 = b.iterations.iter().map(|i| i.preemptions).sum();
+        let hits: u32 = b.iterations.iter().map(|i| i.prefix_hit_tokens).sum();
         eprintln!(
-            "case {i}: {} iterations, {preemptions} preemptions",
+            "case {i}: {} iterations, {preemptions} preemptions, {hits} prefix-hit tokens",
             b.iterations.len()
         );
+        assert_eq!(hits > 0, shared, "case {i}");
         assert_eq!(a.done, b.done, "case {i}");
         assert_eq!(a.iterations, b.iterations, "case {i}");
         assert_eq!(a.gaps, b.gaps, "case {i}");
