@@ -62,6 +62,8 @@ pub struct SimSummary {
     pub preemptions: u64,
     /// Iterations (all replicas).
     pub iterations: u64,
+    /// Mean sequences per iteration.
+    pub mean_batch_size: f64,
     /// Events handled per wall-clock second... filled by the caller if wanted.
     pub goodput: f64,
     /// Whether every SLO target holds.
@@ -771,6 +773,7 @@ pub fn simulate(
         duration_s,
         preemptions: c.preemptions,
         iterations: c.iterations,
+        mean_batch_size: c.batch_sum as f64 / iters,
         goodput,
         slo_met,
         out_dir,

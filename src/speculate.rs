@@ -175,19 +175,13 @@ pub fn sweep(scn: &Scenario, rates: &[f64], gammas: &[u32]) -> anyhow::Result<Sw
                     ..Default::default()
                 },
             )?;
-            let batch = s
-                .rows
-                .iter()
-                .find(|(k, _)| k == "mean_batch_size")
-                .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(f64::NAN);
             Ok(SweepRow {
                 rate: rates[ri],
                 gamma: all_g[gi],
                 tpot_p50_ms: s.tpot.p50 * 1e3,
                 ttft_p50_ms: s.ttft.p50 * 1e3,
                 throughput_tps: s.output_tokens as f64 / s.duration_s,
-                mean_batch: batch,
+                mean_batch: s.mean_batch_size,
                 acceptance_rate: (gi > 0)
                     .then(|| s.spec_accepted as f64 / s.spec_drafted.max(1) as f64),
                 // Filled in below, against the baseline at the same load.

@@ -1073,9 +1073,8 @@ fn step_group(rep: &mut Replica) {
     let mask = rep.alloc.block_size() as u64 - 1;
     let key = (g.step.wrapping_neg() & mask) as usize;
     let crossing = g.buckets[key].len() as u32;
-    if !reclaim(rep, crossing) {
-        debug_assert!(false, "group_fits checked the blocks");
-    }
+    let reclaimed = reclaim(rep, crossing);
+    debug_assert!(reclaimed, "group_fits checked the blocks");
     let g = &mut rep.group;
     for &slot in &g.buckets[key] {
         let s = &rep.seqs[slot as usize];

@@ -99,6 +99,7 @@ pub struct Composer {
     cumulative: Vec<f64>,
     docs: Option<LengthSampler>,
     doc_lengths: Option<LengthSampler>,
+    turns: Option<LengthSampler>,
     streams: RngStreams,
     rng: StdRng,
 }
@@ -127,8 +128,13 @@ impl Composer {
             .rag
             .as_ref()
             .map(|r| LengthSampler::new(r.document_tokens.clone()));
+        let turns = sharing
+            .sessions
+            .as_ref()
+            .map(|s| LengthSampler::new(s.turns.clone()));
         Composer {
             sharing,
+            turns,
             cumulative,
             docs,
             doc_lengths,
@@ -247,12 +253,7 @@ impl Composer {
 
     /// Turns of a new conversation (at least 1), or `None` without sessions.
     pub fn session_turns(&mut self) -> Option<u32> {
-        let s = self.sharing.sessions.as_ref()?;
-        Some(
-            LengthSampler::new(s.turns.clone())
-                .sample(&mut self.rng)
-                .max(1),
-        )
+        Some(self.turns.as_ref()?.sample(&mut self.rng).max(1))
     }
 
     /// Seconds from a turn's arrival to the next: exponential around the mean think time.
