@@ -32,10 +32,13 @@
 //! its free pool. This is vLLM's rule too: cached refcount-0 blocks sit in its free queue and
 //! lose their hash only when handed out again.
 //!
-//! **Cost.** Every operation is O(blocks touched): a hash map with a fixed, deterministic
-//! hasher (the same run gives the same result on every platform and release) from hash to a
-//! slot in a slab of entries, the LRU list threaded through the slab by index. Nothing scans
-//! the cache.
+//! **Cost.** Blocks are kept in runs that share a fate (a prompt's new blocks are cached,
+//! held, released and evicted together): a hash map with a fixed, deterministic hasher (the
+//! same run gives the same result on every platform and release) from a run's first hash to
+//! its slot in a slab, the LRU list threaded through the slab by index. An operation costs one
+//! map probe per run it meets and a comparison per block; nothing scans the cache. (A cache
+//! keyed per block did a map operation per block per insert, release and eviction: over half
+//! the run time of a 12k-request Mooncake replay, whose prompts are ~750 blocks long.)
 //!
 //! The trace helpers at the end ([`trace_hit_rate_unbounded`], [`trace_hit_rate_lru`]) give
 //! the hit rate of a Mooncake trace (`hash_ids` per request) directly, as the reference an
@@ -131,37 +134,38 @@ impl Hasher for MixHasher {
 
 type MixBuild = BuildHasherDefault<MixHasher>;
 
-/// A release named a block that no sequence holds (released twice, or never acquired or
-/// inserted); the cache was left unchanged.
+/// A release named blocks that the releasing sequence cannot hold: not cached, held by no
+/// sequence, or a part of a run it holds (a sequence releases exactly the leading blocks it
+/// acquired and inserted, all of them); the cache was left unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "released prefix-cache block {hash:#018x}, which no sequence holds: each block must be \
-     released once per acquire or insert"
+    "released prefix-cache block {hash:#018x}, which no sequence holds as named: a sequence \
+     releases, once, exactly the leading blocks it acquired or inserted"
 )]
 pub struct NotHeld {
-    /// The first offending hash met (releases go tail first).
+    /// The first offending block, in prompt order.
     pub hash: u64,
 }
 
-/// What [`PrefixCache::insert`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Inserted {
-    /// The block is newly cached, held by the inserting sequence: its block moved from
-    /// private to cached.
-    New,
-    /// The hash was already cached (another sequence computed the same block concurrently, or
-    /// the block was cached after this sequence's lookup): the sequence now holds the cached
-    /// copy, and the engine should return its own duplicate block to the free pool.
-    Existing,
+/// What [`PrefixCache::probe`] found: the leading cached blocks of a prompt, and how many of
+/// them no sequence holds (an admission that hits them takes them out of the evictable pool).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Probe {
+    /// Leading blocks cached.
+    pub hits: usize,
+    /// Of those, the blocks held by no sequence.
+    pub unheld: u32,
 }
 
 /// No slab index (end of the LRU list).
 const NIL: u32 = u32::MAX;
 
-/// One cached block: its hash, its holders, and its LRU links (both [`NIL`] while held).
+/// A run of cached blocks that share a fate: consecutive blocks of one chain (each the
+/// parent of the next), the same holders, one place in the LRU list (both links [`NIL`] while
+/// held). Keyed in the index by its first hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Entry {
-    hash: u64,
+struct Run {
+    hashes: Vec<u64>,
     refs: u32,
     /// Towards the least recently used end.
     prev: u32,
@@ -172,26 +176,41 @@ struct Entry {
 /// Cached full KV blocks, keyed by chained hash (see the module docs): refcounted while
 /// sequences use them, kept after release, evicted least-recently-used first.
 ///
-/// Invariants: a block is on the LRU list exactly when its refcount is 0;
+/// Blocks live in *runs*: a run is a stretch of one prompt's chain whose blocks were cached,
+/// held and released together, so they have one refcount and sit together in the LRU list.
+/// The index maps a run's first hash to the run; a walk along a prompt's hashes costs one
+/// index probe per run plus a comparison per block, and every operation is O(runs + blocks
+/// compared), with no per-block hash-map work. A run is split where a later prompt diverges
+/// from it or acquires only its head; the blocks' behaviour is exactly that of a per-block
+/// cache (the module tests check it against a naive per-prefix twin).
+///
+/// Why runs stay whole: every holder of a block holds its whole prefix (holds are taken on
+/// leading blocks and extended block by block), so a parent has at least its child's holders,
+/// reaches refcount 0 no earlier, and is queued for eviction after it. The LRU end is therefore
+/// always a run with no cached descendants, whose tail [`evict`](Self::evict) may trim, and
+/// a run's first hash always follows the last block of another run (or the root): a walk
+/// from the root finds every cached block.
+///
+/// Invariants: a run is on the LRU list exactly when its refcount is 0;
 /// `in_use_blocks() + evictable_blocks() = cached_blocks()`.
 #[derive(Debug, Clone)]
 pub struct PrefixCache {
-    /// Hash → slot in `slab`.
+    /// First hash of a run → slot in `runs`.
     index: HashMap<u64, u32, MixBuild>,
-    slab: Vec<Entry>,
-    /// Free slots in `slab`.
+    runs: Vec<Run>,
+    /// Free slots in `runs`.
     vacant: Vec<u32>,
-    /// Least recently used evictable block (evicted first), or [`NIL`].
+    /// Least recently used evictable run (trimmed first), or [`NIL`].
     lru: u32,
-    /// Most recently used evictable block, or [`NIL`].
+    /// Most recently used evictable run, or [`NIL`].
     mru: u32,
     in_use: u32,
     evictable: u32,
     hits: u64,
     misses: u64,
     evictions: u64,
-    /// Scratch for [`PrefixCache::release`]: slots whose refcount reached 0, in release order.
-    reaching_zero: Vec<u32>,
+    /// Scratch: the runs a walk matched, with how many blocks of each.
+    path: Vec<(u32, u32)>,
 }
 
 impl Default for PrefixCache {
@@ -205,7 +224,7 @@ impl PrefixCache {
     pub fn new() -> Self {
         PrefixCache {
             index: HashMap::default(),
-            slab: Vec::new(),
+            runs: Vec::new(),
             vacant: Vec::new(),
             lru: NIL,
             mru: NIL,
@@ -214,101 +233,122 @@ impl PrefixCache {
             hits: 0,
             misses: 0,
             evictions: 0,
-            reaching_zero: Vec::new(),
+            path: Vec::new(),
         }
+    }
+
+    /// Walk `hashes` from `from` along cached runs, calling `visit(run, matched blocks)` for
+    /// each run met; returns where the walk stopped (`from` + blocks matched). Only the last
+    /// run visited can be matched partly.
+    fn walk(&self, hashes: &[u64], from: usize, mut visit: impl FnMut(u32, u32)) -> usize {
+        let mut pos = from;
+        while pos < hashes.len() {
+            let Some(&i) = self.index.get(&hashes[pos]) else {
+                break;
+            };
+            let run = &self.runs[i as usize].hashes;
+            let m = 1 + run[1..]
+                .iter()
+                .zip(&hashes[pos + 1..])
+                .take_while(|(a, b)| a == b)
+                .count();
+            visit(i, m as u32);
+            pos += m;
+            if m < run.len() {
+                break;
+            }
+        }
+        pos
     }
 
     /// How many leading `hashes` are cached: the blocks a prompt with these block hashes can
     /// reuse. Stops at the first miss. Changes nothing, counts nothing.
     pub fn lookup(&self, hashes: &[u64]) -> usize {
-        hashes
-            .iter()
-            .take_while(|h| self.index.contains_key(h))
-            .count()
+        self.walk(hashes, 0, |_, _| {})
+    }
+
+    /// [`lookup`](Self::lookup), and how many of the blocks found no sequence holds.
+    pub fn probe(&self, hashes: &[u64]) -> Probe {
+        let mut unheld = 0;
+        let hits = self.walk(hashes, 0, |i, m| {
+            if self.runs[i as usize].refs == 0 {
+                unheld += m;
+            }
+        });
+        Probe { hits, unheld }
     }
 
     /// Hold the leading cached blocks of `hashes` (as [`lookup`](Self::lookup) counts them)
     /// for a sequence, taking them off the LRU list; returns how many. Adds that count to
     /// [`hits`](Self::hits) and the rest of `hashes` to [`misses`](Self::misses).
     pub fn acquire(&mut self, hashes: &[u64]) -> usize {
-        let mut hit = 0;
-        for h in hashes {
-            let Some(&i) = self.index.get(h) else { break };
-            self.hold(i);
-            hit += 1;
-        }
+        let hit = self.hold_from(hashes, 0);
         self.hits += hit as u64;
         self.misses += (hashes.len() - hit) as u64;
         hit
     }
 
-    /// Cache a block that a sequence has just filled, held once by that sequence. If `hash`
-    /// is already cached, the sequence holds the cached block instead ([`Inserted::Existing`]:
-    /// two sequences computed the same block concurrently, and the engine frees the
-    /// duplicate). A block whose parent is not cached is accepted but cannot be hit until
-    /// its parent is cached again, since lookups stop at the first miss.
-    pub fn insert(&mut self, hash: u64) -> Inserted {
-        if let Some(&i) = self.index.get(&hash) {
-            self.hold(i);
-            return Inserted::Existing;
+    /// Cache `hashes[held..]`, blocks a sequence has just filled, for a sequence that holds
+    /// `hashes[..held]` (acquired or inserted before); it holds them all afterwards. Returns
+    /// how many were newly cached: the sequence's own copies of those blocks move from private
+    /// to cached. The others were cached meanwhile by another sequence that computed the same
+    /// blocks concurrently; the sequence holds the cached copies instead, and the engine frees
+    /// its duplicates.
+    pub fn insert(&mut self, hashes: &[u64], held: usize) -> usize {
+        debug_assert!(
+            self.walk(hashes, 0, |_, _| {}) >= held,
+            "insert after blocks that are not cached"
+        );
+        let pos = self.hold_from(hashes, held);
+        let new = &hashes[pos..];
+        if new.is_empty() {
+            return 0;
         }
-        let entry = Entry {
-            hash,
-            refs: 1,
-            prev: NIL,
-            next: NIL,
-        };
-        let i = match self.vacant.pop() {
-            Some(i) => {
-                self.slab[i as usize] = entry;
-                i
-            }
-            None => {
-                self.slab.push(entry);
-                (self.slab.len() - 1) as u32
-            }
-        };
-        self.index.insert(hash, i);
-        self.in_use += 1;
-        Inserted::New
+        let i = self.new_run(new, 1);
+        self.index.insert(new[0], i);
+        self.in_use += new.len() as u32;
+        new.len()
     }
 
-    /// Drop one hold on each of `hashes` (a sequence's blocks, in prompt order), tail first.
-    /// Blocks no longer held become evictable at the most-recently-used end, the tail of the
-    /// prefix before its head, so the tail is evicted first.
+    /// Drop one hold on each of `hashes`: everything a sequence holds (the leading blocks it
+    /// acquired and inserted), in prompt order. Blocks no longer held become evictable at the
+    /// most-recently-used end of the LRU list, the tail of the prefix before its head, so the
+    /// tail is evicted first.
     ///
-    /// A hash that is not cached or not held is an error ([`NotHeld`]); then nothing changes.
+    /// Naming a block that is not cached or not held, or only part of a run the sequence
+    /// holds, is an error ([`NotHeld`]); then nothing changes.
     pub fn release(&mut self, hashes: &[u64]) -> Result<(), NotHeld> {
-        let mut zero = std::mem::take(&mut self.reaching_zero);
-        zero.clear();
-        for (k, &hash) in hashes.iter().enumerate().rev() {
-            let held = self
-                .index
-                .get(&hash)
-                .map(|&i| (i, &mut self.slab[i as usize]))
-                .filter(|(_, e)| e.refs > 0);
-            let Some((i, e)) = held else {
-                // Undo the holds dropped so far (the entries after k).
-                for h in &hashes[k + 1..] {
-                    if let Some(&j) = self.index.get(h) {
-                        self.slab[j as usize].refs += 1;
-                    }
-                }
-                self.reaching_zero = zero;
-                return Err(NotHeld { hash });
-            };
-            e.refs -= 1;
-            if e.refs == 0 {
-                zero.push(i);
+        let mut path = std::mem::take(&mut self.path);
+        path.clear();
+        let end = self.walk(hashes, 0, |i, m| path.push((i, m)));
+        // The first offending block in prompt order, if any.
+        let mut pos = 0;
+        let mut bad = None;
+        for &(i, m) in &path {
+            let run = &self.runs[i as usize];
+            if run.refs == 0 || (m as usize) < run.hashes.len() {
+                bad = Some(hashes[pos]);
+                break;
+            }
+            pos += m as usize;
+        }
+        if bad.is_none() && end < hashes.len() {
+            bad = Some(hashes[end]);
+        }
+        if let Some(hash) = bad {
+            self.path = path;
+            return Err(NotHeld { hash });
+        }
+        for &(i, m) in path.iter().rev() {
+            let run = &mut self.runs[i as usize];
+            run.refs -= 1;
+            if run.refs == 0 {
+                self.push_mru(i);
+                self.in_use -= m;
+                self.evictable += m;
             }
         }
-        let n = zero.len() as u32;
-        for &i in &zero {
-            self.push_mru(i);
-        }
-        self.in_use -= n;
-        self.evictable += n;
-        self.reaching_zero = zero;
+        self.path = path;
         Ok(())
     }
 
@@ -318,10 +358,20 @@ impl PrefixCache {
         let mut done = 0;
         while done < n && self.lru != NIL {
             let i = self.lru;
-            self.unlink(i);
-            self.index.remove(&self.slab[i as usize].hash);
-            self.vacant.push(i);
-            done += 1;
+            let run = &mut self.runs[i as usize];
+            let len = run.hashes.len() as u32;
+            if len <= n - done {
+                let first = run.hashes[0];
+                run.hashes.clear();
+                self.unlink(i);
+                self.index.remove(&first);
+                self.vacant.push(i);
+                done += len;
+            } else {
+                // The run's tail goes first: it was released before its head.
+                run.hashes.truncate((len - (n - done)) as usize);
+                done = n;
+            }
         }
         self.evictable -= done;
         self.evictions += u64::from(done);
@@ -343,9 +393,20 @@ impl PrefixCache {
         self.evictable
     }
 
-    /// How many sequences hold the block `hash`; `None` if it is not cached.
-    pub fn refcount(&self, hash: u64) -> Option<u32> {
-        self.index.get(&hash).map(|&i| self.slab[i as usize].refs)
+    /// Runs the cached blocks are kept in (a measure of how fragmented sharing is).
+    pub fn runs(&self) -> usize {
+        self.index.len()
+    }
+
+    /// How many sequences hold the last block of `prefix` (a prompt's leading hashes);
+    /// `None` if it is not cached (or an earlier block of the prefix is not).
+    pub fn refcount(&self, prefix: &[u64]) -> Option<u32> {
+        let mut last = None;
+        let end = self.walk(prefix, 0, |i, _| last = Some(i));
+        match (end == prefix.len(), last) {
+            (true, Some(i)) => Some(self.runs[i as usize].refs),
+            _ => None,
+        }
     }
 
     /// Blocks found by [`acquire`](Self::acquire), all calls together.
@@ -364,44 +425,108 @@ impl PrefixCache {
         self.evictions
     }
 
-    /// One more holder for slot `i`; off the LRU list if it had none.
-    fn hold(&mut self, i: u32) {
-        if self.slab[i as usize].refs == 0 {
-            self.unlink(i);
-            self.evictable -= 1;
-            self.in_use += 1;
+    /// Hold the cached blocks of `hashes` from `from` on, up to the first miss, splitting the
+    /// last run met where the match ends; returns where the match ended.
+    fn hold_from(&mut self, hashes: &[u64], from: usize) -> usize {
+        let mut path = std::mem::take(&mut self.path);
+        path.clear();
+        let end = self.walk(hashes, from, |i, m| path.push((i, m)));
+        for &(i, m) in &path {
+            if (m as usize) < self.runs[i as usize].hashes.len() {
+                self.split(i, m);
+            }
+            self.hold(i);
         }
-        self.slab[i as usize].refs += 1;
+        self.path = path;
+        end
     }
 
-    /// Append slot `i` at the most-recently-used end of the LRU list.
+    /// Split run `i` after its first `m` blocks: `i` keeps the head (and its index key), a new
+    /// run takes the tail with the same holders, just before `i` in the LRU list if `i` is on
+    /// it (the tail is evicted first).
+    fn split(&mut self, i: u32, m: u32) {
+        let tail = self.runs[i as usize].hashes.split_off(m as usize);
+        let refs = self.runs[i as usize].refs;
+        let first = tail[0];
+        let j = self.new_run(&tail, refs);
+        self.index.insert(first, j);
+        if refs == 0 {
+            let prev = self.runs[i as usize].prev;
+            self.runs[j as usize].prev = prev;
+            self.runs[j as usize].next = i;
+            self.runs[i as usize].prev = j;
+            if prev == NIL {
+                self.lru = j;
+            } else {
+                self.runs[prev as usize].next = j;
+            }
+        }
+    }
+
+    /// A run holding `hashes` with `refs` holders, off the LRU list, in a free slot; not yet
+    /// indexed.
+    fn new_run(&mut self, hashes: &[u64], refs: u32) -> u32 {
+        match self.vacant.pop() {
+            Some(i) => {
+                let run = &mut self.runs[i as usize];
+                run.hashes.extend_from_slice(hashes);
+                run.refs = refs;
+                run.prev = NIL;
+                run.next = NIL;
+                i
+            }
+            None => {
+                self.runs.push(Run {
+                    hashes: hashes.to_vec(),
+                    refs,
+                    prev: NIL,
+                    next: NIL,
+                });
+                (self.runs.len() - 1) as u32
+            }
+        }
+    }
+
+    /// One more holder for run `i`; off the LRU list if it had none.
+    fn hold(&mut self, i: u32) {
+        let run = &self.runs[i as usize];
+        if run.refs == 0 {
+            let len = run.hashes.len() as u32;
+            self.unlink(i);
+            self.evictable -= len;
+            self.in_use += len;
+        }
+        self.runs[i as usize].refs += 1;
+    }
+
+    /// Append run `i` at the most-recently-used end of the LRU list.
     fn push_mru(&mut self, i: u32) {
         let old = self.mru;
-        let e = &mut self.slab[i as usize];
+        let e = &mut self.runs[i as usize];
         e.prev = old;
         e.next = NIL;
         if old == NIL {
             self.lru = i;
         } else {
-            self.slab[old as usize].next = i;
+            self.runs[old as usize].next = i;
         }
         self.mru = i;
     }
 
-    /// Take slot `i` off the LRU list.
+    /// Take run `i` off the LRU list.
     fn unlink(&mut self, i: u32) {
-        let Entry { prev, next, .. } = self.slab[i as usize];
+        let Run { prev, next, .. } = self.runs[i as usize];
         if prev == NIL {
             self.lru = next;
         } else {
-            self.slab[prev as usize].next = next;
+            self.runs[prev as usize].next = next;
         }
         if next == NIL {
             self.mru = prev;
         } else {
-            self.slab[next as usize].prev = prev;
+            self.runs[next as usize].prev = prev;
         }
-        let e = &mut self.slab[i as usize];
+        let e = &mut self.runs[i as usize];
         e.prev = NIL;
         e.next = NIL;
     }
@@ -468,14 +593,15 @@ pub fn trace_hit_rate_lru(
         let k = cache.acquire(&hashes);
         hit += covered_tokens(*input_length, k as u64, trace_block);
         total += input_length;
-        let mut held = k;
-        for &h in &hashes[k..] {
-            if cache.refcount(h).is_none() && cache.cached_blocks() >= cap && cache.evict(1) == 0 {
-                break;
-            }
-            cache.insert(h);
-            held += 1;
-        }
+        // Room for the rest (all uncached: a chain's first miss ends what is cached), evicting
+        // least recently used unheld blocks when full; what finds no room is not cached.
+        let room = cap
+            .saturating_sub(cache.cached_blocks())
+            .saturating_add(cache.evictable_blocks());
+        let held = k + (hashes.len() - k).min(room as usize);
+        let over = (cache.cached_blocks() + (held - k) as u32).saturating_sub(cap);
+        cache.evict(over);
+        cache.insert(&hashes[..held], k);
         cache
             .release(&hashes[..held])
             .expect("releases exactly the blocks it acquired or inserted");
@@ -525,68 +651,94 @@ mod tests {
         let mut c = PrefixCache::new();
         let p = hashes(&[10, 11, 12], 0, Isolation::PerTenant);
         let q = hashes(&[10, 11, 99], 0, Isolation::PerTenant);
+        // Two sequences admitted with p before either has filled a block.
         assert_eq!(c.acquire(&p), 0);
-        assert_eq!((c.hits(), c.misses()), (0, 3));
-        for &h in &p {
-            assert_eq!(c.insert(h), Inserted::New);
-        }
-        assert_eq!((c.cached_blocks(), c.in_use_blocks()), (3, 3));
-        // q shares two leading blocks; its third is new.
+        assert_eq!(c.acquire(&p), 0);
+        assert_eq!((c.hits(), c.misses()), (0, 6));
+        assert_eq!(c.insert(&p, 0), 3);
+        assert_eq!((c.cached_blocks(), c.in_use_blocks(), c.runs()), (3, 3, 1));
+        // The second filler of p shares the cached blocks (its copies are freed).
+        assert_eq!(c.insert(&p, 0), 0);
+        assert_eq!(c.refcount(&p), Some(2));
+        // q shares two leading blocks (splitting p's run there); its third is new.
         assert_eq!(c.lookup(&q), 2);
+        assert_eq!(c.probe(&q), Probe { hits: 2, unheld: 0 });
         assert_eq!(c.acquire(&q), 2);
-        assert_eq!(c.refcount(p[0]), Some(2));
-        assert_eq!(c.insert(q[2]), Inserted::New);
-        // A second filler of p[2] shares the cached block.
-        assert_eq!(c.insert(p[2]), Inserted::Existing);
-        assert_eq!(c.refcount(p[2]), Some(2));
+        assert_eq!(c.runs(), 2);
+        assert_eq!(
+            (c.refcount(&p[..1]), c.refcount(&p[..2])),
+            (Some(3), Some(3))
+        );
+        assert_eq!(c.refcount(&p), Some(2));
+        assert_eq!(c.insert(&q, 2), 1);
+        assert_eq!(c.refcount(&q), Some(1));
         c.release(&p).unwrap();
-        c.release(&[p[2]]).unwrap();
+        c.release(&p).unwrap();
         // p[2] is unheld now; p[0], p[1] are still held by q.
         assert_eq!((c.in_use_blocks(), c.evictable_blocks()), (3, 1));
+        assert_eq!(c.probe(&p), Probe { hits: 3, unheld: 1 });
         c.release(&q).unwrap();
         // LRU order: p[2], then q's release tail first: q[2], q[1], q[0].
         assert_eq!((c.in_use_blocks(), c.evictable_blocks()), (0, 4));
         assert_eq!(c.evict(1), 1);
-        assert_eq!(c.refcount(p[2]), None);
+        assert_eq!(c.refcount(&p), None);
         assert_eq!(c.lookup(&p), 2);
         assert_eq!(c.evict(1), 1);
-        assert_eq!((c.refcount(q[2]), c.lookup(&q)), (None, 2));
+        assert_eq!((c.refcount(&q), c.lookup(&q)), (None, 2));
         // Acquiring takes a block off the LRU list: q[0] survives, q[1] goes.
         assert_eq!(c.acquire(&q[..1]), 1);
         assert_eq!(c.evict(5), 1);
-        assert_eq!((c.cached_blocks(), c.refcount(q[0])), (1, Some(1)));
+        assert_eq!((c.cached_blocks(), c.refcount(&q[..1])), (1, Some(1)));
         assert_eq!(c.evict(5), 0, "held blocks are never evicted");
         assert_eq!(c.evictions(), 3);
-        assert_eq!((c.hits(), c.misses()), (3, 4));
-        // A block whose parent is gone can be inserted, but lookups stop at the missing parent.
-        c.insert(q[2]);
-        assert_eq!(c.lookup(&q), 1);
+        assert_eq!((c.hits(), c.misses()), (3, 7));
+        c.release(&q[..1]).unwrap();
+        assert_eq!(c.probe(&q), Probe { hits: 1, unheld: 1 });
+    }
+
+    #[test]
+    fn eviction_trims_a_run_from_its_tail() {
+        let mut c = PrefixCache::new();
+        let p = hashes(&[1, 2, 3, 4, 5], 0, Isolation::PerTenant);
+        c.acquire(&p);
+        assert_eq!(c.insert(&p, 0), 5);
+        c.release(&p).unwrap();
+        assert_eq!(c.evict(2), 2);
+        assert_eq!((c.lookup(&p), c.cached_blocks(), c.runs()), (3, 3, 1));
+        assert_eq!(c.evict(1), 1);
+        assert_eq!(c.lookup(&p), 2);
+        // What is left is hit, then extended again by a new filler.
+        assert_eq!(c.acquire(&p), 2);
+        assert_eq!(c.insert(&p, 2), 3);
+        assert_eq!((c.cached_blocks(), c.runs()), (5, 2));
+        c.release(&p).unwrap();
+        assert_eq!(c.evict(9), 5);
+        assert_eq!((c.cached_blocks(), c.runs(), c.lookup(&p)), (0, 0, 0));
     }
 
     #[test]
     fn release_of_unheld_block_is_an_error_and_changes_nothing() {
         let mut c = PrefixCache::new();
         let p = hashes(&[1, 2, 3], 0, Isolation::PerTenant);
+        let p4 = hashes(&[1, 2, 3, 4], 0, Isolation::PerTenant);
         c.acquire(&p);
-        for &h in &p {
-            c.insert(h);
-        }
-        c.release(&p[2..]).unwrap();
+        c.insert(&p, 0);
         let before = c.clone();
         let snapshot = |c: &PrefixCache| {
             (
-                p.iter().map(|&h| c.refcount(h)).collect::<Vec<_>>(),
+                (1..=3).map(|k| c.refcount(&p[..k])).collect::<Vec<_>>(),
                 c.in_use_blocks(),
                 c.evictable_blocks(),
             )
         };
-        // Released twice; the error is met after two holds were dropped, which are restored.
-        assert_eq!(c.release(&p), Err(NotHeld { hash: p[2] }));
-        assert_eq!(c.release(&[999, p[0], p[1]]), Err(NotHeld { hash: 999 }));
+        // One block more than it holds; a part of what it holds; a block never cached.
+        assert_eq!(c.release(&p4), Err(NotHeld { hash: p4[3] }));
+        assert_eq!(c.release(&p[..2]), Err(NotHeld { hash: p[0] }));
+        assert_eq!(c.release(&[999, p[1]]), Err(NotHeld { hash: 999 }));
         assert_eq!(snapshot(&c), snapshot(&before));
-        // A duplicate in one call counts twice: p[0] is held once.
-        assert_eq!(c.release(&[p[0], p[0]]), Err(NotHeld { hash: p[0] }));
-        assert_eq!(snapshot(&c), snapshot(&before));
+        c.release(&p).unwrap();
+        // Released twice.
+        assert_eq!(c.release(&p), Err(NotHeld { hash: p[0] }));
         assert!(
             c.release(&[7])
                 .unwrap_err()
@@ -594,15 +746,20 @@ mod tests {
                 .contains("no sequence holds"),
             "the message says what went wrong"
         );
-        // The undo left the LRU list intact: releasing properly then evicting drains all three,
-        // tail first.
-        c.release(&p[..2]).unwrap();
+        // The refusals left the LRU list intact: evicting drains all three, tail first.
         assert_eq!(c.evict(1), 1);
         assert_eq!(c.lookup(&p), 2);
         assert_eq!(c.evict(10), 2);
         assert_eq!(c.cached_blocks(), 0);
         // Released blocks re-enter with an empty cache.
         assert_eq!(c.release(&p[..1]), Err(NotHeld { hash: p[0] }));
+    }
+
+    /// What filling one block did: cached it, or found it cached by a concurrent filler.
+    #[derive(Debug, PartialEq)]
+    enum Inserted {
+        New,
+        Existing,
     }
 
     /// The naive twin: full content prefix, isolation key first (tenant, or a constant when
@@ -715,8 +872,8 @@ mod tests {
         // Same counts and every twin prefix cached with its refcount: the same blocks.
         for (key, &(refs, _)) in &t.map {
             let tenant = u32::try_from(key[0]).unwrap_or(0);
-            let h = *hashes(&key[1..], tenant, isolation).last().unwrap();
-            assert_eq!(c.refcount(h), Some(refs), "op {op}: prefix {key:?}");
+            let h = hashes(&key[1..], tenant, isolation);
+            assert_eq!(c.refcount(&h), Some(refs), "op {op}: prefix {key:?}");
         }
     }
 
@@ -760,7 +917,10 @@ mod tests {
                             continue;
                         }
                     }
-                    let got = c.insert(s.hashes[s.held]);
+                    let got = match c.insert(&s.hashes[..=s.held], s.held) {
+                        1 => Inserted::New,
+                        _ => Inserted::Existing,
+                    };
                     assert_eq!(got, t.insert(prefix), "op {op}");
                     existing += usize::from(got == Inserted::Existing);
                     s.held += 1;
@@ -775,9 +935,8 @@ mod tests {
                     assert_eq!(c.evict(n), t.evict(n), "op {op}");
                 }
                 _ => {
-                    // A release naming one block too many: the next block, which the sequence
-                    // does not hold (absent or held only by others), then its held blocks,
-                    // whose holds are dropped first (tail first) and must be restored.
+                    // A release naming one block too many: its held blocks, then the next
+                    // block, which the sequence does not hold (and no one else does).
                     let Some(s) = seqs.iter().find(|s| s.held < s.hashes.len()) else {
                         continue;
                     };
@@ -786,9 +945,7 @@ mod tests {
                     if other_holders > 0 {
                         continue;
                     }
-                    let mut named = vec![bad];
-                    named.extend(&s.hashes[..s.held]);
-                    let r = c.release(&named);
+                    let r = c.release(&s.hashes[..=s.held]);
                     assert_eq!(r, Err(NotHeld { hash: bad }), "op {op}");
                     bad_releases += 1;
                 }
@@ -875,8 +1032,8 @@ mod tests {
             if tenant == 1 && first_of_1.is_none() {
                 first_of_1 = Some(k);
             }
+            c.insert(&h, k);
             for &b in &h[k..] {
-                c.insert(b);
                 inserted_by.entry(b).or_default()[tenant as usize] = true;
             }
             in_flight.push((tenant, h));
@@ -939,9 +1096,7 @@ mod tests {
             }
             let h = hashes(&content, tenant, isolation);
             let k = c.acquire(&h);
-            for &b in &h[k..] {
-                assert_eq!(c.insert(b), Inserted::New);
-            }
+            assert_eq!(c.insert(&h, k), h.len() - k);
             c.release(&h).unwrap();
         }
         (c.hits(), c.hits() + c.misses())

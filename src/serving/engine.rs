@@ -15,7 +15,7 @@ use super::config::{EngineConfig, Preemption, Router, SchedulerKind};
 use super::spec::SpecRun;
 use crate::cost::iteration::{IterationCost, SeqWork};
 use crate::kv::paged::BlockAllocator;
-use crate::kv::prefix::{Inserted, PrefixCache, block_hashes};
+use crate::kv::prefix::{PrefixCache, block_hashes};
 use crate::sim::{EventQueue, Nanos};
 use crate::workload::Request;
 use rand::rngs::StdRng;
@@ -707,11 +707,9 @@ impl<'a> Simulation<'a> {
                     if let Some(h) = &s.hashes {
                         let max = ((s.prefill_target - 1) / bs) as usize;
                         let hs = &h[..max.min(h.len())];
-                        hits = rep.cache.lookup(hs) as u32;
-                        pinned = hs[..hits as usize]
-                            .iter()
-                            .filter(|&&x| rep.cache.refcount(x) == Some(0))
-                            .count() as u32;
+                        let probe = rep.cache.probe(hs);
+                        hits = probe.hits as u32;
+                        pinned = probe.unheld;
                     }
                     let remaining = s.prefill_target - s.prefilled - hits * bs;
                     // Without chunking a prompt runs whole; one longer than the whole budget
@@ -848,10 +846,7 @@ impl<'a> Simulation<'a> {
             if prefill_done && let Some(h) = s.hashes.clone() {
                 let upto = ((s.prefill_target / bs) as usize).min(h.len());
                 let from = ((s.shared / bs) as usize).min(upto);
-                let new = h[from..upto]
-                    .iter()
-                    .filter(|&&hash| rep.cache.insert(hash) == Inserted::New)
-                    .count() as u32;
+                let new = rep.cache.insert(&h[..upto], from) as u32;
                 let moved = (upto - from) as u32 * bs;
                 rep.alloc.truncate(slot, moved);
                 let _ = rep.alloc.append(CACHE_SLOT, new * bs);
@@ -944,10 +939,7 @@ impl<'a> Simulation<'a> {
                     let upto = ((held / bs) as usize).min(h.len());
                     let from = (s.shared / bs) as usize;
                     if upto > from {
-                        let new = h[from..upto]
-                            .iter()
-                            .filter(|&&hash| rep.cache.insert(hash) == Inserted::New)
-                            .count() as u32;
+                        let new = rep.cache.insert(&h[..upto], from) as u32;
                         let _ = rep.alloc.append(CACHE_SLOT, new * bs);
                         s.shared = upto as u32 * bs;
                     }
