@@ -57,7 +57,9 @@ pub fn content_ids(segments: &[Segment], block_size: u32, tokens: u32, out: &mut
     use crate::sim::rng::mix;
     out.clear();
     let bs = block_size as u64;
+    const H0: u64 = 0x6a09_e667_f3bc_c908;
     let (mut i, mut start) = (0usize, 0u64);
+    let (mut mixed, mut mixed_for) = (0u64, usize::MAX);
     for j in 0..tokens as u64 / bs {
         let (lo, hi) = (j * bs, (j + 1) * bs);
         // The first segment that ends after the block's start.
@@ -65,8 +67,20 @@ pub fn content_ids(segments: &[Segment], block_size: u32, tokens: u32, out: &mut
             start += segments[i].tokens as u64;
             i += 1;
         }
+        // Most blocks lie inside one segment: the first step of the loop below, with
+        // `mix(H0 ^ key)` computed once per segment.
+        if let Some(s) = segments.get(i)
+            && start + s.tokens as u64 >= hi
+        {
+            if mixed_for != i {
+                mixed = mix(H0 ^ s.key);
+                mixed_for = i;
+            }
+            out.push(mix(mixed ^ (lo - start)));
+            continue;
+        }
         let (mut k, mut k_start) = (i, start);
-        let mut h = 0x6a09_e667_f3bc_c908u64;
+        let mut h = H0;
         loop {
             let Some(s) = segments.get(k) else {
                 return; // past the described tokens: unique from here on

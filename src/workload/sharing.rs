@@ -99,6 +99,8 @@ pub struct Composer {
     cumulative: Vec<f64>,
     docs: Option<LengthSampler>,
     doc_lengths: Option<LengthSampler>,
+    /// Lengths of the documents drawn so far (each is drawn once, from its own stream).
+    doc_length_memo: std::collections::HashMap<u32, u32>,
     turns: Option<LengthSampler>,
     streams: RngStreams,
     rng: StdRng,
@@ -138,6 +140,7 @@ impl Composer {
             cumulative,
             docs,
             doc_lengths,
+            doc_length_memo: std::collections::HashMap::new(),
             streams: *streams,
             rng: streams.stream("prompt_sharing"),
         }
@@ -190,7 +193,10 @@ impl Composer {
                 }
             }
             for d in picked {
-                let len = lengths.sample(&mut self.streams.indexed("document_length", d as u64));
+                let streams = &self.streams;
+                let len = *self.doc_length_memo.entry(d).or_insert_with(|| {
+                    lengths.sample(&mut streams.indexed("document_length", d as u64))
+                });
                 segs.push(Segment {
                     key: mix(DOCUMENT ^ d as u64),
                     tokens: len,
