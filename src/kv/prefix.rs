@@ -114,13 +114,22 @@ fn link(parent: u64, content: u64, salt_key: u64) -> u64 {
 /// tenants (see [`chain_hash`]); under [`Isolation::Shared`] the tenant is ignored.
 pub fn block_hashes(content: &[u64], tenant: u32, isolation: Isolation, out: &mut Vec<u64>) {
     out.clear();
-    out.reserve(content.len());
+    out.extend(chained(content, tenant, isolation));
+}
+
+/// The hashes [`block_hashes`] writes, as an iterator of known length (to collect straight
+/// into an `Arc<[u64]>`, say).
+pub fn chained(
+    content: &[u64],
+    tenant: u32,
+    isolation: Isolation,
+) -> impl ExactSizeIterator<Item = u64> + '_ {
     let key = salt_key(tenant, isolation);
     let mut parent = ROOT_HASH;
-    for &c in content {
+    content.iter().map(move |&c| {
         parent = link(parent, c, key);
-        out.push(parent);
-    }
+        parent
+    })
 }
 
 /// A fixed hasher for `u64` keys (splitmix64 over the key; FNV-1a for other input): not

@@ -15,7 +15,7 @@ use super::config::{EngineConfig, Preemption, Router, SchedulerKind};
 use super::spec::SpecRun;
 use crate::cost::iteration::{IterationCost, SeqWork};
 use crate::kv::paged::BlockAllocator;
-use crate::kv::prefix::{PrefixCache, block_hashes};
+use crate::kv::prefix::{PrefixCache, chained};
 use crate::sim::{EventQueue, Nanos};
 use crate::workload::Request;
 use rand::rngs::StdRng;
@@ -447,9 +447,7 @@ impl<'a> Simulation<'a> {
                 r.prompt_tokens + r.output_tokens,
                 &mut self.content,
             );
-            let mut h = Vec::with_capacity(self.content.len());
-            block_hashes(&self.content, r.tenant, self.cfg.prefix_isolation, &mut h);
-            seq.hashes = Some(h.into());
+            seq.hashes = Some(chained(&self.content, r.tenant, self.cfg.prefix_isolation).collect());
         }
         if let Some(sp) = &self.spec {
             seq.alpha = sp

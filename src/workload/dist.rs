@@ -149,6 +149,10 @@ fn round_length(x: f64) -> u32 {
 pub struct LengthSampler {
     dist: LengthDist,
     zipf_cdf: Vec<f64>,
+    /// Guide table for the CDF search: `zipf_guide[b]` is where the answer for any
+    /// `u ∈ [b/G, (b+1)/G)` starts, `G = zipf_guide.len() − 1` (Chen & Asau's method); the
+    /// search then runs over the few entries between two guides.
+    zipf_guide: Vec<u32>,
 }
 
 impl LengthSampler {
@@ -160,17 +164,37 @@ impl LengthSampler {
             }
             _ => Vec::new(),
         };
-        LengthSampler { dist, zipf_cdf }
+        let g = zipf_cdf.len();
+        let zipf_guide = (0..=g)
+            .map(|b| zipf_cdf.partition_point(|&c| c < b as f64 / g as f64) as u32)
+            .collect();
+        LengthSampler {
+            dist,
+            zipf_cdf,
+            zipf_guide,
+        }
+    }
+
+    /// The first CDF entry that reaches `u` (clamped to the last): [`zipf_pick`]'s answer.
+    fn zipf_index(&self, u: f64) -> usize {
+        let g = self.zipf_guide.len() - 1;
+        // b/g ≤ u < (b+1)/g, so the first c ≥ u lies between guides b and b + 1 (one more
+        // bucket each side absorbs the rounding of u·g).
+        let b = ((u * g as f64) as usize).min(g - 1);
+        let lo = self.zipf_guide[b.saturating_sub(1)] as usize;
+        let hi = self.zipf_guide[(b + 2).min(g)] as usize;
+        let hi = (hi + 1).min(self.zipf_cdf.len());
+        let i = lo + self.zipf_cdf[lo..hi].partition_point(|&c| c < u);
+        i.min(self.zipf_cdf.len() - 1)
     }
 
     /// One sample, rounded and at least 1.
     pub fn sample(&self, rng: &mut impl Rng) -> u32 {
         match &self.dist {
-            LengthDist::Zipf { min, max, .. } => round_length(zipf_pick(
-                &self.zipf_cdf,
-                *min.min(max),
-                rng.random::<f64>(),
-            )),
+            LengthDist::Zipf { min, max, .. } => {
+                let i = self.zipf_index(rng.random::<f64>());
+                round_length(*min.min(max) as f64 + i as f64)
+            }
             other => round_length(other.sample_continuous(rng)),
         }
     }
@@ -319,6 +343,27 @@ mod tests {
             let y: Vec<u32> = (0..2000).map(|_| s.sample(&mut b)).collect();
             assert_eq!(x, y, "{d:?}");
             assert!(x.iter().all(|&v| v >= 1));
+        }
+        // The guide table finds what a search of the whole CDF finds, at and around every
+        // bucket edge and at every CDF value.
+        for (max, exponent) in [(20_000, 1.1), (7, 0.5), (1, 1.0), (3_000, 2.5)] {
+            let s = LengthSampler::new(LengthDist::Zipf {
+                min: 1,
+                max,
+                exponent,
+            });
+            let g = s.zipf_guide.len() - 1;
+            let edges = (0..=g).map(|b| b as f64 / g as f64);
+            for u in edges.chain(s.zipf_cdf.iter().copied()) {
+                for u in [u, u.next_down(), u.next_up()] {
+                    let u = u.clamp(0.0, 1.0f64.next_down());
+                    assert_eq!(
+                        s.zipf_index(u) as f64,
+                        zipf_pick(&s.zipf_cdf, 0, u),
+                        "max {max}, u {u}"
+                    );
+                }
+            }
         }
         // Zipf's head: P(min) = 1 / H(n, s); for s = 1 on 1..=2 that is 2/3.
         let z = LengthSampler::new(LengthDist::Zipf {
