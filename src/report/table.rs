@@ -7,6 +7,10 @@
 //! every table of a report into place together, so a killed run leaves no half-written file
 //! under a report's name.
 //!
+//! Chunks are formatted and written on a thread of the table's own, in order, while the
+//! caller goes on producing rows (at most two chunks wait in between): on a machine with a
+//! core to spare the simulation does not wait for the disk or for number formatting.
+//!
 //! Floats are printed with three decimals in CSV and kept whole in Parquet; the simulator's
 //! own tables carry times as integer microseconds, which print fast and exactly.
 
@@ -17,6 +21,8 @@ use polars::io::parquet::write::{
 use polars::prelude::{Column, DataFrame, DataType, Field, Schema, SerWriter};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 /// Rows buffered before a chunk is handed to polars.
 pub const CHUNK_ROWS: usize = 1 << 16;
@@ -68,14 +74,66 @@ enum Sink {
     Parquet(Box<ParquetBatched<File>>),
 }
 
+impl Sink {
+    fn write(&mut self, df: &DataFrame) -> polars::prelude::PolarsResult<()> {
+        match self {
+            Sink::Csv(w) => w.write_batch(df),
+            Sink::Parquet(w) => w.write_batch(df),
+        }
+    }
+
+    fn finish(&mut self) -> polars::prelude::PolarsResult<()> {
+        match self {
+            Sink::Csv(w) => w.finish(),
+            Sink::Parquet(w) => w.finish().map(|_| ()),
+        }
+    }
+}
+
 /// One table being written.
 pub struct TableWriter {
     path: PathBuf,
     tmp: PathBuf,
     names: Vec<&'static str>,
+    kinds: Vec<Kind>,
     bufs: Vec<Buf>,
     rows: usize,
-    sink: Sink,
+    /// Full chunks to the writing thread; `None` once closed.
+    chunks: Option<SyncSender<Vec<Buf>>>,
+    /// The writing thread: it hands the sink back when the chunks end, or the first error.
+    writer: Option<JoinHandle<anyhow::Result<Sink>>>,
+}
+
+/// A chunk's columns as a data frame (the buffers move, nothing is copied but text).
+fn frame(names: &[&'static str], bufs: Vec<Buf>) -> polars::prelude::PolarsResult<DataFrame> {
+    let mut rows = 0;
+    let columns: Vec<Column> = names
+        .iter()
+        .zip(bufs)
+        .map(|(&name, buf)| {
+            let c = match buf {
+                Buf::U64(b) => Column::new(name.into(), b),
+                Buf::OptU64(b) => Column::new(name.into(), b),
+                Buf::F64(b) => Column::new(name.into(), b),
+                Buf::Str(b, values) => {
+                    let strs: Vec<&str> = b.iter().map(|&i| values[i as usize].as_str()).collect();
+                    Column::new(name.into(), &strs[..])
+                }
+            };
+            rows = c.len();
+            c
+        })
+        .collect();
+    DataFrame::new(rows, columns)
+}
+
+fn empty_buf(kind: Kind) -> Buf {
+    match kind {
+        Kind::U64 => Buf::U64(Vec::with_capacity(CHUNK_ROWS)),
+        Kind::OptU64 => Buf::OptU64(Vec::with_capacity(CHUNK_ROWS)),
+        Kind::F64 => Buf::F64(Vec::with_capacity(CHUNK_ROWS)),
+        Kind::Str => Buf::Str(Vec::with_capacity(CHUNK_ROWS), Vec::new()),
+    }
 }
 
 fn err(path: &Path, e: impl std::fmt::Display) -> anyhow::Error {
@@ -122,22 +180,30 @@ impl TableWriter {
                     .map_err(|e| err(&tmp, e))?,
             )),
         };
-        let bufs = columns
-            .iter()
-            .map(|&(_, kind)| match kind {
-                Kind::U64 => Buf::U64(Vec::with_capacity(CHUNK_ROWS)),
-                Kind::OptU64 => Buf::OptU64(Vec::with_capacity(CHUNK_ROWS)),
-                Kind::F64 => Buf::F64(Vec::with_capacity(CHUNK_ROWS)),
-                Kind::Str => Buf::Str(Vec::with_capacity(CHUNK_ROWS), Vec::new()),
+        let names: Vec<&'static str> = columns.iter().map(|c| c.0).collect();
+        let kinds: Vec<Kind> = columns.iter().map(|c| c.1).collect();
+        let (chunks, rx) = sync_channel::<Vec<Buf>>(2);
+        let (thread_names, thread_tmp) = (names.clone(), tmp.clone());
+        let writer = std::thread::Builder::new()
+            .name(format!("write {stem}"))
+            .spawn(move || {
+                let mut sink = sink;
+                for bufs in rx {
+                    let df = frame(&thread_names, bufs).map_err(|e| err(&thread_tmp, e))?;
+                    sink.write(&df).map_err(|e| err(&thread_tmp, e))?;
+                }
+                Ok(sink)
             })
-            .collect();
+            .map_err(|e| err(&tmp, e))?;
         Ok(TableWriter {
             path,
             tmp,
-            names: columns.iter().map(|c| c.0).collect(),
-            bufs,
+            bufs: kinds.iter().map(|&k| empty_buf(k)).collect(),
+            names,
+            kinds,
             rows: 0,
-            sink,
+            chunks: Some(chunks),
+            writer: Some(writer),
         })
     }
 
@@ -203,53 +269,43 @@ impl TableWriter {
         Ok(())
     }
 
+    /// Hand the buffered rows to the writing thread.
     fn flush(&mut self) -> anyhow::Result<()> {
         if self.rows == 0 {
             return Ok(());
         }
-        let columns: Vec<Column> = self
-            .names
-            .iter()
-            .zip(&mut self.bufs)
-            .map(|(&name, buf)| {
-                // Hand the chunk to polars and keep the buffer's allocation for the next.
-                macro_rules! take {
-                    ($b:expr) => {{
-                        let c = Column::new(name.into(), &$b[..]);
-                        $b.clear();
-                        c
-                    }};
-                }
-                match buf {
-                    Buf::U64(b) => take!(b),
-                    Buf::OptU64(b) => take!(b),
-                    Buf::F64(b) => take!(b),
-                    Buf::Str(b, values) => {
-                        let strs: Vec<&str> =
-                            b.iter().map(|&i| values[i as usize].as_str()).collect();
-                        b.clear();
-                        Column::new(name.into(), &strs[..])
-                    }
-                }
-            })
-            .collect();
-        let df = DataFrame::new(self.rows, columns).map_err(|e| err(&self.tmp, e))?;
+        let fresh = self.kinds.iter().map(|&k| empty_buf(k)).collect();
+        let bufs = std::mem::replace(&mut self.bufs, fresh);
         self.rows = 0;
-        match &mut self.sink {
-            Sink::Csv(w) => w.write_batch(&df),
-            Sink::Parquet(w) => w.write_batch(&df),
+        let sent = match &self.chunks {
+            Some(tx) => tx.send(bufs).is_ok(),
+            None => false,
+        };
+        if sent {
+            Ok(())
+        } else {
+            // The thread stopped at an error: that is the error to report.
+            self.join().map(|_| ())
         }
-        .map_err(|e| err(&self.tmp, e))
+    }
+
+    /// Close the channel and wait for the writing thread; its sink, or its error.
+    fn join(&mut self) -> anyhow::Result<Sink> {
+        self.chunks = None;
+        match self.writer.take() {
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(err(&self.tmp, "the writing thread panicked"))),
+            None => Err(err(&self.tmp, "written after an earlier error")),
+        }
     }
 
     /// Write the last chunk and close the file (still under its temporary name).
     pub fn finish(mut self) -> anyhow::Result<Finished> {
         self.flush()?;
-        match &mut self.sink {
-            Sink::Csv(w) => w.finish(),
-            Sink::Parquet(w) => w.finish().map(|_| ()),
-        }
-        .map_err(|e| err(&self.tmp, e))?;
+        let mut sink = self.join()?;
+        sink.finish().map_err(|e| err(&self.tmp, e))?;
+        drop(sink);
         // From here the `Finished` owns the temporary file.
         Ok(Finished {
             path: std::mem::take(&mut self.path),
@@ -261,6 +317,10 @@ impl TableWriter {
 impl Drop for TableWriter {
     /// An abandoned table (an error mid-run) leaves no temporary file behind.
     fn drop(&mut self) {
+        self.chunks = None;
+        if let Some(h) = self.writer.take() {
+            let _ = h.join();
+        }
         if !self.tmp.as_os_str().is_empty() {
             let _ = std::fs::remove_file(&self.tmp);
         }
