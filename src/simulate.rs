@@ -500,7 +500,7 @@ pub fn simulate(
         }),
     };
     let streams = RngStreams::new(seed);
-    let mut requests = crate::workload::requests(&scn.workload, &streams)?;
+    let mut requests = crate::workload::source(&scn.workload, &streams)?;
     let mut sim = Simulation::new(
         scn.engine.clone(),
         &prepared.cost,

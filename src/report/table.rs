@@ -21,7 +21,7 @@ use polars::io::parquet::write::{
 use polars::prelude::{Column, DataFrame, DataType, Field, Schema, SerWriter};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 /// Rows buffered before a chunk is handed to polars.
@@ -100,23 +100,34 @@ pub struct TableWriter {
     rows: usize,
     /// Full chunks to the writing thread; `None` once closed.
     chunks: Option<SyncSender<Vec<Buf>>>,
+    /// Emptied buffers back from the writing thread, to fill again (fresh memory would cost
+    /// this thread a page fault per 4 KiB).
+    recycled: Receiver<Vec<Buf>>,
     /// The writing thread: it hands the sink back when the chunks end, or the first error.
     writer: Option<JoinHandle<anyhow::Result<Sink>>>,
 }
 
-/// A chunk's columns as a data frame (the buffers move, nothing is copied but text).
-fn frame(names: &[&'static str], bufs: Vec<Buf>) -> polars::prelude::PolarsResult<DataFrame> {
+/// A chunk's columns as a data frame, emptying the buffers (their memory is kept).
+fn frame(names: &[&'static str], bufs: &mut [Buf]) -> polars::prelude::PolarsResult<DataFrame> {
     let mut rows = 0;
     let columns: Vec<Column> = names
         .iter()
         .zip(bufs)
         .map(|(&name, buf)| {
+            macro_rules! take {
+                ($b:expr) => {{
+                    let c = Column::new(name.into(), &$b[..]);
+                    $b.clear();
+                    c
+                }};
+            }
             let c = match buf {
-                Buf::U64(b) => Column::new(name.into(), b),
-                Buf::OptU64(b) => Column::new(name.into(), b),
-                Buf::F64(b) => Column::new(name.into(), b),
+                Buf::U64(b) => take!(b),
+                Buf::OptU64(b) => take!(b),
+                Buf::F64(b) => take!(b),
                 Buf::Str(b, values) => {
                     let strs: Vec<&str> = b.iter().map(|&i| values[i as usize].as_str()).collect();
+                    b.clear();
                     Column::new(name.into(), &strs[..])
                 }
             };
@@ -183,13 +194,16 @@ impl TableWriter {
         let names: Vec<&'static str> = columns.iter().map(|c| c.0).collect();
         let kinds: Vec<Kind> = columns.iter().map(|c| c.1).collect();
         let (chunks, rx) = sync_channel::<Vec<Buf>>(2);
+        let (give_back, recycled) = sync_channel::<Vec<Buf>>(4);
         let (thread_names, thread_tmp) = (names.clone(), tmp.clone());
         let writer = std::thread::Builder::new()
             .name(format!("write {stem}"))
             .spawn(move || {
                 let mut sink = sink;
-                for bufs in rx {
-                    let df = frame(&thread_names, bufs).map_err(|e| err(&thread_tmp, e))?;
+                for mut bufs in rx {
+                    let df = frame(&thread_names, &mut bufs).map_err(|e| err(&thread_tmp, e))?;
+                    // Not waited for: with the queue full, the buffers are just dropped.
+                    let _ = give_back.try_send(bufs);
                     sink.write(&df).map_err(|e| err(&thread_tmp, e))?;
                 }
                 Ok(sink)
@@ -203,6 +217,7 @@ impl TableWriter {
             kinds,
             rows: 0,
             chunks: Some(chunks),
+            recycled,
             writer: Some(writer),
         })
     }
@@ -274,7 +289,10 @@ impl TableWriter {
         if self.rows == 0 {
             return Ok(());
         }
-        let fresh = self.kinds.iter().map(|&k| empty_buf(k)).collect();
+        let fresh = self
+            .recycled
+            .try_recv()
+            .unwrap_or_else(|_| self.kinds.iter().map(|&k| empty_buf(k)).collect());
         let bufs = std::mem::replace(&mut self.bufs, fresh);
         self.rows = 0;
         let sent = match &self.chunks {

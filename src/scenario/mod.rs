@@ -90,6 +90,8 @@
 //! [workload.sessions]       # multi-turn: the arrival process starts conversations, each
 //! turns = { dist = "uniform", min = 1, max = 8 }   # turn's prompt the conversation so far
 //! think_time_s = 30.0       # mean (exponential) gap between a turn and the next
+//! think_from = "answer"     # answer (closed loop: the gap starts when the previous answer
+//!                           # ends; default) | arrival (open loop: when the previous turn came)
 //!
 //! [slo]                     # optional; each metric a table of percentile = milliseconds
 //! ttft_ms = { p90 = 500 }   # percentiles: p50, p90, p99

@@ -196,6 +196,8 @@ pub struct RawSessions {
     pub turns: Option<RawDist>,
     /// Mean seconds between turns.
     pub think_time_s: f64,
+    /// What the think time counts from: "answer" (closed loop, the default) or "arrival".
+    pub think_from: Option<String>,
 }
 
 /// `[[workload.tenants]]`.

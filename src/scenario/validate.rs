@@ -747,9 +747,23 @@ impl Scenario {
                     "must be a non-negative number of seconds",
                 ));
             }
+            let closed_loop = match ss.think_from.as_deref() {
+                None | Some("answer") => true,
+                Some("arrival") => false,
+                Some(other) => {
+                    return Err(cx.err(
+                        "workload.sessions",
+                        "think_from",
+                        format!("{other:?}"),
+                        "must be \"answer\" (the next turn comes a think time after the \
+                         previous answer ends) or \"arrival\" (after the previous turn arrives)",
+                    ));
+                }
+            };
             sharing.sessions = Some(Sessions {
                 turns: dist("sessions.turns", &ss.turns)?,
                 think_time_s: ss.think_time_s,
+                closed_loop,
             });
         }
         let workload = WorkloadSpec {

@@ -17,7 +17,7 @@ use crate::cost::iteration::{IterationCost, SeqWork};
 use crate::kv::paged::BlockAllocator;
 use crate::kv::prefix::{PrefixCache, chained};
 use crate::sim::{EventQueue, Nanos};
-use crate::workload::Request;
+use crate::workload::{Request, RequestSource};
 use rand::rngs::StdRng;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -28,6 +28,9 @@ use std::sync::Arc;
 enum Event {
     /// The next request of the workload arrives.
     Arrival,
+    /// A request that followed from an ended one (a conversation's next turn) arrives: its
+    /// slot in `Simulation::follow_ups`.
+    FollowUp(u32),
     /// A replica's iteration ends.
     IterationDone(u32),
 }
@@ -275,6 +278,11 @@ pub struct Simulation<'a> {
     cost: &'a IterationCost,
     replicas: Vec<Replica>,
     queue: EventQueue<Event>,
+    /// Requests that ended since the source last heard: (id, served).
+    ended: Vec<(u64, bool)>,
+    /// Requests that followed from ended ones, waiting for their arrival; free slots.
+    follow_ups: Vec<Option<Request>>,
+    free_follow_ups: Vec<u32>,
     next_rr: u32,
     kv_bytes_per_token: f64,
     max_model_len: u32,
@@ -340,6 +348,9 @@ impl<'a> Simulation<'a> {
             cost,
             replicas,
             queue: EventQueue::new(),
+            ended: Vec::new(),
+            follow_ups: Vec::new(),
+            free_follow_ups: Vec::new(),
             next_rr: 0,
             kv_bytes_per_token,
             max_model_len,
@@ -403,12 +414,8 @@ impl<'a> Simulation<'a> {
     }
 
     /// Run until every request has ended; returns the time of the last event.
-    pub fn run(
-        &mut self,
-        requests: &mut dyn Iterator<Item = Request>,
-        obs: &mut dyn Observer,
-    ) -> Nanos {
-        let mut pending = requests.next();
+    pub fn run(&mut self, requests: &mut dyn RequestSource, obs: &mut dyn Observer) -> Nanos {
+        let mut pending = requests.next_request();
         if let Some(r) = &pending {
             self.queue.push(r.arrival, PHASE_ARRIVAL, Event::Arrival);
         }
@@ -416,22 +423,51 @@ impl<'a> Simulation<'a> {
             match ev {
                 Event::Arrival => {
                     let Some(req) = pending.take() else { continue };
-                    let seq = self.new_seq(req, now);
-                    let r = self.route(&seq);
-                    self.arrive(r, seq, now, obs);
-                    pending = requests.next();
+                    self.admit(req, now, obs);
+                    pending = requests.next_request();
                     if let Some(next) = &pending {
                         self.queue
                             .push(next.arrival.max(now), PHASE_ARRIVAL, Event::Arrival);
                     }
+                }
+                Event::FollowUp(k) => {
+                    let req = self.follow_ups[k as usize]
+                        .take()
+                        .expect("a waiting follow-up");
+                    self.free_follow_ups.push(k);
+                    self.admit(req, now, obs);
                 }
                 Event::IterationDone(r) => {
                     self.complete(r, now, obs);
                     self.start_iteration(r, now, obs);
                 }
             }
+            // What follows from the requests that ended (closed-loop conversation turns).
+            if !self.ended.is_empty() {
+                let mut ended = std::mem::take(&mut self.ended);
+                for &(id, served) in &ended {
+                    if let Some(req) = requests.ended(id, now, served) {
+                        let at = req.arrival.max(now);
+                        let k = self.free_follow_ups.pop().unwrap_or_else(|| {
+                            self.follow_ups.push(None);
+                            (self.follow_ups.len() - 1) as u32
+                        });
+                        self.follow_ups[k as usize] = Some(req);
+                        self.queue.push(at, PHASE_ARRIVAL, Event::FollowUp(k));
+                    }
+                }
+                ended.clear();
+                self.ended = ended;
+            }
         }
         self.queue.now()
+    }
+
+    /// Route and enqueue an arriving request.
+    fn admit(&mut self, req: Request, now: Nanos, obs: &mut dyn Observer) {
+        let seq = self.new_seq(req, now);
+        let r = self.route(&seq);
+        self.arrive(r, seq, now, obs);
     }
 
     /// A new sequence for `req`, with its block hashes when prefix caching is on.
@@ -447,7 +483,8 @@ impl<'a> Simulation<'a> {
                 r.prompt_tokens + r.output_tokens,
                 &mut self.content,
             );
-            seq.hashes = Some(chained(&self.content, r.tenant, self.cfg.prefix_isolation).collect());
+            seq.hashes =
+                Some(chained(&self.content, r.tenant, self.cfg.prefix_isolation).collect());
         }
         if let Some(sp) = &self.spec {
             seq.alpha = sp
@@ -507,6 +544,7 @@ impl<'a> Simulation<'a> {
             None
         };
         if let Some(outcome) = reject {
+            self.ended.push((seq.req.id, false));
             obs.request(&RequestDone {
                 req: seq.req,
                 replica: r,
@@ -945,6 +983,7 @@ impl<'a> Simulation<'a> {
                 release_cached(&mut rep.cache, s, bs);
                 rep.free_slots.push(slot);
                 rep.len_sum -= clamp_len(s, max_len);
+                self.ended.push((s.req.id, true));
                 obs.request(&RequestDone {
                     req: s.req.clone(),
                     replica: r,

@@ -174,14 +174,99 @@ pub enum WorkloadError {
     Trace(String),
 }
 
-/// The requests of a workload, in arrival order, ids from 0, lengths clamped to
-/// `1..=max_*_tokens`; generation stops after `num_requests` or at the first arrival at or
-/// after `duration`, whichever comes first. Synthetic workloads draw gaps from the stream
-/// `arrivals`, prompt lengths from `prompt_lengths` and output lengths from `output_lengths`.
+/// The requests of a workload, in arrival order, as an iterator: [`source`]'s requests
+/// without the turns that wait for an answer (closed-loop conversations yield their first
+/// turns only; an engine gets the rest from the [`Source`] itself).
 pub fn requests(
     spec: &WorkloadSpec,
     streams: &RngStreams,
 ) -> Result<Box<dyn Iterator<Item = Request> + Send>, WorkloadError> {
+    let mut src = source(spec, streams)?;
+    Ok(Box::new(std::iter::from_fn(move || src.next_request())))
+}
+
+/// Where an engine gets its requests: the next arrival, and the request that follows from
+/// one that has ended (a closed-loop conversation's next turn).
+pub trait RequestSource {
+    /// The next request in arrival order, not counting turns that wait for an answer;
+    /// `None` when there are no more.
+    fn next_request(&mut self) -> Option<Request>;
+
+    /// Request `id` ended at `at`, served or refused: the request that follows from it, if
+    /// any (arriving at or after `at`).
+    fn ended(&mut self, _id: u64, _at: Nanos, _served: bool) -> Option<Request> {
+        None
+    }
+}
+
+/// Any iterator of requests (a trace, a list): nothing follows from an ended request.
+impl<I: Iterator<Item = Request> + ?Sized> RequestSource for I {
+    fn next_request(&mut self) -> Option<Request> {
+        self.next()
+    }
+}
+
+/// A workload's requests (see [`source`]).
+pub struct Source {
+    inner: Inner,
+    issued: u64,
+    limit: u64,
+    duration: Nanos,
+    max_prompt: u32,
+    max_output: u32,
+    /// An arrival reached the duration: no more new requests.
+    done: bool,
+}
+
+enum Inner {
+    Synthetic(Box<Synthetic>),
+    Trace(Box<trace::TraceReader>),
+}
+
+impl Source {
+    /// Clamp `r`'s lengths and count it, or `None` past the request limit or the duration.
+    fn issue(&mut self, mut r: Request) -> Option<Request> {
+        if self.issued >= self.limit || r.arrival >= self.duration {
+            return None;
+        }
+        r.prompt_tokens = r.prompt_tokens.clamp(1, self.max_prompt);
+        r.output_tokens = r.output_tokens.clamp(1, self.max_output);
+        self.issued += 1;
+        Some(r)
+    }
+}
+
+impl RequestSource for Source {
+    fn next_request(&mut self) -> Option<Request> {
+        if self.done || self.issued >= self.limit {
+            return None;
+        }
+        let r = match &mut self.inner {
+            Inner::Synthetic(s) => s.next(),
+            Inner::Trace(t) => t.next(),
+        }?;
+        let r = self.issue(r);
+        self.done = r.is_none();
+        r
+    }
+
+    fn ended(&mut self, id: u64, at: Nanos, served: bool) -> Option<Request> {
+        let r = match &mut self.inner {
+            Inner::Synthetic(s) => s.turn_after(id, at, served),
+            Inner::Trace(_) => None,
+        }?;
+        self.issue(r)
+    }
+}
+
+/// The requests of a workload, ids from 0, lengths clamped to `1..=max_*_tokens`;
+/// generation stops after `num_requests` requests have been issued or at the first new
+/// arrival at or after `duration`, whichever comes first (a closed-loop conversation's turn
+/// that would come after `duration` is dropped, ending the conversation). Synthetic
+/// workloads draw gaps from the stream `arrivals`, prompt lengths from `prompt_lengths` and
+/// output lengths from `output_lengths`; closed-loop turns are drawn when the turn before
+/// them ends, so they are issued in that order.
+pub fn source(spec: &WorkloadSpec, streams: &RngStreams) -> Result<Source, WorkloadError> {
     let limit = spec.num_requests.unwrap_or(u64::MAX);
     let duration = spec.duration.unwrap_or(Nanos(u64::MAX));
     if spec.num_requests.is_none()
@@ -191,17 +276,12 @@ pub fn requests(
         return Err(WorkloadError::Unbounded);
     }
     let (mp, mo) = (spec.max_prompt_tokens.max(1), spec.max_output_tokens.max(1));
-    let clamp = move |mut r: Request| {
-        r.prompt_tokens = r.prompt_tokens.clamp(1, mp);
-        r.output_tokens = r.output_tokens.clamp(1, mo);
-        r
-    };
-    let inner: Box<dyn Iterator<Item = Request> + Send> = match &spec.source {
+    let inner = match &spec.source {
         WorkloadSource::Synthetic {
             arrival,
             prompt,
             output,
-        } => Box::new(Synthetic {
+        } => Inner::Synthetic(Box::new(Synthetic {
             arrival: {
                 arrival.check().map_err(WorkloadError::Invalid)?;
                 arrival.clone()
@@ -220,10 +300,16 @@ pub fn requests(
             max_prompt: mp,
             max_output: mo,
             sessions: spec.sharing.sessions.is_some(),
+            closed_loop: spec
+                .sharing
+                .sessions
+                .as_ref()
+                .is_some_and(|s| s.closed_loop),
+            awaiting: Default::default(),
             pending: Default::default(),
             parked: Vec::new(),
             free_parked: Vec::new(),
-        }),
+        })),
         WorkloadSource::Trace {
             path,
             format,
@@ -236,20 +322,23 @@ pub fn requests(
             if let Some(e) = scan.error {
                 return Err(WorkloadError::Trace(e));
             }
-            Box::new(trace::TraceReader::open(
+            Inner::Trace(Box::new(trace::TraceReader::open(
                 path,
                 *format,
                 *time_scale,
                 spec.lenient,
-            )?)
+            )?))
         }
     };
-    Ok(Box::new(
-        inner
-            .map(clamp)
-            .take_while(move |r| r.arrival < duration)
-            .take(limit.min(usize::MAX as u64) as usize),
-    ))
+    Ok(Source {
+        inner,
+        issued: 0,
+        limit,
+        duration,
+        max_prompt: mp,
+        max_output: mo,
+        done: false,
+    })
 }
 
 struct Synthetic {
@@ -266,6 +355,10 @@ struct Synthetic {
     max_output: u32,
     /// Multi-turn conversations: queued turns (time, id of the turn before, parked slot).
     sessions: bool,
+    /// Closed-loop conversations: the next turn waits for the answer (see
+    /// [`RequestSource::ended`]); turns wait in `awaiting`, by the id of the turn before.
+    closed_loop: bool,
+    awaiting: std::collections::HashMap<u64, Pending>,
     pending: std::collections::BinaryHeap<Reverse<(Nanos, u64, usize)>>,
     parked: Vec<Option<Pending>>,
     free_parked: Vec<usize>,
@@ -312,7 +405,16 @@ impl Synthetic {
                 }
             };
             let segs: Arc<[Segment]> = segs.into();
-            if left > 1 {
+            if left > 1 && self.closed_loop {
+                self.awaiting.insert(
+                    id,
+                    Pending {
+                        tenant,
+                        history: segs.clone(),
+                        left: left - 1,
+                    },
+                );
+            } else if left > 1 {
                 let next = arrival + Nanos::from_secs_f64(c.think());
                 let k = self.free_parked.pop().unwrap_or_else(|| {
                     self.parked.push(None);
@@ -335,6 +437,46 @@ impl Synthetic {
                 prefix: Some(segs),
             });
         }
+    }
+}
+
+impl Synthetic {
+    /// Closed loop: the turn after `id`, `think` seconds after its end at `at`, if its
+    /// conversation goes on (a refused turn ends it, as does one that outgrew the context).
+    fn turn_after(&mut self, id: u64, at: Nanos, served: bool) -> Option<Request> {
+        let p = self.awaiting.remove(&id)?;
+        if !served {
+            return None;
+        }
+        let c = self.composer.as_mut()?;
+        let next = self.next_id;
+        let question = self.prompt.sample(&mut self.prompts);
+        let output = self
+            .output
+            .sample(&mut self.outputs)
+            .clamp(1, self.max_output);
+        let (segs, prompt) = c.next_turn(&p.history, next, question, output, self.max_prompt)?;
+        let arrival = at + Nanos::from_secs_f64(c.think());
+        let segs: Arc<[Segment]> = segs.into();
+        if p.left > 1 {
+            self.awaiting.insert(
+                next,
+                Pending {
+                    tenant: p.tenant,
+                    history: segs.clone(),
+                    left: p.left - 1,
+                },
+            );
+        }
+        self.next_id += 1;
+        Some(Request {
+            id: next,
+            arrival,
+            prompt_tokens: prompt,
+            output_tokens: output,
+            tenant: p.tenant,
+            prefix: Some(segs),
+        })
     }
 }
 

@@ -58,9 +58,13 @@ pub struct FewShot {
 pub struct Sessions {
     /// Turns per conversation.
     pub turns: LengthDist,
-    /// Mean seconds from one turn's arrival to the next (exponential; open loop: it stands
-    /// for the answer's generation plus the user's reading and typing).
+    /// Mean seconds of the user's reading and typing between turns (exponential).
     pub think_time_s: f64,
+    /// Closed loop (the default): a turn comes a think time after the previous turn's answer
+    /// has ended, as a person waits for the answer. Open loop: a think time after the
+    /// previous turn *arrived*, whether or not it has been answered (the think time then
+    /// stands for generation, reading and typing together).
+    pub closed_loop: bool,
 }
 
 /// How a synthetic workload's prompts share prefixes (default: not at all).

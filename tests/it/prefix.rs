@@ -7,7 +7,7 @@ use planner::scenario::Scenario;
 use planner::serving::engine::{IterationDone, Observer, RequestDone, Simulation};
 use planner::sim::{Nanos, RngStreams};
 use planner::simulate::prepare;
-use planner::workload::{Request, Segment, requests};
+use planner::workload::{Request, Segment, requests, source};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -171,6 +171,70 @@ fn tenants_closed_form_and_isolation() {
     );
 }
 
+/// Requests by their segments (prompt and answer): the turn before a request is the one
+/// whose segments are its history, all its segments but its own question and answer.
+fn previous_turns(reqs: &[Request]) -> std::collections::HashMap<Vec<Segment>, &Request> {
+    reqs.iter()
+        .map(|r| (r.prefix.clone().unwrap().to_vec(), r))
+        .collect()
+}
+
+/// Conversations under load (think time 1 s, answers take longer): closed loop, every turn
+/// arrives a think time after its previous turn's answer ended; open loop (`think_from =
+/// "arrival"`), turns arrive while the previous answer is still being generated.
+#[test]
+fn closed_loop_turns_wait_for_the_answer() {
+    let run = |think_from: &str| {
+        let text = format!(
+            "name = \"t\"\n[model]\nname = \"llama-3.1-8b\"\n[hardware]\ngpu = \"h100-sxm\"\n\
+             [workload]\narrival = \"poisson\"\nrate = 4.0\nnum_requests = 3000\n\
+             max_prompt_tokens = 100000\nmax_output_tokens = 2000\n\
+             prompt = {{ dist = \"lognormal\", median = 150, sigma = 0.8 }}\n\
+             output = {{ dist = \"lognormal\", median = 250, sigma = 0.7 }}\n\
+             [[workload.tenants]]\nname = \"app\"\nshare = 1.0\nsystem_prompt_tokens = 500\n\
+             [workload.sessions]\nturns = {{ dist = \"uniform\", min = 2, max = 8 }}\n\
+             think_time_s = 1.0\nthink_from = \"{think_from}\"\n"
+        );
+        let scn = Scenario::from_str(&text, Path::new("t.toml")).unwrap();
+        let p = prepare(&scn).unwrap();
+        let mut sim = Simulation::new(scn.engine.clone(), &p.cost, 1, 200_000, 1.0, 1 << 20);
+        let mut obs = Hits::default();
+        sim.run(
+            &mut source(&scn.workload, &RngStreams::new(0)).unwrap(),
+            &mut obs,
+        );
+        assert_eq!(obs.done.len(), 3000, "{think_from}: every turn issued ends");
+        assert_eq!(sim.unfinished(), 0);
+        let ends: std::collections::HashMap<u64, Nanos> =
+            obs.done.iter().map(|d| (d.req.id, d.last_token)).collect();
+        let reqs: Vec<Request> = obs.done.iter().map(|d| d.req.clone()).collect();
+        let prev = previous_turns(&reqs);
+        let (mut later, mut early) = (0, 0);
+        for r in &reqs {
+            let segs = r.prefix.clone().unwrap();
+            if let Some(p) = prev.get(&segs[..segs.len() - 2]) {
+                later += 1;
+                if r.arrival < ends[&p.id] {
+                    early += 1;
+                }
+            }
+        }
+        (later, early)
+    };
+    let (later, early) = run("answer");
+    assert!(later > 2000, "{later} later turns");
+    assert_eq!(
+        early, 0,
+        "closed loop: {early} turns came before their answer"
+    );
+    let (later, early) = run("arrival");
+    assert!(later > 2000, "{later} later turns");
+    assert!(
+        early > 100,
+        "open loop: only {early} turns came before their answer"
+    );
+}
+
 /// Multi-turn conversations, each turn long after the last has finished: every turn after
 /// a conversation's first finds the whole previous turn (its prompt and its answer) in the
 /// cache, to the last full block; every first turn but the very first finds the system
@@ -186,18 +250,15 @@ fn each_turn_reuses_the_conversation_so_far() {
         [workload.sessions]\nturns = { dist = \"uniform\", min = 1, max = 8 }\nthink_time_s = 20000.0\n";
     let scn = Scenario::from_str(text, Path::new("t.toml")).unwrap();
     let p = prepare(&scn).unwrap();
-    let reqs: Vec<Request> = requests(&scn.workload, &RngStreams::new(0))
-        .unwrap()
-        .collect();
     let mut sim = Simulation::new(scn.engine.clone(), &p.cost, 1, 1_000_000, 1.0, 1 << 20);
     let mut obs = Hits::default();
-    sim.run(&mut reqs.clone().into_iter(), &mut obs);
-    // The turn before a request: the request whose segments (prompt and answer) are its
-    // history, i.e. all its segments but its own question and answer.
-    let mut by_segments = std::collections::HashMap::new();
-    for r in &reqs {
-        by_segments.insert(r.prefix.clone().unwrap().to_vec(), r);
-    }
+    sim.run(
+        &mut source(&scn.workload, &RngStreams::new(0)).unwrap(),
+        &mut obs,
+    );
+    assert_eq!(obs.done.len(), 300);
+    let reqs: Vec<Request> = obs.done.iter().map(|d| d.req.clone()).collect();
+    let by_segments = previous_turns(&reqs);
     let bs = 16;
     let (mut later_turns, mut first_seen) = (0, false);
     for d in obs.done.iter() {
