@@ -220,7 +220,10 @@ fn measured_gemm_scale(path: &Path, gpu: &crate::hardware::GpuSpec) -> anyhow::R
 }
 
 struct Collector {
-    slo: Vec<(SloMetric, f64, f64)>,
+    /// (metric, percentile, limit in ms, only this tenant).
+    slo: Vec<(SloMetric, f64, f64, Option<u32>)>,
+    /// Per-tenant statistics are kept (several tenants, or a tenant's own SLO).
+    per_tenant: bool,
     ttft: Vec<f32>,
     tpot: Vec<f32>,
     e2e: Vec<f32>,
@@ -253,6 +256,7 @@ struct Collector {
 struct TenantStats {
     ttft: Vec<f32>,
     tpot: Vec<f32>,
+    e2e: Vec<f32>,
     prompt_tokens: u64,
     cached_tokens: u64,
 }
@@ -325,9 +329,10 @@ impl Observer for Collector {
                     0.0
                 };
                 let queue = secs(d.first_scheduled);
-                if self.tenants.len() > 1 {
+                if self.per_tenant {
                     let tenant = &mut self.tenants[r.tenant as usize];
                     tenant.ttft.push(ttft as f32);
+                    tenant.e2e.push(e2e as f32);
                     tenant.prompt_tokens += r.prompt_tokens as u64;
                     tenant.cached_tokens += d.cached_tokens as u64;
                     if r.output_tokens > 1 {
@@ -340,7 +345,10 @@ impl Observer for Collector {
                 if r.output_tokens > 1 {
                     self.tpot.push(tpot as f32);
                 }
-                let ok = self.slo.iter().all(|&(m, _, limit)| {
+                let ok = self.slo.iter().all(|&(m, _, limit, only)| {
+                    if only.is_some_and(|t| t != r.tenant) {
+                        return true;
+                    }
                     let v = match m {
                         SloMetric::Ttft => ttft,
                         SloMetric::Tpot => tpot,
@@ -465,8 +473,9 @@ pub fn simulate(
             .slo
             .targets
             .iter()
-            .map(|t| (t.metric, t.percentile, t.limit_ms))
+            .map(|t| (t.metric, t.percentile, t.limit_ms, t.tenant))
             .collect(),
+        per_tenant: tenant_names.len() > 1 || scn.slo.targets.iter().any(|t| t.tenant.is_some()),
         ttft: Vec::new(),
         tpot: Vec::new(),
         e2e: Vec::new(),
@@ -551,19 +560,42 @@ pub fn simulate(
         Quantiles::of(&mut c.e2e),
         Quantiles::of(&mut c.queue),
     );
+    // Per tenant: (ttft, tpot, e2e), when kept.
+    let tenant_q: Vec<[Quantiles; 3]> = if c.per_tenant {
+        c.tenants
+            .iter_mut()
+            .map(|t| {
+                [
+                    Quantiles::of(&mut t.ttft),
+                    Quantiles::of(&mut t.tpot),
+                    Quantiles::of(&mut t.e2e),
+                ]
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let slo_results: Vec<(String, f64, f64, bool)> = scn
         .slo
         .targets
         .iter()
         .map(|t| {
+            let [ttft, tpot, e2e] = match t.tenant {
+                Some(i) => tenant_q[i as usize],
+                None => [ttft, tpot, e2e],
+            };
             let q = match t.metric {
                 SloMetric::Ttft => ttft,
                 SloMetric::Tpot => tpot,
                 SloMetric::E2e => e2e,
             };
             let v = q.at(t.percentile) * 1e3;
+            let who = match t.tenant {
+                Some(i) => format!("tenant_{}_", c.tenant_names[i as usize]),
+                None => String::new(),
+            };
             (
-                format!("{}_p{}", t.metric.name(), t.percentile as u32),
+                format!("{who}{}_p{}", t.metric.name(), t.percentile as u32),
                 v,
                 t.limit_ms,
                 v <= t.limit_ms,

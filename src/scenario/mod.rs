@@ -97,6 +97,8 @@
 //! ttft_ms = { p90 = 500 }   # percentiles: p50, p90, p99
 //! tpot_ms = { p90 = 50 }
 //! e2e_ms = { p99 = 20000 }
+//! [slo.tenants.chat]        # optional: targets for one tenant's requests (a name from
+//! ttft_ms = { p90 = 300 }   # [[workload.tenants]]; an unknown name is refused)
 //! ```
 
 pub mod raw;
@@ -180,6 +182,8 @@ pub struct SloTarget {
     pub percentile: f64,
     /// Milliseconds.
     pub limit_ms: f64,
+    /// Only this tenant's requests (an index into `workload.sharing.tenants`); `None`: all.
+    pub tenant: Option<u32>,
 }
 
 /// Latency targets.

@@ -118,6 +118,9 @@ pub enum RawAcceptance {
         /// [a, b].
         beta: Vec<f64>,
     },
+    /// Anything else: refused in validation with the forms it can take (serde's own
+    /// message for an untagged enum names none of them).
+    Other(toml::Value),
 }
 
 /// A length distribution table, tagged by `dist`.
@@ -242,6 +245,20 @@ pub struct RawFewShot {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSlo {
+    /// Time to first token.
+    pub ttft_ms: Option<BTreeMap<String, f64>>,
+    /// Time per output token.
+    pub tpot_ms: Option<BTreeMap<String, f64>>,
+    /// End to end.
+    pub e2e_ms: Option<BTreeMap<String, f64>>,
+    /// `[slo.tenants.<name>]`: targets for one tenant's requests only.
+    pub tenants: Option<BTreeMap<String, RawTenantSlo>>,
+}
+
+/// `[slo.tenants.<name>]`: the same metrics as `[slo]`, for one tenant.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenantSlo {
     /// Time to first token.
     pub ttft_ms: Option<BTreeMap<String, f64>>,
     /// Time per output token.

@@ -44,6 +44,42 @@ fn line_of(text: &str, table: &str, key: &str) -> Option<usize> {
     None
 }
 
+/// The line of `key` in the `index`-th `[[table]]` of an array of tables (0-based), or of
+/// that table's header when the key is not written there.
+fn line_in_array(text: &str, table: &str, index: usize, key: &str) -> Option<usize> {
+    let mut seen = 0usize;
+    let mut header = None;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("[[") {
+            let name = rest.split("]]").next().unwrap_or("").trim();
+            if header.is_some() {
+                break;
+            }
+            if name == table {
+                if seen == index {
+                    header = Some(i + 1);
+                }
+                seen += 1;
+            }
+            continue;
+        }
+        if t.starts_with('[') {
+            if header.is_some() {
+                break;
+            }
+            continue;
+        }
+        if header.is_some()
+            && let Some((k, _)) = t.split_once('=')
+            && k.trim().trim_matches('"') == key
+        {
+            return Some(i + 1);
+        }
+    }
+    header
+}
+
 struct Ctx<'a> {
     text: &'a str,
     path: &'a Path,
@@ -68,6 +104,25 @@ impl Ctx<'_> {
             path: self.path.to_path_buf(),
             line,
             key: dotted,
+            value: value.to_string(),
+            rule: rule.to_string(),
+        }
+    }
+
+    /// An error in the `index`-th `[[table]]` entry's `key` (`table[index].key` in the
+    /// message, the entry's line).
+    fn err_in_array(
+        &self,
+        table: &str,
+        index: usize,
+        key: &str,
+        value: impl std::fmt::Display,
+        rule: &str,
+    ) -> ScenarioError {
+        ScenarioError::Invalid {
+            path: self.path.to_path_buf(),
+            line: line_in_array(self.text, table, index, key),
+            key: format!("{table}[{index}].{key}"),
             value: value.to_string(),
             rule: rule.to_string(),
         }
@@ -625,31 +680,44 @@ impl Scenario {
                 ));
             }
             let mut names = std::collections::BTreeSet::new();
-            for t in ts {
+            const TT: &str = "workload.tenants";
+            for (i, t) in ts.iter().enumerate() {
                 if !names.insert(t.name.as_str()) {
-                    return Err(cx.err(
-                        "workload",
-                        "tenants",
+                    return Err(cx.err_in_array(
+                        TT,
+                        i,
+                        "name",
                         format!("\"{}\"", t.name),
-                        "tenant names must be unique",
+                        "tenant names must be unique (another tenant has this one)",
                     ));
                 }
                 if !(t.share > 0.0 && t.share.is_finite()) {
-                    return Err(cx.err(
-                        "workload",
-                        "tenants",
-                        format!("{} share = {}", t.name, t.share),
-                        "each tenant's share must be positive",
+                    return Err(cx.err_in_array(
+                        TT,
+                        i,
+                        "share",
+                        t.share,
+                        "must be a positive number (tenant shares are relative weights)",
                     ));
                 }
                 let sys = t.system_prompt_tokens.unwrap_or(0);
+                if !(0..=max_prompt).contains(&sys) {
+                    return Err(cx.err_in_array(
+                        TT,
+                        i,
+                        "system_prompt_tokens",
+                        sys,
+                        &format!("must be in 0..={max_prompt} (workload.max_prompt_tokens)"),
+                    ));
+                }
                 let n = t.system_prompts.unwrap_or(1);
-                if !(0..=max_prompt).contains(&sys) || !(1..=1_000_000).contains(&n) {
-                    return Err(cx.err(
-                        "workload",
-                        "tenants",
-                        format!("{}: system_prompt_tokens = {sys}, system_prompts = {n}", t.name),
-                        &format!("system_prompt_tokens must be in 0..={max_prompt} (max_prompt_tokens) and system_prompts in 1..=1000000"),
+                if !(1..=1_000_000).contains(&n) {
+                    return Err(cx.err_in_array(
+                        TT,
+                        i,
+                        "system_prompts",
+                        n,
+                        "must be in 1..=1000000",
                     ));
                 }
                 sharing.tenants.push(Tenant {
@@ -777,38 +845,78 @@ impl Scenario {
         };
 
         let mut slo = Slo::default();
-        for (metric, key, table) in [
-            (SloMetric::Ttft, "ttft_ms", &raw.slo.ttft_ms),
-            (SloMetric::Tpot, "tpot_ms", &raw.slo.tpot_ms),
-            (SloMetric::E2e, "e2e_ms", &raw.slo.e2e_ms),
-        ] {
-            for (p, &limit) in table.iter().flatten() {
-                let percentile = match p.as_str() {
-                    "p50" => 50.0,
-                    "p90" => 90.0,
-                    "p99" => 99.0,
-                    _ => {
+        let tenant_names: Vec<&str> = workload
+            .sharing
+            .tenants
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        type Percentiles = Option<std::collections::BTreeMap<String, f64>>;
+        let mut tables: Vec<(String, Option<u32>, [&Percentiles; 3])> = vec![(
+            "slo".to_string(),
+            None,
+            [&raw.slo.ttft_ms, &raw.slo.tpot_ms, &raw.slo.e2e_ms],
+        )];
+        for (name, t) in raw.slo.tenants.iter().flatten() {
+            let table = format!("slo.tenants.{name}");
+            let Some(i) = tenant_names.iter().position(|n| n == name) else {
+                let known = if tenant_names.is_empty() {
+                    "there are none: add [[workload.tenants]] tables, or remove this one"
+                        .to_string()
+                } else {
+                    format!("the tenants are {}", tenant_names.join(", "))
+                };
+                let key = ["ttft_ms", "tpot_ms", "e2e_ms"]
+                    .into_iter()
+                    .find(|k| line_of(cx.text, &table, k).is_some())
+                    .unwrap_or("ttft_ms");
+                return Err(cx.err(
+                    &table,
+                    key,
+                    "...",
+                    &format!("no tenant is named \"{name}\" in [[workload.tenants]]: {known}"),
+                ));
+            };
+            tables.push((table, Some(i as u32), [&t.ttft_ms, &t.tpot_ms, &t.e2e_ms]));
+        }
+        for (table, tenant, metrics) in &tables {
+            for ((metric, key), map) in [
+                (SloMetric::Ttft, "ttft_ms"),
+                (SloMetric::Tpot, "tpot_ms"),
+                (SloMetric::E2e, "e2e_ms"),
+            ]
+            .into_iter()
+            .zip(metrics)
+            {
+                for (p, &limit) in map.iter().flatten() {
+                    let percentile = match p.as_str() {
+                        "p50" => 50.0,
+                        "p90" => 90.0,
+                        "p99" => 99.0,
+                        _ => {
+                            return Err(cx.err(
+                                table,
+                                key,
+                                format!("{{ {p} = {limit} }}"),
+                                "percentiles are p50, p90 or p99",
+                            ));
+                        }
+                    };
+                    if !(limit > 0.0 && limit.is_finite()) {
                         return Err(cx.err(
-                            "slo",
+                            table,
                             key,
-                            format!("{{ {p} = {limit} }}"),
-                            "percentiles are p50, p90 or p99",
+                            limit,
+                            "must be a positive number of milliseconds",
                         ));
                     }
-                };
-                if !(limit > 0.0 && limit.is_finite()) {
-                    return Err(cx.err(
-                        "slo",
-                        key,
-                        limit,
-                        "must be a positive number of milliseconds",
-                    ));
+                    slo.targets.push(SloTarget {
+                        metric,
+                        percentile,
+                        limit_ms: limit,
+                        tenant: *tenant,
+                    });
                 }
-                slo.targets.push(SloTarget {
-                    metric,
-                    percentile,
-                    limit_ms: limit,
-                });
             }
         }
         let name = raw.name.clone().unwrap_or_else(|| {
@@ -906,6 +1014,15 @@ fn speculative(
                 "acceptance",
                 format!("{{ beta = {beta:?} }}"),
                 "beta takes two shapes: { beta = [a, b] }",
+            ));
+        }
+        Some(RawAcceptance::Other(v)) => {
+            return Err(cx.err(
+                T,
+                "acceptance",
+                v,
+                "must be a number (α = 0.7), a list of numbers, one per draft position \
+                 ([0.9, 0.8, 0.6]), or { beta = [a, b] } for a per-request α",
             ));
         }
     };
@@ -1112,6 +1229,7 @@ e2e_ms = { p99 = 20000 }
             }
         );
         let t = |metric, percentile, limit_ms| SloTarget {
+            tenant: None,
             metric,
             percentile,
             limit_ms,
@@ -1344,6 +1462,49 @@ e2e_ms = { p99 = 20000 }
             "{ dist = \"fixed\", valu = 100 }",
         );
         assert!(e.contains("valu"), "{e}");
+    }
+
+    #[test]
+    fn tenant_errors_name_the_entry_and_its_line() {
+        let two = BASE.replace(
+            "[slo]\n",
+            "[[workload.tenants]]\nname = \"a\"\nshare = 1.0\n\
+             [[workload.tenants]]\nname = \"b\"\nshare = 0.0\n[slo]\n",
+        );
+        let e = err(&two);
+        assert!(
+            e.contains("x.toml:21: workload.tenants[1].share = 0: must be a positive"),
+            "{e}"
+        );
+        let e = err(&two.replace("name = \"b\"", "name = \"a\""));
+        assert!(
+            e.contains("x.toml:20: workload.tenants[1].name = \"a\": tenant names must be unique"),
+            "{e}"
+        );
+        // A tenant's own SLO must name a tenant that exists.
+        let ok = two.replace("share = 0.0", "share = 2.0");
+        let with_slo = |name: &str| format!("{ok}[slo.tenants.{name}]\ntpot_ms = {{ p90 = 30 }}\n");
+        let s = Scenario::from_str(&with_slo("b"), Path::new("x.toml")).unwrap();
+        assert_eq!(s.slo.targets.len(), 2);
+        assert_eq!(s.slo.targets[1].tenant, Some(1));
+        let e = err(&with_slo("c"));
+        assert!(
+            e.contains("x.toml:25: slo.tenants.c.tpot_ms")
+                && e.contains(
+                    "no tenant is named \"c\" in [[workload.tenants]]: the tenants are a, b"
+                ),
+            "{e}"
+        );
+        let e = err(&format!("{BASE}[slo.tenants.c]\nttft_ms = {{ p50 = 9 }}\n"));
+        assert!(e.contains("there are none"), "{e}");
+        // Acceptance of a kind it cannot take: the forms it can.
+        let e = err(&format!(
+            "{BASE}[engine.speculative]\nmethod = \"ngram\"\nnum_speculative_tokens = 4\nacceptance = \"high\"\n"
+        ));
+        assert!(
+            e.contains("x.toml:21: engine.speculative.acceptance = \"high\": must be a number"),
+            "{e}"
+        );
     }
 
     #[test]

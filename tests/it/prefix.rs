@@ -280,3 +280,43 @@ fn each_turn_reuses_the_conversation_so_far() {
     }
     assert!(later_turns > 100, "{later_turns}");
 }
+
+/// A tenant's own SLO is judged on that tenant's requests: the interactive tenant ("chat")
+/// gets a TTFT target between its own p90 and the other tenant's, and the run meets or
+/// misses it as the tenant's figure says, whatever the global percentile.
+#[test]
+fn per_tenant_slo_judges_that_tenants_requests() {
+    let base = "name = \"t\"\n[model]\nname = \"llama-3.1-8b\"\n[hardware]\ngpu = \"h100-sxm\"\n\
+        [engine]\nscheduler = \"chunked_prefill\"\n\
+        [workload]\narrival = \"poisson\"\nrate = 6.0\nnum_requests = 3000\n\
+        max_prompt_tokens = 16000\nmax_output_tokens = 2000\n\
+        prompt = { dist = \"lognormal\", median = 100, sigma = 0.5 }\n\
+        output = { dist = \"lognormal\", median = 100, sigma = 0.5 }\n\
+        [[workload.tenants]]\nname = \"chat\"\nshare = 0.5\nsystem_prompt_tokens = 100\n\
+        [[workload.tenants]]\nname = \"docs\"\nshare = 0.5\nsystem_prompt_tokens = 6000\nsystem_prompts = 400\n";
+    let row = |s: &planner::simulate::SimSummary, k: &str| -> f64 {
+        let v = &s
+            .rows
+            .iter()
+            .find(|r| r.0 == k)
+            .unwrap_or_else(|| panic!("{k}"))
+            .1;
+        v.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let plain = crate::common::summary(base);
+    let (chat, docs) = (
+        row(&plain, "tenant_chat_ttft_p90_ms"),
+        row(&plain, "tenant_docs_ttft_p90_ms"),
+    );
+    assert!(docs > 1.25 * chat, "chat {chat} ms, docs {docs} ms");
+    for (limit, met) in [(chat * 1.1, true), (chat * 0.9, false)] {
+        let s = crate::common::summary(&format!(
+            "{base}[slo.tenants.chat]\nttft_ms = {{ p90 = {limit} }}\n"
+        ));
+        assert_eq!(row(&s, "slo_tenant_chat_ttft_p90_ms"), chat);
+        assert_eq!(s.slo_met, met, "limit {limit} ms, chat p90 {chat} ms");
+        // The same limit on everyone's p90 is missed: the docs tenant is slower.
+        let all = crate::common::summary(&format!("{base}[slo]\nttft_ms = {{ p90 = {limit} }}\n"));
+        assert!(!all.slo_met);
+    }
+}
