@@ -59,8 +59,9 @@ pub fn content_ids(segments: &[Segment], block_size: u32, tokens: u32, out: &mut
     let bs = block_size as u64;
     const H0: u64 = 0x6a09_e667_f3bc_c908;
     let (mut i, mut start) = (0usize, 0u64);
-    let (mut mixed, mut mixed_for) = (0u64, usize::MAX);
-    for j in 0..tokens as u64 / bs {
+    let blocks = tokens as u64 / bs;
+    let mut j = 0;
+    while j < blocks {
         let (lo, hi) = (j * bs, (j + 1) * bs);
         // The first segment that ends after the block's start.
         while i < segments.len() && start + segments[i].tokens as u64 <= lo {
@@ -68,15 +69,14 @@ pub fn content_ids(segments: &[Segment], block_size: u32, tokens: u32, out: &mut
             i += 1;
         }
         // Most blocks lie inside one segment: the first step of the loop below, with
-        // `mix(H0 ^ key)` computed once per segment.
+        // `mix(H0 ^ key)` computed once for the segment's whole run of blocks.
         if let Some(s) = segments.get(i)
             && start + s.tokens as u64 >= hi
         {
-            if mixed_for != i {
-                mixed = mix(H0 ^ s.key);
-                mixed_for = i;
-            }
-            out.push(mix(mixed ^ (lo - start)));
+            let mixed = mix(H0 ^ s.key);
+            let end = ((start + s.tokens as u64) / bs).min(blocks);
+            out.extend((j..end).map(|b| mix(mixed ^ (b * bs - start))));
+            j = end;
             continue;
         }
         let (mut k, mut k_start) = (i, start);
@@ -95,6 +95,7 @@ pub fn content_ids(segments: &[Segment], block_size: u32, tokens: u32, out: &mut
             k_start = end;
         }
         out.push(h);
+        j += 1;
     }
 }
 
