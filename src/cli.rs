@@ -19,6 +19,10 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Sweep load and draft length γ of a speculative-decoding scenario: where it stops paying.
     Speculate(SpeculateArgs),
+    /// Search a scenario's [plan] grid for the cheapest configuration that meets its SLOs.
+    Plan(PlanArgs),
+    /// Combine the shard files of a sharded plan into its report.
+    Merge(MergeArgs),
     /// KV cache bytes per token, the GPU memory budget, and what quantizing the cache buys.
     Size(SizeArgs),
     /// Measure the cost model's primitives on real hardware and write hardware/measured/<device>.toml.
@@ -187,6 +191,42 @@ pub struct SimulateArgs {
     /// instead of refusing the trace.
     #[arg(long)]
     pub lenient: bool,
+}
+
+/// `planner plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Scenario file with a [plan] table.
+    pub scenario: PathBuf,
+    /// Report folder (default: <output_dir>/<name>/plan from the scenario).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Evaluate only the configurations whose index is I mod N (0-based I), into
+    /// plan.shard-I-of-N.jsonl; combine the shards with `planner merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Skip configurations an interrupted run already finished (its journal in the folder).
+    #[arg(long)]
+    pub resume: bool,
+    /// Worker threads (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `planner merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The scenario file the shards ran (unchanged since).
+    pub scenario: PathBuf,
+    /// The shard files (plan.shard-I-of-N.jsonl), every one of them.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Report folder (default: <output_dir>/<name>/plan from the scenario).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// `planner speculate`.

@@ -45,6 +45,8 @@ pub mod validate;
 
 pub mod simulate;
 
+/// `planner plan`: capacity planning over a grid of configurations.
+pub mod plan;
 pub mod speculate;
 
 pub mod size;

@@ -4,8 +4,8 @@
 use clap::Parser;
 use planner::bench::{self, Backend, Suite};
 use planner::cli::{
-    BackendKind, BenchArgs, Cli, Command, Format, SimulateArgs, SizeArgs, SpeculateArgs,
-    ValidateArgs,
+    BackendKind, BenchArgs, Cli, Command, Format, MergeArgs, PlanArgs, SimulateArgs, SizeArgs,
+    SpeculateArgs, ValidateArgs,
 };
 use std::process::ExitCode;
 
@@ -15,6 +15,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => run_bench(args),
         Command::Simulate(args) => run_simulate(args),
         Command::Speculate(args) => run_speculate(args),
+        Command::Plan(args) => run_plan(args),
+        Command::Merge(args) => run_merge(args),
         Command::Size(args) => run_size(args),
         Command::Validate(args) => run_validate(args),
     };
@@ -369,6 +371,76 @@ fn run_speculate(args: SpeculateArgs) -> anyhow::Result<ExitCode> {
         println!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--shard I/N` → (I, N), with I < N.
+fn parse_shard(s: &str) -> anyhow::Result<(usize, usize)> {
+    let parsed = s
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+    match parsed {
+        Some((i, n)) if n >= 1 && i < n => Ok((i, n)),
+        _ => anyhow::bail!(
+            "--shard {s:?}: give I/N with 0 ≤ I < N, e.g. --shard 0/3 (Slurm: \
+             $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; Kubernetes: $JOB_COMPLETION_INDEX/<completions>)"
+        ),
+    }
+}
+
+fn print_plan(files: &[std::path::PathBuf], answer: &planner::plan::Answer) -> ExitCode {
+    print!("{}", answer.text);
+    for p in files {
+        println!("wrote {}", p.display());
+    }
+    if answer.chosen.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn run_plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    use planner::plan::{PlanOptions, PlanSpec, run};
+    let spec = PlanSpec::load(&args.scenario)?;
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    let opts = PlanOptions {
+        out: args.out.clone(),
+        shard,
+        resume: args.resume,
+        progress: !args.quiet,
+    };
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = args.threads {
+        if n == 0 {
+            anyhow::bail!("--threads 0: give at least one thread");
+        }
+        pool = pool.num_threads(n);
+    }
+    let pool = pool.build()?;
+    eprintln!(
+        "plan: {} configurations × {} seed(s) on {} thread(s){}",
+        spec.configs,
+        spec.seeds.len(),
+        pool.current_num_threads(),
+        shard.map_or(String::new(), |(i, n)| format!(", shard {i}/{n}"))
+    );
+    let (files, answer) = pool.install(|| run(&spec, &opts))?;
+    match answer {
+        Some(a) => Ok(print_plan(&files, &a)),
+        None => {
+            for p in &files {
+                println!("wrote {}", p.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn run_merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
+    use planner::plan::{PlanSpec, merge};
+    let spec = PlanSpec::load(&args.scenario)?;
+    let (files, answer) = merge(&spec, &args.shards, args.out.clone())?;
+    Ok(print_plan(&files, &answer))
 }
 
 fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {

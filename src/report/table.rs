@@ -94,7 +94,7 @@ impl Sink {
 pub struct TableWriter {
     path: PathBuf,
     tmp: PathBuf,
-    names: Vec<&'static str>,
+    names: Vec<String>,
     kinds: Vec<Kind>,
     bufs: Vec<Buf>,
     rows: usize,
@@ -108,12 +108,13 @@ pub struct TableWriter {
 }
 
 /// A chunk's columns as a data frame, emptying the buffers (their memory is kept).
-fn frame(names: &[&'static str], bufs: &mut [Buf]) -> polars::prelude::PolarsResult<DataFrame> {
+fn frame(names: &[String], bufs: &mut [Buf]) -> polars::prelude::PolarsResult<DataFrame> {
     let mut rows = 0;
     let columns: Vec<Column> = names
         .iter()
         .zip(bufs)
-        .map(|(&name, buf)| {
+        .map(|(name, buf)| {
+            let name = name.as_str();
             macro_rules! take {
                 ($b:expr) => {{
                     let c = Column::new(name.into(), &$b[..]);
@@ -157,7 +158,7 @@ impl TableWriter {
         dir: &Path,
         stem: &str,
         format: TableFormat,
-        columns: &[(&'static str, Kind)],
+        columns: &[(&str, Kind)],
     ) -> anyhow::Result<TableWriter> {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
@@ -191,7 +192,7 @@ impl TableWriter {
                     .map_err(|e| err(&tmp, e))?,
             )),
         };
-        let names: Vec<&'static str> = columns.iter().map(|c| c.0).collect();
+        let names: Vec<String> = columns.iter().map(|c| c.0.to_string()).collect();
         let kinds: Vec<Kind> = columns.iter().map(|c| c.1).collect();
         let (chunks, rx) = sync_channel::<Vec<Buf>>(2);
         let (give_back, recycled) = sync_channel::<Vec<Buf>>(4);

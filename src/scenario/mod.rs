@@ -103,6 +103,7 @@
 
 pub mod raw;
 mod validate;
+pub use validate::line_of;
 
 use crate::hardware::GpuSpec;
 use crate::model::{Model, WeightDtype};

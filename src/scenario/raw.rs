@@ -27,6 +27,8 @@ pub struct RawScenario {
     /// `[slo]`.
     #[serde(default)]
     pub slo: RawSlo,
+    /// `[plan]`: read by `planner plan` (`src/plan.rs`), ignored by everything else.
+    pub plan: Option<toml::Value>,
 }
 
 /// `[model]`.

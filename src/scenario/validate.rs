@@ -20,7 +20,7 @@ const MAX_ZIPF_SUPPORT: f64 = 16_777_216.0;
 /// Line (1-based) where `key` is set inside `[table]` (`table = ""`: before any header), or
 /// written as the dotted `table.key` at the top. A line-oriented search, enough for the
 /// hand-written files scenarios are; `None` when the key is not written (a default).
-fn line_of(text: &str, table: &str, key: &str) -> Option<usize> {
+pub fn line_of(text: &str, table: &str, key: &str) -> Option<usize> {
     let dotted = format!("{table}.{key}");
     let mut current = "";
     for (i, line) in text.lines().enumerate() {

@@ -7,6 +7,8 @@
 //!   with capacity, and the tenant closed form under both isolation modes.
 //! - `speculative`: speculative decoding against Leviathan et al.'s closed forms, the
 //!   crossover where it stops paying, KV rollback without leaks, bad settings.
+//! - `plan`: `planner plan` and `merge`: the chosen configuration meets its SLOs and the
+//!   next-cheaper does not; threads, shards and resumes leave the report byte-identical.
 //! - `calibration`: the cost model against Vidur's A100 profiles and our H100 bench file.
 //! - `bench`: the bench pipeline without a GPU (CPU backend, measured-file round trip) and
 //!   every CUDA kernel compiled to PTX by NVRTC.
@@ -16,6 +18,7 @@ mod calibration;
 mod cli;
 mod common;
 mod golden;
+mod plan;
 mod prefix;
 mod simulate;
 mod speculative;

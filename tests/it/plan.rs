@@ -1,0 +1,394 @@
+//! `planner plan` and `planner merge`: the chosen configuration meets its SLOs and the
+//! next-cheaper one does not; threads, shards and resumes change nothing in the report;
+//! bad plans are refused with their line.
+
+use planner::plan::{PlanOptions, PlanSpec, merge, run};
+use planner::simulate::{SimOptions, prepare, simulate};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A RAG-like scenario with a 12-configuration grid, small enough for a test.
+const PLAN: &str = r#"name = "plantest"
+seed = 5
+[model]
+name = "llama-3.1-8b"
+[hardware]
+gpu = "h100-sxm"
+[engine]
+scheduler = "chunked_prefill"
+max_num_batched_tokens = 8192
+[workload]
+arrival = "poisson"
+rate = 4.0
+num_requests = 300
+max_prompt_tokens = 16384
+max_output_tokens = 1024
+prompt = { dist = "lognormal", median = 60, sigma = 0.5 }
+output = { dist = "lognormal", median = 200, sigma = 0.6 }
+[[workload.tenants]]
+name = "support"
+share = 1.0
+system_prompt_tokens = 600
+[workload.rag]
+documents = 2000
+per_request = 3
+document_tokens = { dist = "lognormal", median = 1100, sigma = 0.4 }
+[slo]
+ttft_ms = { p90 = 1000 }
+tpot_ms = { p90 = 50 }
+[plan]
+target_rate = 4.0
+seeds = [5, 6]
+bisect_steps = 3
+[plan.axes]
+"hardware.gpu" = ["h100-sxm", "a100-80gb", "l40s"]
+"hardware.tp" = [1, 2]
+"engine.kv_cache_dtype" = ["auto", "fp8"]
+"#;
+
+fn dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("planner-plan-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// `text` written as `<dir>/plan.toml`.
+fn scenario_file(d: &Path, text: &str) -> PathBuf {
+    let p = d.join("plan.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Every file in a folder, by name.
+fn files(d: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn opts(out: &Path) -> PlanOptions {
+    PlanOptions {
+        out: Some(out.to_path_buf()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
+    let d = dir("main");
+    let path = scenario_file(&d, PLAN);
+    let spec = PlanSpec::load(&path).unwrap();
+    assert_eq!(spec.configs, 12);
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let (_, answer) = one.install(|| run(&spec, &opts(&d.join("t1")))).unwrap();
+    two.install(|| run(&spec, &opts(&d.join("t2")))).unwrap();
+    let report = files(&d.join("t1"));
+    assert_eq!(
+        report,
+        files(&d.join("t2")),
+        "1 thread and 2 threads differ"
+    );
+    let names: Vec<&str> = report.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "README.md",
+            "answer.md",
+            "cost_vs_capacity.csv",
+            "cost_vs_capacity.png",
+            "latency_vs_load.csv",
+            "latency_vs_load.png",
+            "plan.csv"
+        ],
+        "the journal is gone once the report is written"
+    );
+    // Every PNG is a PNG of sensible size; every CSV has its columns and rows.
+    for (name, bytes) in &report {
+        if name.ends_with(".png") {
+            assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}");
+            assert!(bytes.len() > 10_000, "{name}: {} bytes", bytes.len());
+        }
+    }
+    let csv = |name: &str| -> Vec<Vec<String>> {
+        let text =
+            String::from_utf8(report.iter().find(|f| f.0 == name).unwrap().1.clone()).unwrap();
+        text.lines()
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect()
+    };
+    let plan = csv("plan.csv");
+    assert_eq!(plan.len(), 13, "header + 12 configurations");
+    assert_eq!(
+        &plan[0][..7],
+        [
+            "index",
+            "config",
+            "engine.kv_cache_dtype",
+            "hardware.gpu",
+            "hardware.tp",
+            "gpus",
+            "usd_per_hour"
+        ]
+    );
+    let curves = csv("latency_vs_load.csv");
+    assert_eq!(
+        curves[0],
+        [
+            "index",
+            "load",
+            "throughput_rps",
+            "ttft_p90_ms",
+            "tpot_p90_ms",
+            "met"
+        ]
+    );
+    assert!(curves.len() > 12 * 4, "{} points", curves.len() - 1);
+    assert_eq!(
+        csv("cost_vs_capacity.csv")[0],
+        [
+            "index",
+            "capacity",
+            "usd_per_hour",
+            "meets_target",
+            "pareto",
+            "chosen"
+        ]
+    );
+    let index = String::from_utf8(report[0].1.clone()).unwrap();
+    assert!(index.contains("![latency_vs_load.png]") && index.contains("![cost_vs_capacity.png]"));
+
+    // The chosen configuration, simulated alone at the target with each seed, meets the
+    // SLOs; the next-cheaper configuration misses one.
+    let chosen = answer
+        .unwrap()
+        .chosen
+        .expect("a configuration meets this target");
+    let cost = |i: usize| -> f64 { plan[i + 1][6].parse().unwrap_or(f64::INFINITY) };
+    let alone = |i: usize, seed: u64| {
+        // The scenario without [plan], with configuration i's values written in.
+        let mut table: toml::Table = toml::from_str(PLAN).unwrap();
+        table.remove("plan");
+        for (k, v) in spec.axes.iter().zip(spec.values(i)) {
+            let (t, key) = k.key.split_once('.').unwrap();
+            table[t]
+                .as_table_mut()
+                .unwrap()
+                .insert(key.to_string(), v.clone());
+        }
+        let text = toml::to_string(&table).unwrap();
+        let scn = planner::scenario::Scenario::from_str(&text, &path).unwrap();
+        let p = prepare(&scn).unwrap();
+        simulate(
+            &scn,
+            &p,
+            &SimOptions {
+                no_files: true,
+                seed: Some(seed),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .slo_met
+    };
+    assert!(
+        alone(chosen, 5) && alone(chosen, 6),
+        "#{chosen} misses alone"
+    );
+    let next_cheaper = (0..12)
+        .filter(|&i| cost(i) < cost(chosen))
+        .max_by(|&a, &b| cost(a).total_cmp(&cost(b)))
+        .expect("a cheaper configuration exists in this grid");
+    assert!(
+        !(alone(next_cheaper, 5) && alone(next_cheaper, 6)),
+        "#{next_cheaper} (${}/h) is cheaper than #{chosen} (${}/h) and meets the SLOs",
+        cost(next_cheaper),
+        cost(chosen)
+    );
+
+    // Shards 0/3, 1/3 and 2/3, merged, are the unsharded report byte for byte.
+    let shards: Vec<PathBuf> = (0..3)
+        .map(|i| {
+            let (f, a) = run(
+                &spec,
+                &PlanOptions {
+                    out: Some(d.join("shards")),
+                    shard: Some((i, 3)),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            assert!(a.is_none());
+            f[0].clone()
+        })
+        .collect();
+    merge(&spec, &shards, Some(d.join("merged"))).unwrap();
+    assert_eq!(files(&d.join("merged")), report, "merged shards differ");
+
+    // An interrupted run resumed: the journal's rows are kept, the rest evaluated, and the
+    // report is the same.
+    let rows: Vec<String> = std::fs::read_to_string(&shards[1])
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    let resumed = d.join("resumed");
+    std::fs::create_dir_all(&resumed).unwrap();
+    let head = std::fs::read_to_string(&shards[1])
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .replace("[1,3]", "null");
+    std::fs::write(
+        resumed.join("plan.journal.jsonl"),
+        format!("{head}\n{}\n", rows.join("\n")),
+    )
+    .unwrap();
+    run(
+        &spec,
+        &PlanOptions {
+            out: Some(resumed.clone()),
+            resume: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(files(&resumed), report, "resumed run differs");
+
+    // A corrupt shard and a missing one are refused, naming the file (and line).
+    let corrupt = d.join("shards/corrupt.jsonl");
+    let mut text = std::fs::read_to_string(&shards[2]).unwrap();
+    text.push_str("{\"index\": 3, \"label\"\n");
+    std::fs::write(&corrupt, text).unwrap();
+    let e = merge(
+        &spec,
+        &[shards[0].clone(), shards[1].clone(), corrupt.clone()],
+        Some(d.join("bad")),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("corrupt.jsonl:") && e.contains("not a plan journal line"),
+        "{e}"
+    );
+    assert!(!d.join("bad/plan.csv").exists(), "nothing written");
+    let e = merge(&spec, &shards[..2], Some(d.join("bad")))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("configurations are in no shard"), "{e}");
+    let e = merge(
+        &spec,
+        &[
+            shards[0].clone(),
+            shards[0].clone(),
+            shards[1].clone(),
+            shards[2].clone(),
+        ],
+        Some(d.join("bad")),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("give each shard once"), "{e}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+fn planner(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_planner"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_plans_are_refused_with_their_line() {
+    let d = dir("bad");
+    let err = |from: &str, to: &str| -> String {
+        assert!(PLAN.contains(from), "{from}");
+        let p = scenario_file(&d, &PLAN.replace(from, to));
+        PlanSpec::load(&p).unwrap_err().to_string()
+    };
+    let e = err("\"hardware.tp\" = [1, 2]", "\"engine.max_seqs\" = [1, 2]");
+    assert!(
+        e.contains("plan.toml:35: plan.axes.engine.max_seqs = [1, 2]: not a scenario key"),
+        "{e}"
+    );
+    let e = err("\"hardware.tp\" = [1, 2]", "\"hardware.tp\" = []");
+    assert!(
+        e.contains("plan.axes.hardware.tp = []: an axis needs at least one value"),
+        "{e}"
+    );
+    let e = err(
+        "\"hardware.tp\" = [1, 2]",
+        "\"engine.max_num_seqs\" = { from = 1, to = 5000, step = 1 }",
+    );
+    assert!(
+        e.contains("plan.toml:33: the plan's grid has 30000 configurations")
+            && e.contains("cap of 1000")
+            && e.contains("max_configs"),
+        "{e}"
+    );
+    let e = err(
+        "\"hardware.tp\" = [1, 2]",
+        "\"hardware.tp\" = { from = 4, to = 1, step = 1 }",
+    );
+    assert!(e.contains("step > 0 and to ≥ from"), "{e}");
+    let e = err("target_rate = 4.0", "target_rate = -1.0");
+    assert!(e.contains("plan.toml:30: plan.target_rate = -1"), "{e}");
+    let e = err("[plan]\n", "[plan]\nmax_configs = 0\n");
+    assert!(e.contains("max_configs = 0: must be in 1..=1000000"), "{e}");
+    let e = err("[plan]\n", "[plan]\ntargt_rate = 3\n");
+    assert!(e.contains("unknown field `targt_rate`"), "{e}");
+    let p = scenario_file(&d, PLAN.split("[plan]").next().unwrap());
+    let e = PlanSpec::load(&p).unwrap_err().to_string();
+    assert!(e.contains("no [plan] table: add one"), "{e}");
+
+    // Impossible SLOs: the report is written, the closest configuration named, exit 1.
+    let p = scenario_file(
+        &d,
+        &PLAN
+            .replace("ttft_ms = { p90 = 1000 }", "ttft_ms = { p90 = 1 }")
+            .replace("seeds = [5, 6]", "seeds = [5]"),
+    );
+    let out = d.join("impossible");
+    let (code, stdout, stderr) = planner(&[
+        "plan",
+        p.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("No configuration meets the target.** Closest: #")
+            && stdout.contains("ttft_p90"),
+        "{stdout}"
+    );
+    assert!(out.join("plan.csv").exists());
+    let (code, _, stderr) = planner(&["plan", p.to_str().unwrap(), "--shard", "3/3"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("0 ≤ I < N"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&d);
+}
