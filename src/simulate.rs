@@ -245,6 +245,10 @@ struct Collector {
     prefix: [u64; 2],
     tenant_names: Vec<String>,
     tenants: Vec<TenantStats>,
+    /// Per tenant: prompt tokens and cached tokens of finished requests (the hit-rate chart).
+    tenant_tokens: Vec<[u64; 2]>,
+    /// Batch size and KV blocks over time (the charts), when files are written.
+    timeline: Option<crate::report::charts::Timeline>,
     requests: Option<TableWriter>,
     iters: Option<TableWriter>,
     io_error: Option<anyhow::Error>,
@@ -329,6 +333,9 @@ impl Observer for Collector {
                     0.0
                 };
                 let queue = secs(d.first_scheduled);
+                let tt = &mut self.tenant_tokens[r.tenant as usize];
+                tt[0] += r.prompt_tokens as u64;
+                tt[1] += d.cached_tokens as u64;
                 if self.per_tenant {
                     let tenant = &mut self.tenants[r.tenant as usize];
                     tenant.ttft.push(ttft as f32);
@@ -418,6 +425,9 @@ impl Observer for Collector {
         self.spec[2] += it.spec_verified as u64;
         self.prefix[0] += it.prefix_lookup_tokens as u64;
         self.prefix[1] += it.prefix_hit_tokens as u64;
+        if let Some(t) = &mut self.timeline {
+            t.add(it.start.0 / 1000, it.batch_size, it.kv_blocks_used);
+        }
         if let Some(t) = &mut self.iters {
             for (i, v) in [
                 it.start.0 / 1000,
@@ -495,6 +505,8 @@ pub fn simulate(
         spec: [0; 3],
         prefix: [0; 2],
         tenant_names: tenant_names.clone(),
+        tenant_tokens: vec![[0; 2]; tenant_names.len()],
+        timeline: (!opts.no_files).then(Default::default),
         tenants: tenant_names
             .iter()
             .map(|_| TenantStats::default())
@@ -789,7 +801,49 @@ pub fn simulate(
             &["metric", "value"],
             &rows,
         )?);
+        let slo_lines = scn
+            .slo
+            .targets
+            .iter()
+            .filter(|t| t.tenant.is_none() && t.metric != SloMetric::E2e)
+            .map(|t| {
+                (
+                    format!(
+                        "{} p{} SLO {} ms",
+                        t.metric.name().to_uppercase(),
+                        t.percentile as u32,
+                        t.limit_ms
+                    ),
+                    t.limit_ms,
+                )
+            })
+            .collect();
+        let charts = crate::report::charts::SimCharts {
+            name: &scn.name,
+            ttft_s: &c.ttft,
+            tpot_s: &c.tpot,
+            slo_lines,
+            timeline: c.timeline.as_ref().expect("kept when files are written"),
+            kv_blocks: prepared.num_blocks,
+            tenants: if scn.engine.prefix_caching {
+                c.tenant_names
+                    .iter()
+                    .zip(&c.tenant_tokens)
+                    .map(|(n, t)| (n.clone(), t[0], t[1]))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            budget: &prepared.budget,
+            gpu: format!("{}, TP {}", scn.gpu.name, scn.tp),
+        };
+        let (chart_tables, renames) = crate::report::charts::write(&dir, &charts)?;
+        tables.extend(chart_tables);
         crate::report::table::commit(tables)?;
+        for (from, to) in renames {
+            std::fs::rename(&from, &to)
+                .map_err(|e| anyhow::anyhow!("{}: cannot rename into place: {e}", to.display()))?;
+        }
         Some(dir)
     };
     Ok(SimSummary {

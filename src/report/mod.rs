@@ -2,5 +2,6 @@
 //! CSV / Parquet tables written through polars).
 //! Nothing in `report` computes physics.
 
+pub mod charts;
 pub mod png;
 pub mod table;

@@ -256,10 +256,49 @@ fn parquet_tables_match_csv() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
+    let tables: Vec<&String> = names.iter().filter(|n| n.ends_with(".parquet")).collect();
     assert_eq!(
-        names,
+        tables,
         ["iterations.parquet", "requests.parquet", "summary.parquet"]
     );
+    // Beside them the charts, each a PNG of sensible size with the CSV of its data, and an
+    // index naming every chart; nothing else (no temporary file). (No prefix is shared
+    // here, so no hit-rate chart.)
+    let charts = [
+        "batch_size_over_time",
+        "kv_blocks_over_time",
+        "latency_cdf",
+        "memory",
+    ];
+    let mut want: Vec<String> = charts
+        .iter()
+        .flat_map(|c| [format!("{c}.csv"), format!("{c}.png")])
+        .chain(tables.iter().map(|t| t.to_string()))
+        .chain(["README.md".to_string()])
+        .collect();
+    want.sort();
+    assert_eq!(names, want);
+    let index = std::fs::read_to_string(pq.join("README.md")).unwrap();
+    for c in charts {
+        let png = std::fs::read(pq.join(format!("{c}.png"))).unwrap();
+        assert!(
+            png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,
+            "{c}"
+        );
+        assert!(index.contains(&format!("![{c}.png]({c}.png)")), "{c}");
+        let csv = std::fs::read_to_string(pq.join(format!("{c}.csv"))).unwrap();
+        let header = csv.lines().next().unwrap();
+        let rows = csv.lines().count() - 1;
+        let (cols, min_rows) = match c {
+            "latency_cdf" => ("metric,latency_ms,fraction", 100),
+            "kv_blocks_over_time" => ("time_s,mean_kv_blocks_used", 50),
+            "batch_size_over_time" => ("time_s,mean_batch_size", 50),
+            "memory" => ("component,gib", 5),
+            _ => ("tenant,prompt_tokens,cached_tokens,hit_rate", 1),
+        };
+        assert_eq!(header, cols, "{c}");
+        assert!(rows >= min_rows, "{c}: {rows} rows");
+    }
     for table in ["requests", "iterations", "summary"] {
         let f = format!("{table}.parquet");
         assert_eq!(

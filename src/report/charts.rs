@@ -1,0 +1,380 @@
+//! The charts of a `simulate` report, each with the CSV of exactly what it shows, and the
+//! report folder's index (`README.md`, one line of caption per chart):
+//!
+//! - `latency_cdf.png`: TTFT and TPOT distributions (CDFs, log latency axis), SLO lines;
+//! - `kv_blocks_over_time.png`: KV blocks in use per replica over the run, the pool size;
+//! - `batch_size_over_time.png`: sequences per iteration over the run;
+//! - `prefix_hit_rate.png`: the prefix-cache hit rate by tenant (with caching on);
+//! - `memory.png`: one GPU's memory: weights, activations, runtime reserve, KV cache, and
+//!   what `gpu_memory_utilization` leaves unused.
+//!
+//! Charts are drawn under temporary names and renamed by the caller with the tables, so a
+//! failed run leaves no half report.
+
+use super::png::{BarChart, Chart, Mark, RefLine, Series, render_bars, render_chart};
+use super::table::{Finished, Kind, TableFormat, TableWriter};
+use crate::kv::Budget;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Time buckets before two neighbours merge (the bucket width doubles): memory stays flat
+/// however long the run.
+const MAX_BUCKETS: usize = 1024;
+
+/// Per-iteration batch size and KV blocks, averaged in time buckets.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    width_us: u64,
+    /// Per bucket: (batch size sum, KV blocks sum, iterations).
+    buckets: Vec<(u64, u64, u64)>,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Timeline {
+            width_us: 1_000,
+            buckets: Vec::new(),
+        }
+    }
+}
+
+impl Timeline {
+    /// One iteration starting at `start_us` (µs from the run's start).
+    pub fn add(&mut self, start_us: u64, batch: u32, blocks: u32) {
+        let mut i = (start_us / self.width_us) as usize;
+        while i >= MAX_BUCKETS {
+            let merged: Vec<(u64, u64, u64)> = self
+                .buckets
+                .chunks(2)
+                .map(|c| {
+                    c.iter()
+                        .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2))
+                })
+                .collect();
+            self.buckets = merged;
+            self.width_us *= 2;
+            i = (start_us / self.width_us) as usize;
+        }
+        if self.buckets.len() <= i {
+            self.buckets.resize(i + 1, (0, 0, 0));
+        }
+        let b = &mut self.buckets[i];
+        b.0 += batch as u64;
+        b.1 += blocks as u64;
+        b.2 += 1;
+    }
+
+    /// (bucket start in s, mean batch size, mean KV blocks) of buckets with iterations.
+    pub fn points(&self) -> Vec<(f64, f64, f64)> {
+        self.buckets
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.2 > 0)
+            .map(|(i, b)| {
+                (
+                    (i as u64 * self.width_us) as f64 / 1e6,
+                    b.0 as f64 / b.2 as f64,
+                    b.1 as f64 / b.2 as f64,
+                )
+            })
+            .collect()
+    }
+}
+
+/// What the charts of one run show.
+pub struct SimCharts<'a> {
+    /// Scenario name (titles).
+    pub name: &'a str,
+    /// TTFT of finished requests, seconds, sorted ascending.
+    pub ttft_s: &'a [f32],
+    /// TPOT of finished requests with more than one output token, seconds, sorted.
+    pub tpot_s: &'a [f32],
+    /// SLO lines: (label, milliseconds, on the TTFT axis?).
+    pub slo_lines: Vec<(String, f64)>,
+    /// Batch size and KV blocks over time.
+    pub timeline: &'a Timeline,
+    /// KV blocks per replica (the pool).
+    pub kv_blocks: u32,
+    /// Per tenant: (name, prompt tokens admitted, tokens found cached); empty when prefix
+    /// caching is off.
+    pub tenants: Vec<(String, u64, u64)>,
+    /// One GPU's memory budget.
+    pub budget: &'a Budget,
+    /// "GPU name, TP n".
+    pub gpu: String,
+}
+
+/// Points of a sorted sample's CDF, at most `n` of them (evenly spaced in rank).
+fn cdf(sorted: &[f32], n: usize) -> Vec<(f64, f64)> {
+    if sorted.is_empty() {
+        return Vec::new();
+    }
+    let len = sorted.len();
+    let k = n.min(len);
+    (0..k)
+        .map(|j| {
+            let i = if k == 1 {
+                len - 1
+            } else {
+                j * (len - 1) / (k - 1)
+            };
+            (sorted[i] as f64 * 1e3, (i + 1) as f64 / len as f64)
+        })
+        .collect()
+}
+
+/// (temporary, final) paths to rename once the tables are committed.
+pub type Renames = Vec<(PathBuf, PathBuf)>;
+
+/// Write the charts' CSV tables (finished, not yet committed) and draw the PNGs under
+/// temporary names. Returns the tables and the (temporary, final) paths of the PNGs and
+/// the index, to rename once the tables are committed.
+pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Renames)> {
+    let mut tables = Vec::new();
+    let mut renames: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut captions: Vec<(String, String)> = Vec::new();
+    let result = (|| -> anyhow::Result<()> {
+        let tmp = |name: &str| dir.join(format!("{name}.tmp{}", std::process::id()));
+        let mut png = |chart: Result<(), super::png::PngError>,
+                       name: &str,
+                       caption: String,
+                       renames: &mut Vec<(PathBuf, PathBuf)>|
+         -> anyhow::Result<()> {
+            chart?;
+            renames.push((tmp(name), dir.join(name)));
+            captions.push((name.to_string(), caption));
+            Ok(())
+        };
+
+        // Latency CDFs.
+        let ttft = cdf(c.ttft_s, 400);
+        let tpot = cdf(c.tpot_s, 400);
+        let mut t = TableWriter::create(
+            dir,
+            "latency_cdf",
+            TableFormat::Csv,
+            &[
+                ("metric", Kind::Str),
+                ("latency_ms", Kind::F64),
+                ("fraction", Kind::F64),
+            ],
+        )?;
+        for (m, pts) in [("ttft", &ttft), ("tpot", &tpot)] {
+            for &(x, y) in pts.iter() {
+                t.str(0, m);
+                t.f64(1, Some(x));
+                t.f64(2, Some(y));
+                t.end_row()?;
+            }
+        }
+        tables.push(t.finish()?);
+        if !ttft.is_empty() {
+            let mut ch = Chart::new(
+                format!("{}: latency distributions (finished requests)", c.name),
+                "latency (ms, log scale)",
+                "fraction of requests at or below",
+            );
+            ch.x_log = true;
+            ch.series.push(Series {
+                name: "TTFT".into(),
+                points: ttft,
+                mark: Mark::Line,
+            });
+            ch.series.push(Series {
+                name: "TPOT".into(),
+                points: tpot,
+                mark: Mark::Line,
+            });
+            for (label, ms) in &c.slo_lines {
+                ch.ref_lines.push(RefLine {
+                    label: label.clone(),
+                    value: *ms,
+                    horizontal: false,
+                });
+            }
+            png(
+                render_chart(&ch, &tmp("latency_cdf.png")),
+                "latency_cdf.png",
+                "TTFT and TPOT distributions of the finished requests, with the SLO limits; \
+                 data: latency_cdf.csv."
+                    .into(),
+                &mut renames,
+            )?;
+        }
+
+        // Over time.
+        let pts = c.timeline.points();
+        let mut t = TableWriter::create(
+            dir,
+            "kv_blocks_over_time",
+            TableFormat::Csv,
+            &[("time_s", Kind::F64), ("mean_kv_blocks_used", Kind::F64)],
+        )?;
+        let mut b = TableWriter::create(
+            dir,
+            "batch_size_over_time",
+            TableFormat::Csv,
+            &[("time_s", Kind::F64), ("mean_batch_size", Kind::F64)],
+        )?;
+        for &(s, batch, blocks) in &pts {
+            t.f64(0, Some(s));
+            t.f64(1, Some(blocks));
+            t.end_row()?;
+            b.f64(0, Some(s));
+            b.f64(1, Some(batch));
+            b.end_row()?;
+        }
+        tables.push(t.finish()?);
+        tables.push(b.finish()?);
+        if !pts.is_empty() {
+            let mut ch = Chart::new(
+                format!("{}: KV cache blocks in use (per replica)", c.name),
+                "time (s)",
+                "KV blocks in use (mean per iteration)",
+            );
+            ch.series.push(Series {
+                name: "blocks in use".into(),
+                points: pts.iter().map(|p| (p.0, p.2)).collect(),
+                mark: Mark::Line,
+            });
+            ch.ref_lines.push(RefLine {
+                label: format!("pool: {} blocks", c.kv_blocks),
+                value: c.kv_blocks as f64,
+                horizontal: true,
+            });
+            png(
+                render_chart(&ch, &tmp("kv_blocks_over_time.png")),
+                "kv_blocks_over_time.png",
+                "KV blocks held by running sequences and the prefix cache's in-use blocks, \
+                 averaged per time bucket, against the pool; data: kv_blocks_over_time.csv."
+                    .into(),
+                &mut renames,
+            )?;
+            let mut ch = Chart::new(
+                format!("{}: batch size over time", c.name),
+                "time (s)",
+                "sequences per iteration (mean)",
+            );
+            ch.series.push(Series {
+                name: "batch size".into(),
+                points: pts.iter().map(|p| (p.0, p.1)).collect(),
+                mark: Mark::Line,
+            });
+            png(
+                render_chart(&ch, &tmp("batch_size_over_time.png")),
+                "batch_size_over_time.png",
+                "Sequences per engine iteration, averaged per time bucket; data: \
+                 batch_size_over_time.csv."
+                    .into(),
+                &mut renames,
+            )?;
+        }
+
+        // Prefix-cache hit rate by tenant (when anything was hit: a chart of zeros says
+        // nothing the summary does not).
+        if c.tenants.iter().any(|t| t.2 > 0) {
+            let mut t = TableWriter::create(
+                dir,
+                "prefix_hit_rate",
+                TableFormat::Csv,
+                &[
+                    ("tenant", Kind::Str),
+                    ("prompt_tokens", Kind::U64),
+                    ("cached_tokens", Kind::U64),
+                    ("hit_rate", Kind::F64),
+                ],
+            )?;
+            let mut bars = BarChart::new(
+                format!("{}: prefix-cache hit rate by tenant (by tokens)", c.name),
+                "prompt tokens found cached (%)",
+            );
+            let mut hits = Vec::new();
+            for (name, prompt, cached) in &c.tenants {
+                let rate = *cached as f64 / (*prompt).max(1) as f64;
+                t.str(0, name);
+                t.u64(1, *prompt);
+                t.u64(2, *cached);
+                t.f64(3, Some(rate));
+                t.end_row()?;
+                bars.categories.push(name.clone());
+                hits.push(100.0 * rate);
+            }
+            tables.push(t.finish()?);
+            bars.stacks.push(("hit rate".into(), hits));
+            png(
+                render_bars(&bars, &tmp("prefix_hit_rate.png")),
+                "prefix_hit_rate.png",
+                "Share of each tenant's prompt tokens found in the prefix cache at \
+                 admission; data: prefix_hit_rate.csv."
+                    .into(),
+                &mut renames,
+            )?;
+        }
+
+        // Memory.
+        let gib = |b: f64| b / (1u64 << 30) as f64;
+        let m = c.budget;
+        let parts = [
+            ("weights", m.weights),
+            ("activations (profiling peak)", m.activations),
+            ("runtime reserve", m.reserve),
+            ("KV cache", m.kv.max(0.0)),
+            (
+                "left by gpu_memory_utilization",
+                (m.memory - m.usable).max(0.0),
+            ),
+        ];
+        let mut t = TableWriter::create(
+            dir,
+            "memory",
+            TableFormat::Csv,
+            &[("component", Kind::Str), ("gib", Kind::F64)],
+        )?;
+        let mut bars = BarChart::new(
+            format!("{}: memory of one GPU ({})", c.name, c.gpu),
+            "memory (GiB)",
+        );
+        bars.categories.push(c.gpu.clone());
+        for (name, bytes) in parts {
+            t.str(0, name);
+            t.f64(1, Some(gib(bytes)));
+            t.end_row()?;
+            bars.stacks.push((name.to_string(), vec![gib(bytes)]));
+        }
+        tables.push(t.finish()?);
+        png(
+            render_bars(&bars, &tmp("memory.png")),
+            "memory.png",
+            format!(
+                "One GPU's {:.1} GiB: weights, the activation peak, the runtime reserve, the \
+                 KV cache ({} blocks), and what gpu_memory_utilization keeps free; data: \
+                 memory.csv.",
+                gib(m.memory),
+                m.blocks
+            ),
+            &mut renames,
+        )?;
+
+        let mut index = String::new();
+        let _ = writeln!(index, "# Simulation report: {}\n", c.name);
+        let _ = writeln!(
+            index,
+            "- `summary.csv`: every metric of the run (latency percentiles, throughput, \
+             goodput, SLOs, KV and prefix-cache use).\n- `requests.csv`: one row per \
+             request; `iterations.csv`: one row per engine iteration."
+        );
+        for (name, caption) in &captions {
+            let _ = writeln!(index, "\n![{name}]({name})\n\n{caption}");
+        }
+        std::fs::write(tmp("README.md"), index)?;
+        renames.push((tmp("README.md"), dir.join("README.md")));
+        Ok(())
+    })();
+    if let Err(e) = result {
+        for (from, _) in &renames {
+            let _ = std::fs::remove_file(from);
+        }
+        return Err(e);
+    }
+    Ok((tables, renames))
+}
