@@ -130,6 +130,10 @@ pub struct SizeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// Also write the trade-off chart (longest context vs parallel sequences per K/V type
+    /// pair: kv_tradeoff.png, .csv and a README.md index) into this folder.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// Rewrite llama.cpp-style short flags (`-ctk`, `-ctv`, `-np`, `-ts`) to their long forms,
@@ -240,7 +244,7 @@ pub struct SpeculateArgs {
     /// Draft lengths γ to sweep, comma-separated (default: 1, 2, 4, 8 and the scenario's).
     #[arg(long, value_delimiter = ',')]
     pub gammas: Vec<u32>,
-    /// Report folder (default: <output_dir>/<name> from the scenario).
+    /// Report folder (default: <output_dir>/<name>/speculate from the scenario).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

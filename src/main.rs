@@ -158,6 +158,13 @@ fn run_size(args: SizeArgs) -> anyhow::Result<ExitCode> {
         .filter_map(|n| load_model(n, &models_dir).ok())
         .collect();
     let report = size(&model, &gpu, &req, &catalog)?;
+    if let Some(dir) = &args.out
+        && report.weights_fit()
+    {
+        for p in planner::size::write_tradeoff_chart(&model, &gpu, &req, &catalog, dir)? {
+            eprintln!("wrote {}", p.display());
+        }
+    }
     match args.format {
         Format::Table => print!("{}", report.render_table()),
         Format::Csv => print!("{}", report.render_csv()),
@@ -366,7 +373,9 @@ fn run_speculate(args: SpeculateArgs) -> anyhow::Result<ExitCode> {
     gammas.dedup();
     let s = sweep(&scn, &rates, &gammas)?;
     print!("{}", s.render());
-    let dir = args.out.unwrap_or_else(|| scn.output_dir.join(&scn.name));
+    let dir = args
+        .out
+        .unwrap_or_else(|| scn.output_dir.join(&scn.name).join("speculate"));
     for p in write_report(&s, &scn, &dir)? {
         println!("wrote {}", p.display());
     }

@@ -441,3 +441,112 @@ pub fn golden_table(models: &[Model], gpus: &[GpuSpec]) -> String {
     }
     s
 }
+
+/// The trade-off chart of quantizing the cache: for each K/V dtype pair of the table, the
+/// longest context at 1, 2, 4, …, 1024 parallel sequences (the same computation as the
+/// table's "max ctx" column, at each parallelism). Writes `kv_tradeoff.csv`,
+/// `kv_tradeoff.png` and an index `README.md` into `dir`; returns their paths.
+pub fn write_tradeoff_chart(
+    model: &Model,
+    gpu: &GpuSpec,
+    req: &SizeRequest,
+    catalog: &[Model],
+    dir: &std::path::Path,
+) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    use crate::report::png::{Chart, Mark, RefLine, Series, render_chart};
+    use crate::report::table::{Kind, TableFormat, TableWriter, commit};
+    let parallels: Vec<u64> = (0..=10).map(|e| 1u64 << e).collect();
+    // (pair label, points (parallel, max context)) in table order.
+    let mut curves: Vec<(String, Vec<(u64, u64, bool)>)> = Vec::new();
+    for &p in &parallels {
+        let r = size(
+            model,
+            gpu,
+            &SizeRequest {
+                parallel: p,
+                ..req.clone()
+            },
+            catalog,
+        )?;
+        for (i, row) in r.rows.iter().enumerate() {
+            if curves.len() <= i {
+                curves.push((format!("{}/{}", row.k, row.v), Vec::new()));
+            }
+            curves[i]
+                .1
+                .push((p, row.max_context, row.max_context_capped));
+        }
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
+    let mut t = TableWriter::create(
+        dir,
+        "kv_tradeoff",
+        TableFormat::Csv,
+        &[
+            ("k_dtype", Kind::Str),
+            ("v_dtype", Kind::Str),
+            ("parallel_sequences", Kind::U64),
+            ("max_context_tokens", Kind::U64),
+            ("capped_by_max_position_embeddings", Kind::Str),
+        ],
+    )?;
+    for (label, pts) in &curves {
+        let (k, v) = label.split_once('/').unwrap_or((label, label));
+        for &(p, ctx, capped) in pts {
+            t.str(0, k);
+            t.str(1, v);
+            t.u64(2, p);
+            t.u64(3, ctx);
+            t.str(4, if capped { "yes" } else { "no" });
+            t.end_row()?;
+        }
+    }
+    let csv = t.finish()?;
+    let mut chart = Chart::new(
+        format!(
+            "{} on {} (TP {}): context vs parallel sequences",
+            model.name, gpu.name, req.tp
+        ),
+        "parallel sequences (log scale)",
+        "longest context per sequence (tokens, log scale)",
+    );
+    chart.x_log = true;
+    chart.y_log = true;
+    for (label, pts) in &curves {
+        chart.series.push(Series {
+            name: label.clone(),
+            points: pts
+                .iter()
+                .filter(|p| p.1 > 0)
+                .map(|&(p, c, _)| (p as f64, c as f64))
+                .collect(),
+            mark: Mark::LinePoints,
+        });
+    }
+    chart.ref_lines.push(RefLine {
+        label: format!("requested: {} × {} tokens", req.parallel, req.ctx),
+        value: req.ctx as f64,
+        horizontal: true,
+    });
+    let png = dir.join("kv_tradeoff.png");
+    let tmp_png = dir.join(format!("kv_tradeoff.png.tmp{}", std::process::id()));
+    render_chart(&chart, &tmp_png)?;
+    let index = format!(
+        "# Sizing report: {} on {}\n\n![kv_tradeoff.png](kv_tradeoff.png)\n\nThe longest \
+         context each sequence can have at 1 to 1024 parallel sequences, for each K/V cache \
+         type pair (flat where the model's max_position_embeddings caps it, not memory); \
+         the dashed line is the requested context. Data: kv_tradeoff.csv.\n",
+        model.name, gpu.name
+    );
+    let tmp_index = dir.join(format!("README.md.tmp{}", std::process::id()));
+    std::fs::write(&tmp_index, index)
+        .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", tmp_index.display()))?;
+    let mut out = commit(vec![csv])?;
+    for (from, to) in [(tmp_png, png), (tmp_index, dir.join("README.md"))] {
+        std::fs::rename(&from, &to)
+            .map_err(|e| anyhow::anyhow!("{}: cannot rename into place: {e}", to.display()))?;
+        out.push(to);
+    }
+    Ok(out)
+}

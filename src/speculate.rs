@@ -264,8 +264,23 @@ pub fn write_report(sweep: &Sweep, scn: &Scenario, dir: &Path) -> anyhow::Result
         horizontal: true,
     });
     let png = dir.join("speculation.png");
-    render_chart(&chart, &png)?;
+    let tmp_png = dir.join(format!("speculation.png.tmp{}", std::process::id()));
+    render_chart(&chart, &tmp_png)?;
+    let index = format!(
+        "# Speculative decoding: {}\n\n![speculation.png](speculation.png)\n\nTPOT speedup \
+         over no speculation against offered load, one line per draft length γ; below 1× \
+         speculation costs more than it saves. Data (with TTFT, throughput, batch size and \
+         acceptance per point): speculation.csv.\n",
+        scn.name
+    );
+    let tmp_index = dir.join(format!("README.md.tmp{}", std::process::id()));
+    std::fs::write(&tmp_index, index)
+        .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", tmp_index.display()))?;
     let mut out = table::commit(vec![csv])?;
-    out.push(png);
+    for (from, to) in [(tmp_png, png), (tmp_index, dir.join("README.md"))] {
+        std::fs::rename(&from, &to)
+            .map_err(|e| anyhow::anyhow!("{}: cannot rename into place: {e}", to.display()))?;
+        out.push(to);
+    }
     Ok(out)
 }

@@ -214,3 +214,41 @@ fn bench_cuda_without_driver() {
         "{err}"
     );
 }
+
+/// `size --out`: the trade-off chart of quantizing the cache, a PNG of sensible size with
+/// the CSV of every point (5 dtype pairs × 11 parallelisms) and an index naming it.
+#[test]
+fn size_writes_the_tradeoff_chart() {
+    let dir = std::env::temp_dir().join(format!("planner-size-chart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (code, _, stderr) = planner(&[
+        "size",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "h100-sxm",
+        "--ctx",
+        "8192",
+        "--parallel",
+        "8",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let png = std::fs::read(dir.join("kv_tradeoff.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000);
+    let csv = std::fs::read_to_string(dir.join("kv_tradeoff.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "k_dtype,v_dtype,parallel_sequences,max_context_tokens,capped_by_max_position_embeddings"
+    );
+    assert_eq!(lines.len(), 1 + 5 * 11);
+    // The table's own figure: f16/f16 at 8 sequences, 56,308 tokens each; q4_0/q4_0 at one
+    // sequence capped by the model's 131,072 positions.
+    assert!(lines.contains(&"f16,f16,8,56308,no"), "{csv}");
+    assert!(lines.contains(&"q4_0,q4_0,1,131072,yes"), "{csv}");
+    let index = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(index.contains("![kv_tradeoff.png](kv_tradeoff.png)"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
