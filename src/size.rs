@@ -456,8 +456,9 @@ pub fn write_tradeoff_chart(
     use crate::report::png::{Chart, Mark, RefLine, Series, render_chart};
     use crate::report::table::{Kind, TableFormat, TableWriter, commit};
     let parallels: Vec<u64> = (0..=10).map(|e| 1u64 << e).collect();
-    // (pair label, points (parallel, max context)) in table order.
-    let mut curves: Vec<(String, Vec<(u64, u64, bool)>)> = Vec::new();
+    // (pair label, points (parallel, max context, capped)) in table order.
+    type Curve = (String, Vec<(u64, u64, bool)>);
+    let mut curves: Vec<Curve> = Vec::new();
     for &p in &parallels {
         let r = size(
             model,
