@@ -52,6 +52,7 @@ struct RawPlan {
     requests: Option<i64>,
     max_configs: Option<i64>,
     bisect_steps: Option<i64>,
+    cost_model_error: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +92,10 @@ pub struct PlanSpec {
     pub requests: Option<u64>,
     /// Bisection steps after bracketing the capacity.
     pub bisect_steps: u32,
+    /// The cost model's relative error (e.g. 0.071, `planner validate`'s median on Vidur's
+    /// A100 profiles): each configuration is also judged at the target with every iteration
+    /// that much faster and slower, and flagged if its verdict flips.
+    pub cost_model_error: Option<f64>,
     /// Number of configurations.
     pub configs: usize,
     /// Identifies the plan (scenario text and grid) in shard files.
@@ -272,6 +277,17 @@ impl PlanSpec {
             Some(n) if (0..=20).contains(&n) => n as u32,
             Some(n) => return Err(err("bisect_steps", &n, "must be in 0..=20")),
         };
+        let cost_model_error = match raw.cost_model_error {
+            None => None,
+            Some(e) if (0.0..0.9).contains(&e) => Some(e),
+            Some(e) => {
+                return Err(err(
+                    "cost_model_error",
+                    &e,
+                    "must be a fraction in [0, 0.9), e.g. 0.07 for ±7 %",
+                ));
+            }
+        };
         let max_configs = match raw.max_configs {
             None => DEFAULT_MAX_CONFIGS,
             Some(n) if n >= 1 && n as usize <= HARD_MAX_CONFIGS => n as usize,
@@ -377,6 +393,7 @@ impl PlanSpec {
             seeds,
             requests,
             bisect_steps,
+            cost_model_error,
             configs,
             id,
         })
@@ -442,10 +459,11 @@ pub struct Row {
 }
 
 /// `plan.csv` columns after `index`, `config` and one per axis.
-pub const COLUMNS: [&str; 11] = [
+pub const COLUMNS: [&str; 12] = [
     "gpus",
     "usd_per_hour",
     "meets_target",
+    "cost_model_band",
     "capacity",
     "capacity_min",
     "capacity_max",
@@ -629,6 +647,7 @@ fn evaluate_config(spec: &PlanSpec, i: usize) -> Row {
             String::new(),
             String::new(),
             String::new(),
+            String::new(),
             why,
         ],
         points: Vec::new(),
@@ -694,6 +713,28 @@ fn evaluate_config(spec: &PlanSpec, i: usize) -> Row {
         _ => (String::new(), String::new()),
     };
     let first = &searches[0];
+    // Within the cost model's error band: the verdict at the target with every iteration
+    // e faster and e slower (first seed).
+    let band = match spec.cost_model_error {
+        None => String::new(),
+        Some(e) => {
+            let verdict = |f: f64| -> anyhow::Result<bool> {
+                let p = crate::simulate::Prepared {
+                    num_blocks: prepared.num_blocks,
+                    kv_bytes_per_token: prepared.kv_bytes_per_token,
+                    budget: prepared.budget.clone(),
+                    cost: prepared.cost.scaled(f),
+                    draft_cost: prepared.draft_cost.as_ref().map(|c| c.scaled(f)),
+                };
+                Ok(evaluate(&scn, &p, spec.target, spec.seeds[0])?.point.met)
+            };
+            match (verdict(1.0 - e), verdict(1.0 + e)) {
+                (Ok(fast), Ok(slow)) if fast == slow => "holds".to_string(),
+                (Ok(_), Ok(_)) => format!("flips within ±{:.0} %", e * 100.0),
+                (Err(x), _) | (_, Err(x)) => return invalid(format!("simulation failed: {x}")),
+            }
+        }
+    };
     let reason = match meets {
         "yes" => String::new(),
         _ => {
@@ -727,6 +768,7 @@ fn evaluate_config(spec: &PlanSpec, i: usize) -> Row {
             gpus.to_string(),
             format!("{usd_per_hour:.2}"),
             meets.to_string(),
+            band,
             fmt_cap(mid),
             format!("{cmin:.3}"),
             format!("{cmax:.3}"),
@@ -974,7 +1016,7 @@ fn num(s: &str) -> Option<f64> {
 /// cost_vs_capacity.csv/.png, answer.md and README.md, all renamed into place together.
 fn finish(spec: &PlanSpec, rows: &[Row], dir: &Path) -> anyhow::Result<(Vec<PathBuf>, Answer)> {
     let cost = |r: &Row| num(&r.cells[1]).unwrap_or(f64::INFINITY);
-    let cap = |r: &Row| num(&r.cells[3]).unwrap_or(0.0);
+    let cap = |r: &Row| num(&r.cells[4]).unwrap_or(0.0);
     let mut meeting: Vec<&Row> = rows.iter().filter(|r| r.cells[2] == "yes").collect();
     meeting.sort_by(|a, b| {
         cost(a)
@@ -1028,18 +1070,18 @@ fn finish(spec: &PlanSpec, rows: &[Row], dir: &Path) -> anyhow::Result<(Vec<Path
             r.label,
             r.cells[0],
             r.cells[1],
-            r.cells[3],
             r.cells[4],
             r.cells[5],
-            if r.cells[8].is_empty() {
-                "-".into()
-            } else {
-                format!("${}", r.cells[8])
-            },
+            r.cells[6],
             if r.cells[9].is_empty() {
                 "-".into()
             } else {
                 format!("${}", r.cells[9])
+            },
+            if r.cells[10].is_empty() {
+                "-".into()
+            } else {
+                format!("${}", r.cells[10])
             },
         )
     };
@@ -1057,7 +1099,7 @@ fn finish(spec: &PlanSpec, rows: &[Row], dir: &Path) -> anyhow::Result<(Vec<Path
                 r.label,
                 r.cells[0],
                 r.cells[1],
-                r.cells[3],
+                r.cells[4],
                 fmt_num(spec.target)
             );
             let _ = writeln!(md, "{header}\n{}", line(r));
@@ -1079,10 +1121,10 @@ fn finish(spec: &PlanSpec, rows: &[Row], dir: &Path) -> anyhow::Result<(Vec<Path
                      {unit} of the {} asked ({:.0} %); at the target: {}.\n",
                     r.index,
                     r.label,
-                    r.cells[3],
+                    r.cells[4],
                     fmt_num(spec.target),
                     100.0 * cap(r) / spec.target,
-                    r.cells[10]
+                    r.cells[11]
                 ),
                 None => writeln!(
                     md,
@@ -1109,7 +1151,7 @@ fn finish(spec: &PlanSpec, rows: &[Row], dir: &Path) -> anyhow::Result<(Vec<Path
                 } else {
                     format!("${}", r.cells[1])
                 },
-                r.cells[10].replace('|', "/")
+                r.cells[11].replace('|', "/")
             );
         }
         let _ = writeln!(md);
@@ -1122,9 +1164,42 @@ fn finish(spec: &PlanSpec, rows: &[Row], dir: &Path) -> anyhow::Result<(Vec<Path
              configuration(s) meet the target on some seeds only (marked `flips`, not chosen).{}\n",
             spec.seeds.len(),
             match chosen {
-                Some(c) if num(&rows[c].cells[4]).unwrap_or(0.0) < spec.target * 1.1 =>
+                Some(c) if num(&rows[c].cells[5]).unwrap_or(0.0) < spec.target * 1.1 =>
                     " The chosen configuration's lowest capacity is within 10 % of the target: the choice is close.",
                 _ => "",
+            }
+        );
+    }
+    if let Some(e) = spec.cost_model_error {
+        let banded: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.cells[3].starts_with("flips"))
+            .collect();
+        let _ = writeln!(
+            md,
+            "Cost-model error band (±{:.0} %, every iteration that much faster and slower, at \
+             the target, first seed): the verdict flips for {} configuration(s){}.{}\n",
+            e * 100.0,
+            banded.len(),
+            if banded.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    banded
+                        .iter()
+                        .map(|r| format!("#{}", r.index))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            match chosen {
+                Some(c) if rows[c].cells[3].starts_with("flips") => {
+                    " **The chosen configuration is one of them: within the model's error it \
+                     may miss the target; consider the runner-up or measure.**"
+                }
+                Some(_) => " The chosen configuration's verdict holds across the band.",
+                None => "",
             }
         );
     }

@@ -112,6 +112,8 @@ pub struct IterationCost {
     pcie_bytes_per_s: f64,
     /// Test double: every iteration costs exactly this many seconds.
     fixed_seconds: Option<f64>,
+    /// Every iteration's time multiplied by this (1 unless [`IterationCost::scaled`]).
+    time_factor: f64,
 }
 
 impl IterationCost {
@@ -296,6 +298,7 @@ impl IterationCost {
             attn_eff,
             pcie_bytes_per_s: gpu.pcie_bytes_per_s,
             fixed_seconds: None,
+            time_factor: 1.0,
         }
     }
 
@@ -318,6 +321,7 @@ impl IterationCost {
             attn_eff: Efficiency::default(),
             pcie_bytes_per_s: f64::INFINITY,
             fixed_seconds: Some(seconds),
+            time_factor: 1.0,
         }
     }
 
@@ -408,7 +412,16 @@ impl IterationCost {
             (flops / (self.peak_flops * e.compute)).max(bytes / (self.bandwidth * e.memory))
                 + e.overhead_s * self.attn_layers
         };
-        linear + lm + attention + STEP_OVERHEAD_S
+        (linear + lm + attention + STEP_OVERHEAD_S) * self.time_factor
+    }
+
+    /// This cost model with every iteration `factor` times as long: the ends of a
+    /// calibration error band (`planner plan`'s `cost_model_error`).
+    pub fn scaled(&self, factor: f64) -> IterationCost {
+        IterationCost {
+            time_factor: self.time_factor * factor,
+            ..self.clone()
+        }
     }
 
     /// LM head seconds for `sampled` positions; beyond the table, scaled from its end.
@@ -466,6 +479,32 @@ mod tests {
             )
         };
         (m, c)
+    }
+
+    /// `scaled(f)` multiplies every iteration's time by f (the plan's error band).
+    #[test]
+    fn scaled_multiplies_every_iteration() {
+        let (_, c) = cost("llama-3.1-8b", "h100-sxm", 1, AttentionKernel::Flash);
+        let slow = c.scaled(1.07);
+        for work in [
+            vec![SeqWork {
+                context: 0,
+                tokens: 4096,
+            }],
+            vec![
+                SeqWork {
+                    context: 900,
+                    tokens: 1
+                };
+                32
+            ],
+        ] {
+            let (a, b) = (
+                c.iteration_seconds(&work, 1),
+                slow.iteration_seconds(&work, 1),
+            );
+            assert!((b / a - 1.07).abs() < 1e-12, "{a} {b}");
+        }
     }
 
     /// Decode of Llama-3.1-8B on an H100 is bound by reading 16 GB of weights: a step costs

@@ -40,6 +40,7 @@ tpot_ms = { p90 = 50 }
 target_rate = 4.0
 seeds = [5, 6]
 bisect_steps = 3
+cost_model_error = 0.07
 [plan.axes]
 "hardware.gpu" = ["h100-sxm", "a100-80gb", "l40s"]
 "hardware.tp" = [1, 2]
@@ -170,6 +171,19 @@ fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
             "pareto",
             "chosen"
         ]
+    );
+    // The cost model's ±7 % band is judged for every valid configuration.
+    let band = plan[0].iter().position(|c| c == "cost_model_band").unwrap();
+    for row in &plan[1..] {
+        assert!(
+            row[band] == "holds" || row[band] == "flips within ±7 %",
+            "{row:?}"
+        );
+    }
+    let answer_md = String::from_utf8(report[1].1.clone()).unwrap();
+    assert!(
+        answer_md.contains("Cost-model error band (±7 %"),
+        "{answer_md}"
     );
     let index = String::from_utf8(report[0].1.clone()).unwrap();
     assert!(index.contains("![latency_vs_load.png]") && index.contains("![cost_vs_capacity.png]"));
@@ -332,7 +346,7 @@ fn bad_plans_are_refused_with_their_line() {
     };
     let e = err("\"hardware.tp\" = [1, 2]", "\"engine.max_seqs\" = [1, 2]");
     assert!(
-        e.contains("plan.toml:35: plan.axes.engine.max_seqs = [1, 2]: not a scenario key"),
+        e.contains("plan.toml:36: plan.axes.engine.max_seqs = [1, 2]: not a scenario key"),
         "{e}"
     );
     let e = err("\"hardware.tp\" = [1, 2]", "\"hardware.tp\" = []");
@@ -345,7 +359,7 @@ fn bad_plans_are_refused_with_their_line() {
         "\"engine.max_num_seqs\" = { from = 1, to = 5000, step = 1 }",
     );
     assert!(
-        e.contains("plan.toml:33: the plan's grid has 30000 configurations")
+        e.contains("plan.toml:34: the plan's grid has 30000 configurations")
             && e.contains("cap of 1000")
             && e.contains("max_configs"),
         "{e}"
