@@ -1403,7 +1403,7 @@ fn finish(spec: &PlanSpec, rows: &[Row], dir: &Path) -> anyhow::Result<(Vec<Path
     for (_, to) in &charts {
         let name = to.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let caption = if name.starts_with("latency") {
-            "TTFT p90 against load for the chosen configuration, the runners-up and the closest rejected ones, with the SLO and the target; data in latency_vs_load.csv (every simulated point of every configuration)."
+            "TTFT p90 against load for the chosen configuration, the runners-up and the closest rejected ones, with the SLO and the target (a configuration rejected on TPOT can sit under the TTFT line: answer.md says why each was rejected); data in latency_vs_load.csv (every simulated point of every configuration, TPOT included)."
         } else {
             "Cost per hour against the load each configuration sustains within the SLOs; the Pareto front joined, the chosen point marked; data in cost_vs_capacity.csv."
         };
