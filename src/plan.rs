@@ -24,6 +24,7 @@
 //! `latency_vs_load.csv`/`.png` (every simulated point), `cost_vs_capacity.csv`/`.png` (the
 //! Pareto front, the chosen point marked), `answer.md` and an index `README.md`.
 
+use crate::report::Staged;
 use crate::report::png::{Chart, Mark, RefLine, Series, render_chart};
 use crate::report::table::{self, Kind, TableFormat, TableWriter};
 use crate::scenario::{Scenario, SloMetric, line_of};
@@ -1289,8 +1290,7 @@ fn finish(spec: &PlanSpec, rows: &[Row], dir: &Path) -> anyhow::Result<(Vec<Path
     let pareto_csv = t.finish()?;
 
     // Charts, under temporary names until everything is written.
-    let tmp = |name: &str| dir.join(format!("{name}.tmp{}", std::process::id()));
-    let mut charts: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut staged = Staged::default();
     let first_slo = spec
         .scenario
         .slo
@@ -1345,9 +1345,7 @@ fn finish(spec: &PlanSpec, rows: &[Row], dir: &Path) -> anyhow::Result<(Vec<Path
         horizontal: false,
     });
     if !chart.series.is_empty() {
-        let p = tmp("latency_vs_load.png");
-        render_chart(&chart, &p)?;
-        charts.push((p, dir.join("latency_vs_load.png")));
+        render_chart(&chart, &staged.path(dir, "latency_vs_load.png"))?;
     }
     let mut chart = Chart::new(
         format!("{}: cost vs capacity within the SLOs", spec.scenario.name),
@@ -1386,9 +1384,7 @@ fn finish(spec: &PlanSpec, rows: &[Row], dir: &Path) -> anyhow::Result<(Vec<Path
         horizontal: false,
     });
     if chart.series[0].points.iter().any(|p| p.0 > 0.0) {
-        let p = tmp("cost_vs_capacity.png");
-        render_chart(&chart, &p)?;
-        charts.push((p, dir.join("cost_vs_capacity.png")));
+        render_chart(&chart, &staged.path(dir, "cost_vs_capacity.png"))?;
     }
     let mut index = String::new();
     let _ = writeln!(index, "# Plan report: {}\n", spec.scenario.name);
@@ -1400,8 +1396,10 @@ fn finish(spec: &PlanSpec, rows: &[Row], dir: &Path) -> anyhow::Result<(Vec<Path
         index,
         "- [plan.csv](plan.csv): one row per configuration: price, whether it meets the target, capacity within the SLOs (median and range over seeds), cost per million output tokens and per thousand requests at that capacity."
     );
-    for (_, to) in &charts {
-        let name = to.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    for name in ["latency_vs_load.png", "cost_vs_capacity.png"] {
+        if !staged.has(name) {
+            continue;
+        }
         let caption = if name.starts_with("latency") {
             "TTFT p90 against load for the chosen configuration, the runners-up and the closest rejected ones, with the SLO and the target (a configuration rejected on TPOT can sit under the TTFT line: answer.md says why each was rejected); data in latency_vs_load.csv (every simulated point of every configuration, TPOT included)."
         } else {
@@ -1409,19 +1407,10 @@ fn finish(spec: &PlanSpec, rows: &[Row], dir: &Path) -> anyhow::Result<(Vec<Path
         };
         let _ = writeln!(index, "\n![{name}]({name})\n\n{caption}");
     }
-    let write_tmp = |name: &str, text: &str| -> anyhow::Result<(PathBuf, PathBuf)> {
-        let p = tmp(name);
-        std::fs::write(&p, text).with_context(|| format!("{}: cannot write", p.display()))?;
-        Ok((p, dir.join(name)))
-    };
-    charts.push(write_tmp("answer.md", &md)?);
-    charts.push(write_tmp("README.md", &index)?);
+    staged.text(dir, "answer.md", &md)?;
+    staged.text(dir, "README.md", &index)?;
     let mut files = table::commit(vec![plan_csv, curves_csv, pareto_csv])?;
-    for (from, to) in charts {
-        std::fs::rename(&from, &to)
-            .with_context(|| format!("{}: cannot rename into place", to.display()))?;
-        files.push(to);
-    }
+    files.extend(staged.commit()?);
     Ok((
         files,
         Answer {

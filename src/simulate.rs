@@ -837,13 +837,10 @@ pub fn simulate(
             budget: &prepared.budget,
             gpu: format!("{}, TP {}", scn.gpu.name, scn.tp),
         };
-        let (chart_tables, renames) = crate::report::charts::write(&dir, &charts)?;
+        let (chart_tables, staged) = crate::report::charts::write(&dir, &charts)?;
         tables.extend(chart_tables);
         crate::report::table::commit(tables)?;
-        for (from, to) in renames {
-            std::fs::rename(&from, &to)
-                .map_err(|e| anyhow::anyhow!("{}: cannot rename into place: {e}", to.display()))?;
-        }
+        staged.commit()?;
         Some(dir)
     };
     Ok(SimSummary {

@@ -530,9 +530,8 @@ pub fn write_tradeoff_chart(
         value: req.ctx as f64,
         horizontal: true,
     });
-    let png = dir.join("kv_tradeoff.png");
-    let tmp_png = dir.join(format!("kv_tradeoff.png.tmp{}", std::process::id()));
-    render_chart(&chart, &tmp_png)?;
+    let mut staged = crate::report::Staged::default();
+    render_chart(&chart, &staged.path(dir, "kv_tradeoff.png"))?;
     let index = format!(
         "# Sizing report: {} on {}\n\n![kv_tradeoff.png](kv_tradeoff.png)\n\nThe longest \
          context each sequence can have at 1 to 1024 parallel sequences, for each K/V cache \
@@ -540,14 +539,8 @@ pub fn write_tradeoff_chart(
          the dashed line is the requested context. Data: kv_tradeoff.csv.\n",
         model.name, gpu.name
     );
-    let tmp_index = dir.join(format!("README.md.tmp{}", std::process::id()));
-    std::fs::write(&tmp_index, index)
-        .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", tmp_index.display()))?;
+    staged.text(dir, "README.md", &index)?;
     let mut out = commit(vec![csv])?;
-    for (from, to) in [(tmp_png, png), (tmp_index, dir.join("README.md"))] {
-        std::fs::rename(&from, &to)
-            .map_err(|e| anyhow::anyhow!("{}: cannot rename into place: {e}", to.display()))?;
-        out.push(to);
-    }
+    out.extend(staged.commit()?);
     Ok(out)
 }

@@ -263,9 +263,8 @@ pub fn write_report(sweep: &Sweep, scn: &Scenario, dir: &Path) -> anyhow::Result
         value: 1.0,
         horizontal: true,
     });
-    let png = dir.join("speculation.png");
-    let tmp_png = dir.join(format!("speculation.png.tmp{}", std::process::id()));
-    render_chart(&chart, &tmp_png)?;
+    let mut staged = crate::report::Staged::default();
+    render_chart(&chart, &staged.path(dir, "speculation.png"))?;
     let index = format!(
         "# Speculative decoding: {}\n\n![speculation.png](speculation.png)\n\nTPOT speedup \
          over no speculation against offered load, one line per draft length γ; below 1× \
@@ -273,14 +272,8 @@ pub fn write_report(sweep: &Sweep, scn: &Scenario, dir: &Path) -> anyhow::Result
          acceptance per point): speculation.csv.\n",
         scn.name
     );
-    let tmp_index = dir.join(format!("README.md.tmp{}", std::process::id()));
-    std::fs::write(&tmp_index, index)
-        .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", tmp_index.display()))?;
+    staged.text(dir, "README.md", &index)?;
     let mut out = table::commit(vec![csv])?;
-    for (from, to) in [(tmp_png, png), (tmp_index, dir.join("README.md"))] {
-        std::fs::rename(&from, &to)
-            .map_err(|e| anyhow::anyhow!("{}: cannot rename into place: {e}", to.display()))?;
-        out.push(to);
-    }
+    out.extend(staged.commit()?);
     Ok(out)
 }

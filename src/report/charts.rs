@@ -11,11 +11,12 @@
 //! Charts are drawn under temporary names and renamed by the caller with the tables, so a
 //! failed run leaves no half report.
 
+use super::Staged;
 use super::png::{BarChart, Chart, Mark, RefLine, Series, render_bars, render_chart};
 use super::table::{Finished, Kind, TableFormat, TableWriter};
 use crate::kv::Budget;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Time buckets before two neighbours merge (the bucket width doubles): memory stays flat
 /// however long the run.
@@ -123,29 +124,14 @@ fn cdf(sorted: &[f32], n: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// (temporary, final) paths to rename once the tables are committed.
-pub type Renames = Vec<(PathBuf, PathBuf)>;
-
 /// Write the charts' CSV tables (finished, not yet committed) and draw the PNGs under
 /// temporary names. Returns the tables and the (temporary, final) paths of the PNGs and
 /// the index, to rename once the tables are committed.
-pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Renames)> {
+pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Staged)> {
     let mut tables = Vec::new();
-    let mut renames: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let mut captions: Vec<(String, String)> = Vec::new();
-    let result = (|| -> anyhow::Result<()> {
-        let tmp = |name: &str| dir.join(format!("{name}.tmp{}", std::process::id()));
-        let mut png = |chart: Result<(), super::png::PngError>,
-                       name: &str,
-                       caption: String,
-                       renames: &mut Vec<(PathBuf, PathBuf)>|
-         -> anyhow::Result<()> {
-            chart?;
-            renames.push((tmp(name), dir.join(name)));
-            captions.push((name.to_string(), caption));
-            Ok(())
-        };
-
+    let mut staged = Staged::default();
+    let mut captions: Vec<(&str, String)> = Vec::new();
+    {
         // Latency CDFs.
         let ttft = cdf(c.ttft_s, 400);
         let tpot = cdf(c.tpot_s, 400);
@@ -192,14 +178,13 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Rename
                     horizontal: false,
                 });
             }
-            png(
-                render_chart(&ch, &tmp("latency_cdf.png")),
+            render_chart(&ch, &staged.path(dir, "latency_cdf.png"))?;
+            captions.push((
                 "latency_cdf.png",
                 "TTFT and TPOT distributions of the finished requests, with the SLO limits; \
                  data: latency_cdf.csv."
                     .into(),
-                &mut renames,
-            )?;
+            ));
         }
 
         // Over time.
@@ -242,14 +227,13 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Rename
                 value: c.kv_blocks as f64,
                 horizontal: true,
             });
-            png(
-                render_chart(&ch, &tmp("kv_blocks_over_time.png")),
+            render_chart(&ch, &staged.path(dir, "kv_blocks_over_time.png"))?;
+            captions.push((
                 "kv_blocks_over_time.png",
                 "KV blocks held by running sequences and the prefix cache's in-use blocks, \
                  averaged per time bucket, against the pool; data: kv_blocks_over_time.csv."
                     .into(),
-                &mut renames,
-            )?;
+            ));
             let mut ch = Chart::new(
                 format!("{}: batch size over time", c.name),
                 "time (s)",
@@ -260,14 +244,13 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Rename
                 points: pts.iter().map(|p| (p.0, p.1)).collect(),
                 mark: Mark::Line,
             });
-            png(
-                render_chart(&ch, &tmp("batch_size_over_time.png")),
+            render_chart(&ch, &staged.path(dir, "batch_size_over_time.png"))?;
+            captions.push((
                 "batch_size_over_time.png",
                 "Sequences per engine iteration, averaged per time bucket; data: \
                  batch_size_over_time.csv."
                     .into(),
-                &mut renames,
-            )?;
+            ));
         }
 
         // Prefix-cache hit rate by tenant (when anything was hit: a chart of zeros says
@@ -301,14 +284,13 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Rename
             }
             tables.push(t.finish()?);
             bars.stacks.push(("hit rate".into(), hits));
-            png(
-                render_bars(&bars, &tmp("prefix_hit_rate.png")),
+            render_bars(&bars, &staged.path(dir, "prefix_hit_rate.png"))?;
+            captions.push((
                 "prefix_hit_rate.png",
                 "Share of each tenant's prompt tokens found in the prefix cache at \
                  admission; data: prefix_hit_rate.csv."
                     .into(),
-                &mut renames,
-            )?;
+            ));
         }
 
         // Memory.
@@ -342,8 +324,8 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Rename
             bars.stacks.push((name.to_string(), vec![gib(bytes)]));
         }
         tables.push(t.finish()?);
-        png(
-            render_bars(&bars, &tmp("memory.png")),
+        render_bars(&bars, &staged.path(dir, "memory.png"))?;
+        captions.push((
             "memory.png",
             format!(
                 "One GPU's {:.1} GiB: weights, the activation peak, the runtime reserve, the \
@@ -352,8 +334,7 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Rename
                 gib(m.memory),
                 m.blocks
             ),
-            &mut renames,
-        )?;
+        ));
 
         let mut index = String::new();
         let _ = writeln!(index, "# Simulation report: {}\n", c.name);
@@ -366,15 +347,7 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Rename
         for (name, caption) in &captions {
             let _ = writeln!(index, "\n![{name}]({name})\n\n{caption}");
         }
-        std::fs::write(tmp("README.md"), index)?;
-        renames.push((tmp("README.md"), dir.join("README.md")));
-        Ok(())
-    })();
-    if let Err(e) = result {
-        for (from, _) in &renames {
-            let _ = std::fs::remove_file(from);
-        }
-        return Err(e);
+        staged.text(dir, "README.md", &index)?;
     }
-    Ok((tables, renames))
+    Ok((tables, staged))
 }
