@@ -171,9 +171,56 @@ fn expand(v: &toml::Value) -> Result<Vec<toml::Value>, String> {
     }
 }
 
-/// Set dotted `key` in `table` to `value`, creating tables on the way. The value `"off"` for
-/// a key that holds a table in the scenario removes it (e.g. `"engine.speculative" = ["on",
-/// "off"]`); `"on"` keeps it as written.
+/// Whether dotted `key` holds a table in `table`.
+fn is_table_at(table: &toml::Table, key: &str) -> bool {
+    let mut t = table;
+    let mut parts = key.split('.').peekable();
+    while let Some(p) = parts.next() {
+        match t.get(p) {
+            Some(toml::Value::Table(inner)) if parts.peek().is_some() => t = inner,
+            Some(v) => return parts.peek().is_none() && v.is_table(),
+            None => return false,
+        }
+    }
+    false
+}
+
+/// Configuration `values` of `axes` written into `base`. The value `"off"` for a key that
+/// holds a table in the scenario removes it, after every other axis is set (so
+/// `"engine.speculative" = ["on", "off"]` beside an axis inside that table turns it off
+/// whole); `"on"` keeps it as written.
+fn configure(base: &toml::Table, axes: &[Axis], values: &[&toml::Value]) -> toml::Table {
+    let mut table = base.clone();
+    let mut off = Vec::new();
+    for (a, v) in axes.iter().zip(values) {
+        if is_table_at(base, &a.key) && v.as_str() == Some("off") {
+            off.push(a.key.as_str());
+        } else {
+            set_key(&mut table, &a.key, v);
+        }
+    }
+    for key in off {
+        remove_key(&mut table, key);
+    }
+    table
+}
+
+/// Remove dotted `key` from `table` (nothing if it is not there).
+fn remove_key(table: &mut toml::Table, key: &str) {
+    match key.split_once('.') {
+        Some((head, rest)) => {
+            if let Some(inner) = table.get_mut(head).and_then(toml::Value::as_table_mut) {
+                remove_key(inner, rest);
+            }
+        }
+        None => {
+            table.remove(key);
+        }
+    }
+}
+
+/// Set dotted `key` in `table` to `value`, creating tables on the way; `"on"` for a key that
+/// holds a table keeps it as written.
 fn set_key(table: &mut toml::Table, key: &str, value: &toml::Value) {
     let mut parts: Vec<&str> = key.split('.').collect();
     let last = parts.pop().unwrap_or(key);
@@ -185,15 +232,8 @@ fn set_key(table: &mut toml::Table, key: &str, value: &toml::Value) {
             .as_table_mut()
             .expect("checked when the plan was read: every axis key's parents are tables");
     }
-    if t.get(last).is_some_and(toml::Value::is_table) {
-        match value.as_str() {
-            Some("off") => {
-                t.remove(last);
-                return;
-            }
-            Some("on") => return,
-            _ => {}
-        }
+    if t.get(last).is_some_and(toml::Value::is_table) && value.as_str() == Some("on") {
+        return;
     }
     t.insert(last.to_string(), value.clone());
 }
@@ -339,7 +379,9 @@ impl PlanSpec {
                     }
                 }
             }
-            set_key(&mut probe, key, &values[0]);
+            if !is_table_at(&base, key) {
+                set_key(&mut probe, key, &values[0]);
+            }
             let probe_text = toml::to_string(&probe).map_err(|e| anyhow!("{e}"))?;
             if let Err(crate::scenario::ScenarioError::Toml { message, .. }) =
                 Scenario::from_str(&probe_text, path)
@@ -630,10 +672,7 @@ fn clone_eval(e: &Eval) -> Eval {
 /// Evaluate configuration `i`.
 fn evaluate_config(spec: &PlanSpec, i: usize) -> Row {
     let label = spec.label(i);
-    let mut table = spec.base.clone();
-    for (a, v) in spec.axes.iter().zip(spec.values(i)) {
-        set_key(&mut table, &a.key, v);
-    }
+    let table = configure(&spec.base, &spec.axes, &spec.values(i));
     let invalid = |why: String| Row {
         index: i,
         label: label.clone(),
@@ -662,6 +701,14 @@ fn evaluate_config(spec: &PlanSpec, i: usize) -> Row {
         Err(crate::scenario::ScenarioError::Invalid {
             key, value, rule, ..
         }) => return invalid(format!("{key} = {value}: {rule}")),
+        // The toml crate's message points into the generated text; its last line says what.
+        Err(crate::scenario::ScenarioError::Toml { message, .. }) => {
+            let what = message.lines().rev().find(|l| !l.trim().is_empty());
+            return invalid(format!(
+                "not a valid scenario: {}",
+                what.unwrap_or(&message).trim()
+            ));
+        }
         Err(e) => return invalid(e.to_string()),
     };
     if let Some(n) = spec.requests {
@@ -1419,4 +1466,56 @@ fn finish(spec: &PlanSpec, rows: &[Row], dir: &Path) -> anyhow::Result<(Vec<Path
             text: md,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_expand_by_index_and_off_removes_a_table_after_the_other_axes() {
+        let v: toml::Value =
+            toml::from_str::<toml::Table>("r = { from = 0.1, to = 0.3, step = 0.1 }").unwrap()["r"]
+                .clone();
+        let got: Vec<f64> = expand(&v)
+            .unwrap()
+            .iter()
+            .map(|x| x.as_float().unwrap())
+            .collect();
+        assert_eq!(
+            got.len(),
+            3,
+            "{got:?}: 0.3 itself is included despite rounding"
+        );
+        let v = toml::Value::Table(toml::from_str("from = 64\nto = 256\nstep = 64").unwrap());
+        assert_eq!(expand(&v).unwrap().len(), 4);
+
+        let base: toml::Table =
+            toml::from_str("[engine]\nmax_num_seqs = 8\n[engine.speculative]\nmethod = \"ngram\"\nnum_speculative_tokens = 4\n")
+                .unwrap();
+        let axes = [
+            Axis {
+                key: "engine.speculative".into(),
+                values: vec![],
+            },
+            Axis {
+                key: "engine.speculative.num_speculative_tokens".into(),
+                values: vec![],
+            },
+        ];
+        let (on, off, two) = (
+            toml::Value::from("on"),
+            toml::Value::from("off"),
+            toml::Value::from(2),
+        );
+        let t = configure(&base, &axes, &[&off, &two]);
+        assert!(t["engine"].get("speculative").is_none(), "{t}");
+        assert_eq!(t["engine"]["max_num_seqs"].as_integer(), Some(8));
+        let t = configure(&base, &axes, &[&on, &two]);
+        assert_eq!(
+            t["engine"]["speculative"]["num_speculative_tokens"].as_integer(),
+            Some(2)
+        );
+        assert_eq!(t["engine"]["speculative"]["method"].as_str(), Some("ngram"));
+    }
 }
