@@ -1,4 +1,8 @@
 //! Command-line interface (clap derive). `main.rs` only parses and dispatches.
+//!
+//! The doc comments here are the `--help` text, written for a terminal (`[plan]`,
+//! `<device>.toml`), not for rustdoc.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;

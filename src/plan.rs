@@ -17,7 +17,7 @@
 //! (`plan.journal.jsonl`, one JSON line per configuration): an interrupted plan keeps its
 //! work, and `--resume` skips what the journal holds. `--shard i/n` evaluates the
 //! configurations whose index is `i` mod `n` into `plan.shard-i-of-n.jsonl`, for a cluster
-//! scheduler's array job; [`merge`] turns the shards' journals into the same report as one
+//! scheduler's array job; [`merge`](crate::plan::merge) turns the shards' journals into the same report as one
 //! unsharded run, byte for byte.
 //!
 //! The report (`<output_dir>/<name>/plan/`): `plan.csv` (one row per configuration),

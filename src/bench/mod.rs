@@ -5,7 +5,7 @@
 //! Two backends: `cuda` (cudarc, kernels compiled at run time by NVRTC, cuBLAS for GEMM,
 //! timed with CUDA events) and `cpu` (the same primitives in Rust on the host).
 //!
-//! Every case's output is checked against a CPU reference ([`reference`]) before it is
+//! Every case's output is checked against a CPU reference ([`reference`](mod@reference)) before it is
 //! timed; a case that fails its check, runs out of memory or fails to launch is recorded
 //! with its error, and the rest of the suite still runs.
 

@@ -4,7 +4,7 @@
 //! the newest sequence when blocks run out), the cost model prices it, and the iteration's
 //! end emits tokens, frees blocks and finishes requests.
 //!
-//! Sequences in steady decode are kept in aggregate (a [`Group`]): one step of the group
+//! Sequences in steady decode are kept in aggregate (a `Group`): one step of the group
 //! costs O(1) plus the members that cross a block boundary or finish, so a million-request
 //! run does not touch every sequence in every iteration. Whenever someone could be cut short
 //! by the token budget or preempted for blocks, the group is dissolved and every sequence is
