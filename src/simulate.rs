@@ -429,7 +429,7 @@ impl Observer for Collector {
             t.add(it.start.0 / 1000, it.batch_size, it.kv_blocks_used);
         }
         if let Some(t) = &mut self.iters {
-            for (i, v) in [
+            t.u64_row(&[
                 it.start.0 / 1000,
                 it.duration.0 / 1000,
                 it.replica as u64,
@@ -439,12 +439,7 @@ impl Observer for Collector {
                 it.kv_blocks_used as u64,
                 it.preemptions as u64,
                 it.waiting as u64,
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                t.u64(i, v);
-            }
+            ]);
             Self::end_row(&mut self.iters, &mut self.io_error);
         }
     }

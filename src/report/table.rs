@@ -234,6 +234,19 @@ impl TableWriter {
         }
     }
 
+    /// Set the first `values.len()` columns of the current row, all [`Kind::U64`], at once.
+    ///
+    /// # Panics
+    /// If one of them is not [`Kind::U64`].
+    pub fn u64_row(&mut self, values: &[u64]) {
+        for (buf, &v) in self.bufs.iter_mut().zip(values) {
+            match buf {
+                Buf::U64(b) => b.push(v),
+                _ => panic!("u64_row over a column that is not U64"),
+            }
+        }
+    }
+
     /// Set column `col` of the current row to an integer, or leave it empty with `None`.
     ///
     /// # Panics
