@@ -518,6 +518,7 @@ pub const COLUMNS: [&str; 12] = [
 ];
 
 /// What one simulation said.
+#[derive(Clone)]
 struct Eval {
     point: Point,
     output_tps: f64,
@@ -555,19 +556,10 @@ fn evaluate(
     if sum.rejected > 0 {
         failed = Some(format!("{} requests refused", sum.rejected));
     }
-    for (k, v) in &sum.rows {
-        if failed.is_none()
-            && let Some(name) = k.strip_prefix("slo_").and_then(|k| k.strip_suffix("_ms"))
-            && v.contains("missed")
-        {
-            let value = v.split_whitespace().next().unwrap_or("?");
-            let limit = v
-                .split("limit ")
-                .nth(1)
-                .and_then(|r| r.split(',').next())
-                .unwrap_or("?");
-            failed = Some(format!("{name} {value} ms > {limit} ms"));
-        }
+    if failed.is_none()
+        && let Some((name, value, limit, _)) = sum.slo.iter().find(|r| !r.3)
+    {
+        failed = Some(format!("{name} {value:.3} ms > {limit} ms"));
     }
     Ok(Eval {
         point: Point {
@@ -622,7 +614,7 @@ fn search(
             }
         }
         at_ceiling = hi.is_none();
-        lo = last.or(Some((target, clone_eval(&at_target))));
+        lo = last.or(Some((target, at_target.clone())));
     } else {
         let mut x = target;
         hi = Some(target);
@@ -659,14 +651,6 @@ fn search(
         target: at_target,
         points,
     })
-}
-
-fn clone_eval(e: &Eval) -> Eval {
-    Eval {
-        point: e.point.clone(),
-        output_tps: e.output_tps,
-        failed: e.failed.clone(),
-    }
 }
 
 /// Evaluate configuration `i`.

@@ -76,6 +76,9 @@ pub struct SimSummary {
     pub spec_accepted: u64,
     /// Sequence verifications (each yields accepted + 1 tokens).
     pub spec_verified: u64,
+    /// Each SLO target, in scenario order: (name such as `ttft_p90` or
+    /// `tenant_chat_ttft_p90`, measured ms, limit ms, met).
+    pub slo: Vec<(String, f64, f64, bool)>,
 }
 
 /// Everything a run needs that does not change between runs of the same configuration:
@@ -858,6 +861,7 @@ pub fn simulate(
         spec_drafted: c.spec[0],
         spec_accepted: c.spec[1],
         spec_verified: c.spec[2],
+        slo: slo_results,
     })
 }
 
