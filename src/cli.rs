@@ -14,6 +14,14 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Folder of model files (<name>.toml) that extend the built-in catalog and override
+    /// built-ins of the same name [env: PLANNER_MODELS_DIR].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub models_dir: Option<PathBuf>,
+    /// Folder of GPU files (<name>.toml) that extend the built-in catalog and override
+    /// built-ins of the same name [env: PLANNER_HARDWARE_DIR].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub hardware_dir: Option<PathBuf>,
 }
 
 /// Subcommands.
@@ -33,6 +41,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Compare the cost model's predictions with a measured file and with the Vidur profiles.
     Validate(ValidateArgs),
+    /// List the models and GPUs the catalogs know, and where each comes from.
+    Catalog,
 }
 
 /// Which bench backend.
@@ -81,10 +91,11 @@ pub enum Format {
 /// `planner size`. llama.cpp's short flags `-c`, `-np`, `-ctk`, `-ctv`, `-ts` work too.
 #[derive(Debug, clap::Args)]
 pub struct SizeArgs {
-    /// Catalog model name (see models/) or a path to a Hugging Face config.json.
+    /// Catalog model name (`planner catalog` lists them) or a path to a Hugging Face
+    /// config.json (relative to the working folder).
     #[arg(long)]
     pub model: String,
-    /// Catalog GPU name (see hardware/) or a path to a GPU .toml.
+    /// Catalog GPU name (`planner catalog`) or a path to a GPU .toml.
     #[arg(long)]
     pub gpu: String,
     /// Tokens of context per sequence.
@@ -157,16 +168,22 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
 /// `planner validate`.
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
-    /// A file written by `planner bench` (hardware/measured/<device>.toml).
+    /// A file written by `planner bench` (hardware/measured/<device>.toml); without it only
+    /// the Vidur profiles are validated.
     #[arg(long)]
-    pub measured: PathBuf,
+    pub measured: Option<PathBuf>,
     /// Catalog GPU whose datasheet prices the ops (default: matched from the device name).
     #[arg(long)]
     pub gpu: Option<String>,
-    /// Skip the Vidur reference profiles (../shared/reference/vidur).
+    /// Folder of Vidur-format operator profiles: one subfolder per GPU (mapped to a catalog
+    /// GPU by its gpus.toml, or by name) [env: PLANNER_VIDUR_DIR] [default: data/vidur].
+    #[arg(long, value_name = "DIR")]
+    pub vidur_dir: Option<PathBuf>,
+    /// Skip the Vidur reference profiles.
     #[arg(long)]
     pub no_vidur: bool,
-    /// Report folder; the report goes to <out>/<measured file stem>/.
+    /// Report folder; the report goes to <out>/<measured file stem>/ (<out>/vidur/ without
+    /// --measured).
     #[arg(long, default_value = "reports/validate")]
     pub out: PathBuf,
     /// Fail (exit 1) if the median errors exceed the bar in <measured stem>.bar.toml beside the file.

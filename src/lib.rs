@@ -25,6 +25,9 @@ pub mod model;
 
 pub mod hardware;
 
+/// Model and GPU catalogs: built in, extended or overridden by user folders.
+pub mod catalog;
+
 pub mod kv;
 
 pub mod cost;

@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use planner::bench::{self, Backend, Suite};
+use planner::catalog::Catalog;
 use planner::cli::{
     BackendKind, BenchArgs, Cli, Command, Format, MergeArgs, PlanArgs, SimulateArgs, SizeArgs,
     SpeculateArgs, ValidateArgs,
@@ -11,15 +12,18 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(planner::cli::normalize_args(std::env::args()));
-    let result = match cli.command {
-        Command::Bench(args) => run_bench(args),
-        Command::Simulate(args) => run_simulate(args),
-        Command::Speculate(args) => run_speculate(args),
-        Command::Plan(args) => run_plan(args),
-        Command::Merge(args) => run_merge(args),
-        Command::Size(args) => run_size(args),
-        Command::Validate(args) => run_validate(args),
-    };
+    let result = Catalog::from_flags(cli.models_dir, cli.hardware_dir)
+        .map_err(anyhow::Error::from)
+        .and_then(|catalog| match cli.command {
+            Command::Bench(args) => run_bench(args),
+            Command::Simulate(args) => run_simulate(args, &catalog),
+            Command::Speculate(args) => run_speculate(args, &catalog),
+            Command::Plan(args) => run_plan(args, &catalog),
+            Command::Merge(args) => run_merge(args, &catalog),
+            Command::Size(args) => run_size(args, &catalog),
+            Command::Validate(args) => run_validate(args, &catalog),
+            Command::Catalog => run_catalog(&catalog),
+        });
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -108,14 +112,33 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn run_size(args: SizeArgs) -> anyhow::Result<ExitCode> {
-    use planner::hardware::{default_hardware_dir, load_gpu};
+/// `planner catalog`: every model and GPU name with where it resolves to.
+fn run_catalog(catalog: &Catalog) -> anyhow::Result<ExitCode> {
+    for (title, entries) in [("models", catalog.models()), ("gpus", catalog.gpus())] {
+        println!("{title} ({}):", entries.len());
+        for e in entries {
+            println!("  {:<20} {}", e.name, e.origin);
+        }
+    }
+    let dirs = [
+        ("--models-dir", catalog.models_dir()),
+        ("--hardware-dir", catalog.hardware_dir()),
+    ];
+    for (flag, dir) in dirs {
+        match dir {
+            Some(d) => println!("{flag}: {}", d.display()),
+            None => println!("{flag}: none (built-in catalog only)"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_size(args: SizeArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
     use planner::kv::{CacheDtype, EngineMemory, budget::GIB};
-    use planner::model::{WeightDtype, default_models_dir, list_models, load_model};
+    use planner::model::WeightDtype;
     use planner::size::{SizeRequest, size};
-    let models_dir = default_models_dir();
-    let model = load_model(&args.model, &models_dir)?;
-    let gpu = load_gpu(&args.gpu, &default_hardware_dir())?;
+    let model = catalog.model(&args.model)?;
+    let gpu = catalog.gpu(&args.gpu)?;
     let dtype = |flag: &str, s: &str| -> anyhow::Result<CacheDtype> {
         s.parse().map_err(|e| anyhow::anyhow!("{flag}: {e}"))
     };
@@ -153,15 +176,12 @@ fn run_size(args: SizeArgs) -> anyhow::Result<ExitCode> {
             activation_bytes: 2.0,
         },
     };
-    let catalog: Vec<_> = list_models(&models_dir)
-        .iter()
-        .filter_map(|n| load_model(n, &models_dir).ok())
-        .collect();
-    let report = size(&model, &gpu, &req, &catalog)?;
+    let models = catalog.all_models();
+    let report = size(&model, &gpu, &req, &models)?;
     if let Some(dir) = &args.out
         && report.weights_fit()
     {
-        for p in planner::size::write_tradeoff_chart(&model, &gpu, &req, &catalog, dir)? {
+        for p in planner::size::write_tradeoff_chart(&model, &gpu, &req, &models, dir)? {
             eprintln!("wrote {}", p.display());
         }
     }
@@ -212,73 +232,121 @@ struct Bar {
     max_vidur_a100_median_error: Option<f64>,
 }
 
-fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    use planner::cost::vidur::{default_vidur_dir, load_mlp_rows};
-    use planner::hardware::{default_hardware_dir, list_gpus, load_gpu};
-    use planner::report::png::{Chart, Mark, Series, render_chart};
-    use planner::validate::{ValidateReport, match_gpu, validate_bench, validate_vidur};
-    use std::collections::BTreeMap;
-    let file = bench::MeasuredFile::load(&args.measured)?;
-    let hw = default_hardware_dir();
-    let catalog: Vec<_> = list_gpus(&hw)
-        .iter()
-        .filter_map(|n| load_gpu(n, &hw).ok())
-        .collect();
-    let gpu = match &args.gpu {
-        Some(name) => load_gpu(name, &hw)?,
-        None => match_gpu(&file.device.name, file.device.memory_bytes as f64, &catalog)
-            .cloned()
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: cannot tell which catalog GPU `{}` is; pass --gpu NAME",
-                    args.measured.display(),
-                    file.device.name
-                )
-            })?,
+fn run_validate(args: ValidateArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
+    use planner::validate::{ValidateReport, VidurValidation};
+    if args.measured.is_none() && args.no_vidur {
+        anyhow::bail!("nothing to validate: give --measured FILE, or drop --no-vidur");
+    }
+    let bench = match &args.measured {
+        Some(path) => Some(validate_measured(path, args.gpu.as_deref(), catalog)?),
+        None => None,
     };
-    let (rows, classes) = validate_bench(&file, &gpu);
-    if rows.is_empty() {
+    let vidur = if args.no_vidur {
+        VidurValidation::default()
+    } else {
+        validate_vidur_dir(args.vidur_dir.clone(), catalog)?
+    };
+    let report = ValidateReport { bench, vidur };
+    if report.bench.as_ref().is_some_and(|b| b.rows.is_empty()) {
         anyhow::bail!(
             "{}: no successful measurement to validate",
-            args.measured.display()
+            args.measured
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string())
         );
     }
-    let errs: Vec<f64> = rows.iter().map(|r| r.calibrated_error()).collect();
-    let roof: Vec<f64> = rows.iter().map(|r| r.roofline_error()).collect();
-    let (mut vidur, mut vidur_a100_median) = (Vec::new(), f64::NAN);
-    if !args.no_vidur {
-        let dir = default_vidur_dir();
-        let vrows = load_mlp_rows(&dir)
-            .map_err(|e| anyhow::anyhow!("{e} (pass --no-vidur to skip the Vidur profiles)"))?;
-        let mut gpus = BTreeMap::new();
-        gpus.insert("a100".to_string(), load_gpu("a100-80gb", &hw)?);
-        gpus.insert("a40".to_string(), load_gpu("a40", &hw)?);
-        (vidur, vidur_a100_median) = validate_vidur(&vrows, &gpus);
-    }
-    let report = ValidateReport {
-        device: file.device.name.clone(),
-        gpu: gpu.name.clone(),
-        median: planner::cost::calibrate::error_summary(&errs).0,
-        roofline_median: planner::cost::calibrate::error_summary(&roof).0,
-        rows,
-        classes,
-        vidur,
-        vidur_a100_median,
-    };
     let table = report.render_table();
     print!("{table}");
-    let stem = args
-        .measured
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("measured")
-        .to_string();
+    let stem = match &args.measured {
+        Some(p) => p
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("measured")
+            .to_string(),
+        None => "vidur".to_string(),
+    };
     let dir = args.out.join(&stem);
+    write_validate_report(&report, &table, &args, &dir)?;
+    eprintln!("wrote {}", dir.display());
+    if args.check {
+        return check_bar(&report, &args);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A measured bench file against the catalog GPU it names (or `--gpu`).
+fn validate_measured(
+    path: &std::path::Path,
+    gpu: Option<&str>,
+    catalog: &Catalog,
+) -> anyhow::Result<planner::validate::BenchValidation> {
+    let file = bench::MeasuredFile::load(path)?;
+    let gpu = match gpu {
+        Some(name) => catalog.gpu(name)?,
+        None => {
+            let gpus = catalog.all_gpus();
+            planner::validate::match_gpu(&file.device.name, file.device.memory_bytes as f64, &gpus)
+                .cloned()
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{}: cannot tell which catalog GPU `{}` is; pass --gpu NAME",
+                        path.display(),
+                        file.device.name
+                    )
+                })?
+        }
+    };
+    Ok(planner::validate::BenchValidation::new(&file, &gpu))
+}
+
+/// Every GPU folder of a Vidur-format profile folder, each against its catalog GPU.
+fn validate_vidur_dir(
+    dir: Option<std::path::PathBuf>,
+    catalog: &Catalog,
+) -> anyhow::Result<planner::validate::VidurValidation> {
+    use planner::cost::vidur::{MANIFEST, default_vidur_dir, gpu_folders, load_mlp_rows};
+    let dir = dir.unwrap_or_else(default_vidur_dir);
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{}: no Vidur profiles here (run from the repository root, give --vidur-dir DIR, \
+             or --no-vidur to skip them)",
+            dir.display()
+        );
+    }
+    let mut gpus = std::collections::BTreeMap::new();
+    for (folder, name) in gpu_folders(&dir)? {
+        let gpu = catalog.gpu(&name).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: which catalog GPU is this folder? {e}; map it in {} (`{folder} = \"<gpu>\"`)",
+                dir.join(&folder).display(),
+                dir.join(MANIFEST).display()
+            )
+        })?;
+        gpus.insert(folder, gpu);
+    }
+    let rows = load_mlp_rows(&dir)
+        .map_err(|e| anyhow::anyhow!("{e} (pass --no-vidur to skip the Vidur profiles)"))?;
+    Ok(planner::validate::validate_vidur(&rows, &gpus))
+}
+
+/// `summary.txt`, `rows.csv`, `fits.csv`, the predicted-vs-measured PNG and an index.
+fn write_validate_report(
+    report: &planner::validate::ValidateReport,
+    table: &str,
+    args: &ValidateArgs,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    use planner::report::png::{Chart, Mark, Series, render_chart};
+    use std::collections::BTreeMap;
     planner::util::write_atomic(&dir.join("summary.txt"), table.as_bytes())?;
     planner::util::write_atomic(&dir.join("rows.csv"), report.render_rows_csv().as_bytes())?;
     planner::util::write_atomic(&dir.join("fits.csv"), report.render_fits_csv().as_bytes())?;
+    let Some(bench) = &report.bench else {
+        let index = "# planner validate: Vidur operator profiles\n\nCommand: `planner validate`\n\nFitted efficiencies and out-of-sample errors per GPU folder and op: `fits.csv`; the printed summary: `summary.txt`.\n";
+        return planner::util::write_atomic(&dir.join("README.md"), index.as_bytes());
+    };
     let mut chart = Chart::new(
-        format!("Predicted vs measured: {} (out of sample)", report.device),
+        format!("Predicted vs measured: {} (out of sample)", bench.device),
         "measured time (µs)",
         "predicted time (µs)",
     );
@@ -286,7 +354,7 @@ fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     chart.y_log = true;
     chart.diagonal = true;
     let mut by_class: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
-    for r in &report.rows {
+    for r in &bench.rows {
         by_class
             .entry(r.class.as_str())
             .or_default()
@@ -304,55 +372,73 @@ fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     render_chart(&chart, &dir.join("predicted_vs_measured.png"))?;
     let index = format!(
         "# planner validate: {}\n\nCommand: `planner validate --measured {}`\n\n![predicted vs measured](predicted_vs_measured.png)\n\nPredicted (calibrated, out of sample) against measured time per bench case, log-log, one colour per class; the diagonal is perfect prediction. Data: `rows.csv`; fitted efficiencies and errors per class (and per Vidur op): `fits.csv`; the printed summary: `summary.txt`.\n",
-        report.device,
-        args.measured.display()
+        bench.device,
+        args.measured
+            .as_ref()
+            .map_or(String::new(), |p| p.display().to_string())
     );
-    planner::util::write_atomic(&dir.join("README.md"), index.as_bytes())?;
-    eprintln!("wrote {}", dir.display());
-    if args.check {
-        let bar_path = args.measured.with_extension("bar.toml");
-        let text = std::fs::read_to_string(&bar_path).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: cannot read the regression bar: {e}",
-                bar_path.display()
-            )
-        })?;
-        let bar: Bar =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", bar_path.display()))?;
-        let mut failed = false;
-        if report.median.is_nan() || report.median > bar.max_median_error {
+    planner::util::write_atomic(&dir.join("README.md"), index.as_bytes())
+}
+
+/// `--check`: the medians against the bar committed beside the measured file.
+fn check_bar(
+    report: &planner::validate::ValidateReport,
+    args: &ValidateArgs,
+) -> anyhow::Result<ExitCode> {
+    let Some(measured) = &args.measured else {
+        anyhow::bail!("--check compares with <measured stem>.bar.toml: give --measured FILE");
+    };
+    let bar_path = measured.with_extension("bar.toml");
+    let text = std::fs::read_to_string(&bar_path).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: cannot read the regression bar: {e}",
+            bar_path.display()
+        )
+    })?;
+    let bar: Bar =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", bar_path.display()))?;
+    let mut failed = false;
+    let bench_median = report.bench.as_ref().map_or(f64::NAN, |b| b.median);
+    if bench_median.is_nan() || bench_median > bar.max_median_error {
+        eprintln!(
+            "regression: median |error| {:.2}% exceeds the bar {:.2}% ({})",
+            bench_median * 100.0,
+            bar.max_median_error * 100.0,
+            bar_path.display()
+        );
+        failed = true;
+    }
+    let reference = planner::validate::REFERENCE_FOLDER;
+    if let Some(v) = bar.max_vidur_a100_median_error
+        && !args.no_vidur
+    {
+        let m = report
+            .vidur
+            .medians
+            .get(reference)
+            .copied()
+            .unwrap_or(f64::NAN);
+        if m.is_nan() || m > v {
             eprintln!(
-                "regression: median |error| {:.2}% exceeds the bar {:.2}% ({})",
-                report.median * 100.0,
-                bar.max_median_error * 100.0,
-                bar_path.display()
-            );
-            failed = true;
-        }
-        if let Some(v) = bar.max_vidur_a100_median_error
-            && !args.no_vidur
-            && (report.vidur_a100_median.is_nan() || report.vidur_a100_median > v)
-        {
-            eprintln!(
-                "regression: Vidur A100 median |error| {:.2}% exceeds the bar {:.2}% ({})",
-                report.vidur_a100_median * 100.0,
+                "regression: Vidur {reference} median |error| {:.2}% exceeds the bar {:.2}% ({})",
+                m * 100.0,
                 v * 100.0,
                 bar_path.display()
             );
             failed = true;
         }
-        if failed {
-            return Ok(ExitCode::from(1));
-        }
-        eprintln!("within the bar of {}", bar_path.display());
     }
+    if failed {
+        return Ok(ExitCode::from(1));
+    }
+    eprintln!("within the bar of {}", bar_path.display());
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_speculate(args: SpeculateArgs) -> anyhow::Result<ExitCode> {
+fn run_speculate(args: SpeculateArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
     use planner::scenario::Scenario;
     use planner::speculate::{scenario_rate, sweep, write_report};
-    let scn = Scenario::load(&args.scenario)?;
+    let scn = Scenario::load(&args.scenario, catalog)?;
     let base = scenario_rate(&scn)?;
     let rates = if args.rates.is_empty() {
         [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
@@ -408,9 +494,9 @@ fn print_plan(files: &[std::path::PathBuf], answer: &planner::plan::Answer) -> E
     }
 }
 
-fn run_plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+fn run_plan(args: PlanArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
     use planner::plan::{PlanOptions, PlanSpec, run};
-    let spec = PlanSpec::load(&args.scenario)?;
+    let spec = PlanSpec::load(&args.scenario, catalog)?;
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let opts = PlanOptions {
         out: args.out.clone(),
@@ -445,18 +531,18 @@ fn run_plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn run_merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
+fn run_merge(args: MergeArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
     use planner::plan::{PlanSpec, merge};
-    let spec = PlanSpec::load(&args.scenario)?;
+    let spec = PlanSpec::load(&args.scenario, catalog)?;
     let (files, answer) = merge(&spec, &args.shards, args.out.clone())?;
     Ok(print_plan(&files, &answer))
 }
 
-fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+fn run_simulate(args: SimulateArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
     use planner::scenario::Scenario;
     use planner::simulate::{SimOptions, prepare, simulate};
     let wall = std::time::Instant::now();
-    let mut scn = Scenario::load(&args.scenario)?;
+    let mut scn = Scenario::load(&args.scenario, catalog)?;
     if args.no_prefix_caching {
         scn.engine.prefix_caching = false;
     }

@@ -24,6 +24,7 @@
 //! `latency_vs_load.csv`/`.png` (every simulated point), `cost_vs_capacity.csv`/`.png` (the
 //! Pareto front, the chosen point marked), `answer.md` and an index `README.md`.
 
+use crate::catalog::Catalog;
 use crate::report::Staged;
 use crate::report::png::{Chart, Mark, RefLine, Series, render_chart};
 use crate::report::table::{self, Kind, TableFormat, TableWriter};
@@ -101,6 +102,8 @@ pub struct PlanSpec {
     pub configs: usize,
     /// Identifies the plan (scenario text and grid) in shard files.
     pub id: String,
+    /// The catalogs every configuration's model and GPU names resolve in.
+    pub catalog: Catalog,
 }
 
 /// The line of the `[name]` header.
@@ -247,11 +250,11 @@ fn show(v: &toml::Value) -> String {
 }
 
 impl PlanSpec {
-    /// Read `[plan]` from a scenario file.
-    pub fn load(path: &Path) -> anyhow::Result<PlanSpec> {
+    /// Read `[plan]` from a scenario file; names resolve in `catalog`.
+    pub fn load(path: &Path, catalog: &Catalog) -> anyhow::Result<PlanSpec> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read", path.display()))?;
-        let scenario = Scenario::from_str(&text, path)?;
+        let scenario = Scenario::from_str(&text, path, catalog)?;
         let file: PlanFile =
             toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
         let Some(raw) = file.plan else {
@@ -384,7 +387,7 @@ impl PlanSpec {
             }
             let probe_text = toml::to_string(&probe).map_err(|e| anyhow!("{e}"))?;
             if let Err(crate::scenario::ScenarioError::Toml { message, .. }) =
-                Scenario::from_str(&probe_text, path)
+                Scenario::from_str(&probe_text, path, catalog)
                 && message.contains("unknown field")
             {
                 return Err(err(
@@ -439,6 +442,7 @@ impl PlanSpec {
             cost_model_error,
             configs,
             id,
+            catalog: catalog.clone(),
         })
     }
 
@@ -680,7 +684,7 @@ fn evaluate_config(spec: &PlanSpec, i: usize) -> Row {
         Ok(t) => t,
         Err(e) => return invalid(e.to_string()),
     };
-    let mut scn = match Scenario::from_str(&text, &spec.path) {
+    let mut scn = match Scenario::from_str(&text, &spec.path, &spec.catalog) {
         Ok(s) => s,
         Err(crate::scenario::ScenarioError::Invalid {
             key, value, rule, ..

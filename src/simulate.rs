@@ -621,7 +621,9 @@ pub fn simulate(
     put("scenario_file", scn.path.display().to_string());
     put("seed", seed.to_string());
     put("model", scn.model.name.clone());
+    put("model_file", scn.model.source.display().to_string());
     put("gpu", scn.gpu.name.clone());
+    put("gpu_file", scn.gpu.source.display().to_string());
     put("tp", scn.tp.to_string());
     put("replicas", scn.replicas.to_string());
     put("scheduler", format!("{:?}", scn.engine.scheduler));

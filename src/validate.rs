@@ -1,6 +1,6 @@
 //! `planner validate`: the cost model's predictions against measurements — our own
 //! `planner bench` files (`hardware/measured/*.toml`) and the published Vidur operator
-//! profiles (A100, A40). Errors are reported out of sample: each prediction comes from
+//! profiles (every GPU folder of `data/vidur`, or of a user's folder of the same layout). Errors are reported out of sample: each prediction comes from
 //! efficiencies fitted without the point it predicts (leave-one-out, or two-fold for large
 //! classes), beside the uncalibrated datasheet roofline.
 
@@ -63,9 +63,18 @@ pub struct ClassFit {
     pub p90: f64,
 }
 
-/// A `planner validate` result.
+/// A `planner validate` result: a bench file's, the Vidur profiles', or both.
 #[derive(Debug, Clone, Serialize)]
 pub struct ValidateReport {
+    /// The measured bench file's validation, when one was given.
+    pub bench: Option<BenchValidation>,
+    /// The Vidur profiles' validation (empty when skipped).
+    pub vidur: VidurValidation,
+}
+
+/// A measured bench file against a catalog GPU.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchValidation {
     /// Measured device name.
     pub device: String,
     /// Catalog GPU whose datasheet peaks price the ops.
@@ -78,11 +87,42 @@ pub struct ValidateReport {
     pub median: f64,
     /// Median |error| over all bench rows, uncalibrated roofline.
     pub roofline_median: f64,
-    /// Per-op fits of the Vidur data (empty when not asked for).
-    pub vidur: Vec<ClassFit>,
-    /// Median |error| over all Vidur A100 op samples, out of sample.
-    pub vidur_a100_median: f64,
 }
+
+impl BenchValidation {
+    /// Validate `file` against `gpu` (see [`validate_bench`]).
+    pub fn new(file: &MeasuredFile, gpu: &GpuSpec) -> BenchValidation {
+        let (rows, classes) = validate_bench(file, gpu);
+        let errs: Vec<f64> = rows.iter().map(BenchRow::calibrated_error).collect();
+        let roof: Vec<f64> = rows.iter().map(BenchRow::roofline_error).collect();
+        BenchValidation {
+            device: file.device.name.clone(),
+            gpu: gpu.name.clone(),
+            median: error_summary(&errs).0,
+            roofline_median: error_summary(&roof).0,
+            rows,
+            classes,
+        }
+    }
+}
+
+/// The Vidur profiles: per-op fits per GPU folder, and each folder's overall error.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VidurValidation {
+    /// Per-op fits, folder by folder; transfers from the reference folder are sourced
+    /// `"<reference>→<folder>"`.
+    pub fits: Vec<ClassFit>,
+    /// Per source (a folder, or a transfer): median |error| over every op sample, out of
+    /// sample for a folder's own fit.
+    pub medians: BTreeMap<String, f64>,
+    /// Folder → the catalog GPU whose datasheet priced it.
+    pub gpus: BTreeMap<String, String>,
+}
+
+/// The Vidur folder the cost model's built-in efficiencies were fitted on
+/// ([`crate::cost::iteration::VIDUR_A100`]); every other folder is also predicted with its
+/// fit, to show how far calibration carries across GPUs.
+pub const REFERENCE_FOLDER: &str = "a100";
 
 /// Smallest class that gets an out-of-sample calibrated prediction.
 pub const MIN_CLASS: usize = 3;
@@ -173,66 +213,80 @@ fn vidur_samples(rows: &[&VidurRow], op: VidurOp, gpu: &GpuSpec) -> Vec<Sample> 
         .collect()
 }
 
-/// Fit and validate every Vidur op per GPU folder (`gpus` maps "a100", "a40" to catalog
-/// specs). Also reports, for A40 rows, efficiencies fitted on the A100 predicting the A40
-/// (class name suffixed "a100→a40"), to show how far calibration carries across GPUs.
-/// Returns the fits and the out-of-sample median |error| over every A100 sample.
-pub fn validate_vidur(all: &[VidurRow], gpus: &BTreeMap<String, GpuSpec>) -> (Vec<ClassFit>, f64) {
-    let mut fits = Vec::new();
-    let mut a100_errors = Vec::new();
-    let mut a100_eff: BTreeMap<&'static str, Efficiency> = BTreeMap::new();
+/// Fit and validate every Vidur op per GPU folder (`gpus` maps each folder under the Vidur
+/// root to the catalog GPU it was measured on). Every folder other than
+/// [`REFERENCE_FOLDER`] is also predicted with the reference folder's fit (source
+/// `"a100→<folder>"`), to show how far calibration carries across GPUs.
+pub fn validate_vidur(all: &[VidurRow], gpus: &BTreeMap<String, GpuSpec>) -> VidurValidation {
+    let mut out = VidurValidation {
+        gpus: gpus
+            .iter()
+            .map(|(f, g)| (f.clone(), g.name.clone()))
+            .collect(),
+        ..Default::default()
+    };
+    let mut reference_eff: BTreeMap<&'static str, Efficiency> = BTreeMap::new();
     for (name, gpu) in gpus {
         let rows: Vec<&VidurRow> = all.iter().filter(|r| &r.gpu == name).collect();
+        let mut errors = Vec::new();
         for op in VidurOp::ALL {
             let samples = vidur_samples(&rows, op, gpu);
             if samples.is_empty() {
                 continue;
             }
             let cv = cross_validated_errors(&samples);
-            if name == "a100" {
-                a100_errors.extend(cv.iter().copied());
-            }
+            errors.extend(cv.iter().copied());
             let eff = fit(&samples);
-            if name == "a100" {
-                a100_eff.insert(op.name(), eff);
+            if name == REFERENCE_FOLDER {
+                reference_eff.insert(op.name(), eff);
             }
-            let (median, p90) = error_summary(&cv);
-            let (roofline_median, _) = error_summary(&rel_errors(&Efficiency::default(), &samples));
-            fits.push(ClassFit {
-                source: name.clone(),
-                class: op.name().to_string(),
-                n: samples.len(),
-                efficiency: eff,
-                roofline_median,
-                median,
-                p90,
-            });
+            out.fits.push(class_fit(name, op, eff, &cv, &samples));
         }
+        out.medians.insert(name.clone(), error_summary(&errors).0);
     }
-    if let Some(a40) = gpus.get("a40") {
-        let rows: Vec<&VidurRow> = all.iter().filter(|r| r.gpu == "a40").collect();
+    for (name, gpu) in gpus.iter().filter(|(n, _)| *n != REFERENCE_FOLDER) {
+        let rows: Vec<&VidurRow> = all.iter().filter(|r| &r.gpu == name).collect();
+        let source = format!("{REFERENCE_FOLDER}→{name}");
+        let mut errors = Vec::new();
         for op in VidurOp::ALL {
-            let (Some(eff), samples) = (a100_eff.get(op.name()), vidur_samples(&rows, op, a40))
+            let (Some(eff), samples) =
+                (reference_eff.get(op.name()), vidur_samples(&rows, op, gpu))
             else {
                 continue;
             };
             if samples.is_empty() {
                 continue;
             }
-            let (median, p90) = error_summary(&rel_errors(eff, &samples));
-            let (roofline_median, _) = error_summary(&rel_errors(&Efficiency::default(), &samples));
-            fits.push(ClassFit {
-                source: "a100→a40".into(),
-                class: op.name().to_string(),
-                n: samples.len(),
-                efficiency: *eff,
-                roofline_median,
-                median,
-                p90,
-            });
+            let errs = rel_errors(eff, &samples);
+            errors.extend(errs.iter().copied());
+            out.fits.push(class_fit(&source, op, *eff, &errs, &samples));
+        }
+        if !errors.is_empty() {
+            out.medians.insert(source, error_summary(&errors).0);
         }
     }
-    (fits, error_summary(&a100_errors).0)
+    out
+}
+
+/// One op's fit: `errors` are the |errors| it is judged by (out of sample, or a transfer's).
+fn class_fit(
+    source: &str,
+    op: VidurOp,
+    eff: Efficiency,
+    errors: &[f64],
+    samples: &[Sample],
+) -> ClassFit {
+    let (median, p90) = error_summary(errors);
+    let (roofline_median, _) = error_summary(&rel_errors(&Efficiency::default(), samples));
+    ClassFit {
+        source: source.to_string(),
+        class: op.name().to_string(),
+        n: samples.len(),
+        efficiency: eff,
+        roofline_median,
+        median,
+        p90,
+    }
 }
 
 /// Choose the catalog GPU a measured device name refers to: most shared name tokens
@@ -265,21 +319,9 @@ pub fn match_gpu<'a>(
 }
 
 impl ValidateReport {
-    /// Text summary: per-class fits and errors, then Vidur per-op fits.
+    /// Text summary: the bench file's per-class fits and errors, then the Vidur per-op fits
+    /// per GPU folder.
     pub fn render_table(&self) -> String {
-        let mut s = format!(
-            "planner validate: {} against {} (datasheet peaks)\n\n{:<28} {:>4} {:>9} {:>9} {:>9} {:>11} {:>11} {:>10}\n",
-            self.device,
-            self.gpu,
-            "class",
-            "n",
-            "roofline",
-            "median",
-            "p90",
-            "eff.comp",
-            "eff.mem",
-            "overhead"
-        );
         let pct = |x: f64| {
             if x.is_finite() {
                 format!("{:.1}%", x * 100.0)
@@ -310,37 +352,65 @@ impl ValidateReport {
                 f.efficiency.overhead_s * 1e6
             )
         };
-        for f in &self.classes {
-            s.push_str(&line(f));
+        let header = format!(
+            "{:<28} {:>4} {:>9} {:>9} {:>9} {:>11} {:>11} {:>10}\n",
+            "class", "n", "roofline", "median", "p90", "eff.comp", "eff.mem", "overhead"
+        );
+        let mut s = String::new();
+        if let Some(b) = &self.bench {
+            s.push_str(&format!(
+                "planner validate: {} against {} (datasheet peaks)\n\n{header}",
+                b.device, b.gpu
+            ));
+            for f in &b.classes {
+                s.push_str(&line(f));
+            }
+            let calibrated = b
+                .rows
+                .iter()
+                .filter(|r| r.calibrated_us.is_finite())
+                .count();
+            s.push_str(&format!(
+                "{:<28} {:>4} {:>9} {:>9}   (median over the {calibrated} calibrated rows)\n",
+                "all bench rows",
+                b.rows.len(),
+                pct(b.roofline_median),
+                pct(b.median)
+            ));
         }
-        let calibrated = self
-            .rows
-            .iter()
-            .filter(|r| r.calibrated_us.is_finite())
-            .count();
-        s.push_str(&format!(
-            "{:<28} {:>4} {:>9} {:>9}   (median over the {calibrated} calibrated rows)\n",
-            "all bench rows",
-            self.rows.len(),
-            pct(self.roofline_median),
-            pct(self.median)
-        ));
-        if !self.vidur.is_empty() {
+        if !self.vidur.fits.is_empty() {
+            if self.bench.is_none() {
+                s.push_str(&format!(
+                    "planner validate: Vidur operator profiles\n\n{header}"
+                ));
+            }
             let mut src = "";
-            for f in &self.vidur {
+            for f in &self.vidur.fits {
                 if f.source != src {
                     src = &f.source;
+                    let gpu = self
+                        .vidur
+                        .gpus
+                        .get(src.rsplit('→').next().unwrap_or(src))
+                        .map_or(String::new(), |g| format!(" on {g}"));
                     s.push_str(&format!(
-                        "\nVidur {} (per op, one layer, one GPU of the TP group):\n",
-                        f.source
+                        "\nVidur {src}{gpu} (per op, one layer, one GPU of the TP group):\n"
                     ));
                 }
                 s.push_str(&line(f));
             }
-            s.push_str(&format!(
-                "\nVidur A100, all ops: median |error| {:.1}% out of sample\n",
-                self.vidur_a100_median * 100.0
-            ));
+            s.push('\n');
+            for (source, median) in &self.vidur.medians {
+                let how = if source.contains('→') {
+                    "with the reference fit"
+                } else {
+                    "out of sample"
+                };
+                s.push_str(&format!(
+                    "Vidur {source}, all ops: median |error| {} {how}\n",
+                    pct(*median)
+                ));
+            }
         }
         s.push_str("\nroofline: uncalibrated datasheet roofline; median/p90: |predicted − measured| / measured with efficiencies fitted without the predicted point.\n");
         s
@@ -351,7 +421,7 @@ impl ValidateReport {
         let mut s = String::from(
             "primitive,variant,shape,class,measured_us,roofline_us,calibrated_us,roofline_error,calibrated_error\n",
         );
-        for r in &self.rows {
+        for r in self.bench.iter().flat_map(|b| &b.rows) {
             s.push_str(&format!(
                 "{},{},\"{}\",{},{:.3},{:.3},{:.3},{:.4},{:.4}\n",
                 r.primitive,
@@ -373,7 +443,8 @@ impl ValidateReport {
         let mut s = String::from(
             "source,class,n,eff_compute,eff_memory,overhead_us,roofline_median,median,p90\n",
         );
-        for f in self.classes.iter().chain(&self.vidur) {
+        let bench = self.bench.iter().flat_map(|b| &b.classes);
+        for f in bench.chain(&self.vidur.fits) {
             s.push_str(&format!(
                 "{},{},{},{:.4},{:.4},{:.3},{:.4},{:.4},{:.4}\n",
                 f.source,

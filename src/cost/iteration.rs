@@ -457,13 +457,12 @@ impl IterationCost {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hardware::{default_hardware_dir, load_gpu};
+    use crate::catalog::Catalog;
     use crate::kv::CacheDtype;
-    use crate::model::{default_models_dir, load_model};
 
     fn cost(model: &str, gpu: &str, tp: u64, kernel: AttentionKernel) -> (Model, IterationCost) {
-        let m = load_model(model, &default_models_dir()).unwrap();
-        let g = load_gpu(gpu, &default_hardware_dir()).unwrap();
+        let m = Catalog::builtin().model(model).unwrap();
+        let g = Catalog::builtin().gpu(gpu).unwrap();
         let c = {
             let kv = KvSpec::new(&m, CacheDtype::Bf16, CacheDtype::Bf16, tp).unwrap();
             IterationCost::new(

@@ -1,6 +1,6 @@
 //! Loader for the Vidur profiling data: measured operator times on A100 and A40
-//! (`shared/reference/vidur`, copied unchanged from github.com/microsoft/vidur
-//! `data/profiling/`, commit 7d47513).
+//! (`data/vidur` in this repository, copied unchanged from github.com/microsoft/vidur
+//! `data/profiling/`, commit 7d47513, MIT licence), or any folder of the same layout.
 //!
 //! Layout of the folder:
 //!
@@ -9,7 +9,12 @@
 //!                                        time_stats.<op>.{min,max,mean,median,std} in ms,
 //!                                        for ONE layer on ONE GPU of the TP group
 //! <root>/network/<node>/all_reduce.csv   collective times in ms; `size` counts fp16 elements
+//! <root>/gpus.toml                       optional manifest: `<gpu folder> = "<catalog GPU>"`
 //! ```
+//!
+//! Every `<gpu>` folder (all but `network`) is a GPU to validate against; the manifest maps
+//! a folder to the catalog GPU it was measured on (`a100 = "a100-80gb"`), and a folder named
+//! like a catalog GPU needs no entry.
 //!
 //! The files are plain CSV written by pandas: no quoted fields, booleans written `True` /
 //! `False`. Columns are found by header name, never by position (phi-2's file, for example,
@@ -163,18 +168,65 @@ pub enum VidurError {
         /// What was expected, e.g. `a whole number`.
         expected: &'static str,
     },
+    /// The `gpus.toml` manifest does not parse or names a folder that is not there.
+    #[error("{}: {message}", path.display())]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
-/// The Vidur folder: `$PLANNER_VIDUR_DIR` if set, else `shared/reference/vidur` next to
-/// this crate.
+/// Environment variable naming the Vidur folder (overridden by `--vidur-dir`).
+pub const VIDUR_DIR_ENV: &str = "PLANNER_VIDUR_DIR";
+
+/// The folder `planner validate` reads when no `--vidur-dir` is given: `$PLANNER_VIDUR_DIR`
+/// if set, else `data/vidur` under the working folder (the repository root).
 pub fn default_vidur_dir() -> PathBuf {
-    match std::env::var_os("PLANNER_VIDUR_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/reference/vidur"
-        )),
+    match std::env::var_os(VIDUR_DIR_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from("data/vidur"),
     }
+}
+
+/// The name of the manifest file in a Vidur folder.
+pub const MANIFEST: &str = "gpus.toml";
+
+/// The GPU folders under `root` (every subfolder but `network`), sorted, each with the
+/// catalog GPU name it maps to: the manifest's entry (`<root>/gpus.toml`), else the folder
+/// name itself. A manifest entry for a folder that does not exist is an error (a typo).
+pub fn gpu_folders(root: &Path) -> Result<Vec<(String, String)>, VidurError> {
+    let manifest_path = root.join(MANIFEST);
+    let manifest: std::collections::BTreeMap<String, String> = if manifest_path.is_file() {
+        toml::from_str(&read(&manifest_path)?).map_err(|e| VidurError::Manifest {
+            path: manifest_path.clone(),
+            message: e.to_string().trim_end().to_string(),
+        })?
+    } else {
+        Default::default()
+    };
+    let folders: Vec<String> = subdirs(root)?
+        .iter()
+        .map(|d| file_name(d))
+        .filter(|n| n != "network")
+        .collect();
+    if let Some(missing) = manifest.keys().find(|k| !folders.contains(k)) {
+        return Err(VidurError::Manifest {
+            path: manifest_path,
+            message: format!(
+                "`{missing}` names no folder here (GPU folders: {})",
+                folders.join(", ")
+            ),
+        });
+    }
+    Ok(folders
+        .into_iter()
+        .map(|f| {
+            let gpu = manifest.get(&f).cloned().unwrap_or_else(|| f.clone());
+            (f, gpu)
+        })
+        .collect())
 }
 
 /// Every `<gpu>/<org>/<model>/mlp.csv` under `root`, one [`VidurRow`] per data line,
@@ -429,15 +481,9 @@ fn file_name(path: &Path) -> String {
 mod tests {
     use super::*;
 
-    /// The real data folder, or `None` (with a message) when it is not checked out.
-    fn real_dir() -> Option<PathBuf> {
-        let dir = default_vidur_dir();
-        if dir.is_dir() {
-            Some(dir)
-        } else {
-            eprintln!("skipping: no Vidur data at {}", dir.display());
-            None
-        }
+    /// The repository's copy of the Vidur data.
+    fn real_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/vidur")
     }
 
     /// A fresh empty folder under the system temp dir, unique per test.
@@ -546,7 +592,7 @@ mod tests {
 
     #[test]
     fn real_llama2_7b_on_a100() {
-        let Some(dir) = real_dir() else { return };
+        let dir = real_dir();
         let rows = load_mlp_rows(&dir).unwrap();
         let llama: Vec<_> = rows
             .iter()
@@ -573,7 +619,7 @@ mod tests {
 
     #[test]
     fn real_rows_have_positive_gemm_medians_and_match_line_counts() {
-        let Some(dir) = real_dir() else { return };
+        let dir = real_dir();
         let rows = load_mlp_rows(&dir).unwrap();
         for r in &rows {
             for op in [VidurOp::AttnPreProj, VidurOp::MlpUpProj] {
@@ -610,7 +656,7 @@ mod tests {
 
     #[test]
     fn real_all_reduce() {
-        let Some(dir) = real_dir() else { return };
+        let dir = real_dir();
         let rows = load_all_reduce(&dir).unwrap();
         let mut data_lines = 0;
         for node in subdirs(&dir.join("network")).unwrap() {
@@ -636,5 +682,36 @@ mod tests {
             two.iter().any(|r| r.devices_per_node == 1)
                 && two.iter().any(|r| r.devices_per_node == 2)
         );
+    }
+
+    #[test]
+    fn gpu_folders_follow_the_manifest_then_the_folder_name() {
+        let folders = gpu_folders(&real_dir()).unwrap();
+        assert_eq!(
+            folders,
+            [
+                ("a100".to_string(), "a100-80gb".to_string()),
+                ("a40".to_string(), "a40".to_string())
+            ]
+        );
+        // A folder without a manifest entry maps to its own name; an entry naming no folder
+        // is refused.
+        let dir = temp_dir("manifest");
+        std::fs::create_dir_all(dir.join("h100-sxm")).unwrap();
+        std::fs::create_dir_all(dir.join("network")).unwrap();
+        assert_eq!(
+            gpu_folders(&dir).unwrap(),
+            [("h100-sxm".to_string(), "h100-sxm".to_string())]
+        );
+        std::fs::write(dir.join(MANIFEST), "h100 = \"h100-sxm\"\n").unwrap();
+        let err = gpu_folders(&dir).unwrap_err().to_string();
+        assert!(
+            err.ends_with("gpus.toml: `h100` names no folder here (GPU folders: h100-sxm)"),
+            "{err}"
+        );
+        std::fs::write(dir.join(MANIFEST), "h100-sxm = 3\n").unwrap();
+        let err = gpu_folders(&dir).unwrap_err().to_string();
+        assert!(err.contains("gpus.toml: "), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

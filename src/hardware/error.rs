@@ -35,16 +35,14 @@ pub enum HardwareError {
         /// What is wrong with it and what is expected, with units.
         reason: String,
     },
-    /// A catalog name that matches no file in the hardware folder.
-    #[error("unknown gpu `{name}` ({})", known_list(known, dir))]
+    /// A catalog name that matches no GPU (user folder or built-in).
+    #[error("unknown gpu `{name}` (known, closest first: {})", known.join(", "))]
     UnknownGpu {
         /// The name as given.
         name: String,
         /// Every catalog name, closest to `name` first (see
-        /// [`closest_first`](super::catalog::closest_first)).
+        /// [`closest_first`](crate::util::closest_first)).
         known: Vec<String>,
-        /// The folder that was searched.
-        dir: PathBuf,
     },
 }
 
@@ -62,13 +60,5 @@ impl HardwareError {
             value: value.to_string(),
             reason: reason.into(),
         }
-    }
-}
-
-fn known_list(known: &[String], dir: &Path) -> String {
-    if known.is_empty() {
-        format!("no *.toml GPU files in {}", dir.display())
-    } else {
-        format!("known, closest first: {}", known.join(", "))
     }
 }

@@ -5,8 +5,8 @@
 //!     ──► GpuSpec::from_raw (checks, validate.rs) ──► GpuSpec (bytes, bytes/s, FLOP/s, Hz)
 //! ```
 //!
-//! [`catalog::load_gpu`] is the entry point: a catalog name (`h100-sxm`) or a path to a
-//! `.toml`. Every quantity is an `f64` in base SI units with the unit in the field name
+//! [`crate::catalog::Catalog::gpu`] is the entry point: a catalog name (`h100-sxm`) or a path
+//! to a `.toml`; [`load_gpu_file`] reads a path. Every quantity is an `f64` in base SI units with the unit in the field name
 //! (`memory_bytes`, `hbm_bytes_per_s`): 1 GB = 1e9 bytes, 1 GiB = 2^30 bytes, and the
 //! conversion happens once, in [`GpuSpec::from_raw`].
 //!
@@ -16,18 +16,21 @@
 //! [`GpuSpec::effective_hbm_bytes_per_s`] and [`GpuSpec::effective_bf16_flops`], which take
 //! the measured figure when there is one.
 
-pub mod catalog;
 pub mod error;
 pub mod raw;
 mod validate;
 
-pub use catalog::{closest_first, default_hardware_dir, list_gpus, load_gpu, load_gpu_file};
 pub use error::HardwareError;
 pub use raw::RawGpu;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Read and validate the GPU file at `path` (any name; no catalog rules).
+pub fn load_gpu_file(path: &Path) -> Result<GpuSpec, HardwareError> {
+    GpuSpec::from_raw(&RawGpu::read(path)?, path)
+}
 
 /// Bytes in a GB (decimal; what datasheets mean by GB and GB/s).
 pub const BYTES_PER_GB: f64 = 1e9;
@@ -139,7 +142,7 @@ pub struct Measured {
 }
 
 /// A validated GPU, in SI units: bytes, bytes/s, FLOP/s, Hz, USD/hour. Build one with
-/// [`load_gpu`] or [`GpuSpec::from_raw`].
+/// [`crate::catalog::Catalog::gpu`], [`load_gpu_file`] or [`GpuSpec::from_raw`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GpuSpec {
     /// Catalog name (file stem), e.g. `h100-sxm`.

@@ -7,7 +7,7 @@
 //!
 //! vLLM measures the activation peak by profiling a forward pass of `max_num_batched_tokens`
 //! tokens; a planner must estimate it ([`activation_peak_bytes`]). Checked against
-//! `shared/reference/sizing_cases.md` (Llama-3.1-8B on an RTX 3090: the estimate lands within
+//! `data/sizing_cases.md` (Llama-3.1-8B on an RTX 3090: the estimate lands within
 //! 2 % of the profiled peak, the blocks within 1.1 %).
 
 use super::KvSpec;
@@ -186,17 +186,17 @@ pub fn activation_peak_bytes(model: &Model, tp: u64, engine: &EngineMemory) -> f
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::Catalog;
     use crate::kv::CacheDtype;
-    use crate::model::{default_models_dir, load_model};
 
-    /// shared/reference/sizing_cases.md, vLLM on an RTX 3090 (total 23.58 GiB, utilization
+    /// data/sizing_cases.md, vLLM on an RTX 3090 (total 23.58 GiB, utilization
     /// 0.90, weights + activation peak 17.06 GiB, non-torch 0.35 GiB, block 16): "GPU blocks:
     /// 1952", "Maximum concurrency for 20000 tokens per request: 1.56x". The log rounds each
     /// figure to 0.01 GiB, so the test evaluates the budget at both ends of that rounding and
     /// requires 1952 to lie between.
     #[test]
     fn vllm_rtx3090_budget_to_the_block() {
-        let m = load_model("llama-3.1-8b", &default_models_dir()).unwrap();
+        let m = Catalog::builtin().model("llama-3.1-8b").unwrap();
         let kv = KvSpec::new(&m, CacheDtype::Bf16, CacheDtype::Bf16, 1).unwrap();
         assert_eq!(kv.total_bytes_per_token(), 128 * 1024);
         let blocks = |total: f64, peak: f64, non_torch: f64| {
@@ -242,7 +242,7 @@ mod tests {
     /// activation peak from the formula): within a few percent of the logged figures.
     #[test]
     fn vllm_rtx3090_estimate_within_a_few_percent() {
-        let m = load_model("llama-3.1-8b", &default_models_dir()).unwrap();
+        let m = Catalog::builtin().model("llama-3.1-8b").unwrap();
         let kv = KvSpec::new(&m, CacheDtype::Bf16, CacheDtype::Bf16, 1).unwrap();
         let engine = EngineMemory {
             max_num_batched_tokens: 20_000,
@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn model_too_large_leaves_no_blocks() {
-        let m = load_model("llama-3.1-70b", &default_models_dir()).unwrap();
+        let m = Catalog::builtin().model("llama-3.1-70b").unwrap();
         let kv = KvSpec::new(&m, CacheDtype::Bf16, CacheDtype::Bf16, 1).unwrap();
         let b = Budget::new(&m, &kv, 79.18 * GIB, &EngineMemory::default());
         assert!(b.kv < 0.0 && b.blocks == 0 && b.tokens == 0);

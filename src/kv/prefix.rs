@@ -1173,7 +1173,7 @@ mod tests {
             hash_ids: Vec<u64>,
         }
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/reference/traces/mooncake_conversation_trace.jsonl");
+            .join("data/traces/mooncake_conversation_trace.jsonl");
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         text.lines()

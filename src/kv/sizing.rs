@@ -250,12 +250,12 @@ pub fn llama_cpp_layer_split(n_layers: usize, split: &[f64]) -> Vec<std::ops::Ra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{default_models_dir, load_model};
+    use crate::catalog::Catalog;
 
     const MIB: u64 = 1 << 20;
 
     fn model(name: &str) -> Model {
-        load_model(name, &default_models_dir()).expect(name)
+        Catalog::builtin().model(name).expect(name)
     }
 
     #[test]
@@ -330,7 +330,7 @@ mod tests {
         );
     }
 
-    /// shared/reference/sizing_cases.md, llama.cpp rows: reproduced to the MiB.
+    /// data/sizing_cases.md, llama.cpp rows: reproduced to the MiB.
     #[test]
     fn llama_cpp_reference_logs() {
         let case = |name: &str, ctx, k, v| {

@@ -47,15 +47,13 @@ pub enum ModelError {
         /// What is wrong with it, with the values involved.
         reason: String,
     },
-    /// A catalog name that matches no file in the models folder.
-    #[error("unknown model `{name}` ({})", known_list(known, dir))]
+    /// A catalog name that matches no model (user folder or built-in).
+    #[error("unknown model `{name}` (known, closest first: {})", known.join(", "))]
     UnknownModel {
         /// The name as given.
         name: String,
         /// Every catalog name, closest to `name` first.
         known: Vec<String>,
-        /// The folder that was searched.
-        dir: PathBuf,
     },
     /// A weight dtype string that [`WeightDtype`](super::WeightDtype) does not know.
     #[error(
@@ -65,12 +63,4 @@ pub enum ModelError {
         /// The string as given.
         given: String,
     },
-}
-
-fn known_list(known: &[String], dir: &std::path::Path) -> String {
-    if known.is_empty() {
-        format!("no *.toml models in {}", dir.display())
-    } else {
-        format!("known, closest first: {}", known.join(", "))
-    }
 }

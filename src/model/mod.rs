@@ -6,27 +6,29 @@
 //!           KV layout per layer (this file) · params, weight bytes, FLOPs (params.rs)
 //! ```
 //!
-//! [`catalog::load_model`] is the entry point: a catalog name (`llama-3.1-8b`) or a path.
+//! [`crate::catalog::Catalog::model`] is the entry point: a catalog name (`llama-3.1-8b`) or a
+//! path; [`load_model_file`] reads a path.
 //! Nothing here knows about GPUs, KV dtypes or the simulator; the `kv` and `cost` modules
 //! build on [`Model::kv_values_per_token`], [`Model::kv_tokens_held`] and the counts in
 //! [`params`].
 
-pub mod catalog;
 pub mod config;
 pub mod dtype;
 pub mod error;
+pub mod file;
 pub mod params;
 
-pub use catalog::{default_models_dir, list_models, load_model, load_model_file};
 pub use config::RawConfig;
 pub use dtype::WeightDtype;
 pub use error::ModelError;
+pub use file::load_model_file;
 
 use serde::Serialize;
 use std::path::PathBuf;
 
 /// A validated model: every config.json field the planner uses, resolved (defaults applied,
-/// per-layer patterns expanded). Build one with [`load_model`] or [`Model::from_raw`].
+/// per-layer patterns expanded). Build one with [`crate::catalog::Catalog::model`], [`load_model_file`] or
+/// [`Model::from_raw`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Model {
     /// Catalog name (file stem, e.g. `llama-3.1-8b`) or the name derived from a path.
@@ -211,8 +213,9 @@ mod tests {
     use std::path::Path;
 
     fn catalog(name: &str) -> Model {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-        load_model(name, &dir).unwrap_or_else(|e| panic!("{e}"))
+        crate::catalog::Catalog::builtin()
+            .model(name)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn count(model: &Model, kind: LayerKind) -> usize {

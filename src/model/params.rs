@@ -220,12 +220,11 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::load_model;
-    use std::path::Path;
 
     fn catalog(name: &str) -> Model {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-        load_model(name, &dir).unwrap_or_else(|e| panic!("{e}"))
+        crate::catalog::Catalog::builtin()
+            .model(name)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn assert_near(name: &str, what: &str, got: u64, want: f64) {

@@ -5,6 +5,11 @@
 //! read). Errors name the file, the line, the dotted key, the value and the fix:
 //! `scenarios/x.toml:12: engine.block_size = 0: must be a power of two in 1..=256`.
 //!
+//! Paths: every path-valued key (`model.name`, `hardware.gpu` and `draft_model` when they are
+//! paths, `hardware.measured`, `trace`, an empirical length `file`) is relative to the
+//! scenario file's folder, or absolute. Names resolve in the catalogs
+//! ([`crate::catalog::Catalog`]: `--models-dir`/`--hardware-dir`, then the built-ins).
+//!
 //! Every key, with its default:
 //!
 //! ```toml
@@ -13,15 +18,15 @@
 //! output_dir = "reports"    # report root (default "reports")
 //!
 //! [model]
-//! name = "llama-3.1-8b"     # catalog name (models/*.toml) or a path to a config.json
+//! name = "llama-3.1-8b"     # catalog name (`planner catalog`) or a path to a config.json
 //! weight_dtype = "bf16"     # bf16 | fp16 | fp8 | int8 | int4 (default: fp16 if the model's
 //!                           # torch_dtype is float16, else bf16)
 //!
 //! [hardware]
-//! gpu = "h100-sxm"          # catalog name (hardware/*.toml)
+//! gpu = "h100-sxm"          # catalog name (`planner catalog`) or a path to a GPU .toml
 //! tp = 1                    # tensor-parallel degree; must divide the attention and KV heads
 //! replicas = 1              # engine replicas, 1..=4096
-//! measured = "hardware/measured/nvidia-h100-80gb-hbm3.toml"   # optional `planner bench` file
+//! measured = "../hardware/measured/nvidia-h100-80gb-hbm3.toml"   # optional `planner bench` file
 //! router = "round_robin"    # round_robin | least_outstanding | prefix_affinity (replicas > 1)
 //!
 //! [engine]                  # every key optional; defaults are EngineConfig::default() (vLLM's)
@@ -55,8 +60,7 @@
 //! num_requests = 1000       # stop after this many (≤ MAX_REQUESTS) …
 //! duration_s = 60.0         # … and/or at the first arrival at or after this; synthetic
 //!                           # workloads need at least one, a trace ends by itself
-//! trace = "traces/mooncake_conversation_trace.jsonl"   # arrival = "trace": relative to the
-//!                           # scenario file's folder, else to the working directory
+//! trace = "../data/traces/mooncake_conversation_trace.jsonl"   # arrival = "trace"
 //! trace_format = "mooncake" # mooncake (JSONL) | azure (CSV); default mooncake
 //! time_scale = 1.0          # > 1 replays the trace faster
 //! lenient = false           # true: skip malformed trace lines (counted in the summary)

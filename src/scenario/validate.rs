@@ -2,9 +2,9 @@
 
 use super::raw::{RawAcceptance, RawDist, RawScenario};
 use super::{MAX_REQUESTS, Scenario, ScenarioError, Slo, SloMetric, SloTarget};
-use crate::hardware::{default_hardware_dir, load_gpu};
+use crate::catalog::{Catalog, is_path};
 use crate::kv::{CacheDtype, KvSpec};
-use crate::model::{WeightDtype, default_models_dir, load_model};
+use crate::model::WeightDtype;
 use crate::serving::config::{AttentionKernel, EngineConfig, Preemption, Router, SchedulerKind};
 use crate::serving::spec::{Acceptance, SpecMethod, Speculative};
 use crate::sim::Nanos;
@@ -128,54 +128,55 @@ impl Ctx<'_> {
         }
     }
 
-    /// A path as written in the scenario: relative to the scenario file's folder when that
-    /// file exists, else as given (relative to the working directory).
+    /// A path as written in the scenario: relative to the scenario file's folder (one rule
+    /// for every path-valued key), or absolute.
     fn resolve(&self, p: &str) -> PathBuf {
         let pb = PathBuf::from(p);
         if pb.is_absolute() {
             return pb;
         }
-        let base = self.path.parent().unwrap_or(Path::new("."));
-        let candidate = base.join(&pb);
-        if candidate.exists() { candidate } else { pb }
+        self.path.parent().unwrap_or(Path::new("")).join(pb)
+    }
+
+    /// A catalog spec as written: a path (see [`is_path`]) resolved against the scenario's
+    /// folder, a catalog name unchanged.
+    fn catalog_spec(&self, spec: &str) -> String {
+        if is_path(spec) {
+            self.resolve(spec).to_string_lossy().into_owned()
+        } else {
+            spec.to_string()
+        }
     }
 }
 
 impl Scenario {
-    /// Read and validate a scenario file.
-    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    /// Read and validate a scenario file, resolving model and GPU names in `catalog`.
+    pub fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Read {
             path: path.to_path_buf(),
             error,
         })?;
-        Scenario::from_str(&text, path)
+        Scenario::from_str(&text, path, catalog)
     }
 
     /// Validate scenario text (`path` names it in errors and anchors relative paths).
     #[allow(clippy::should_implement_trait)]
-    pub fn from_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+    pub fn from_str(text: &str, path: &Path, catalog: &Catalog) -> Result<Scenario, ScenarioError> {
         let raw: RawScenario = toml::from_str(text).map_err(|e| ScenarioError::Toml {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
         })?;
         let cx = Ctx { text, path };
-        // A path (it has a '/' or ends in .json/.toml) is relative to the scenario's folder.
-        let lower = raw.model.name.to_ascii_lowercase();
-        let spec =
-            if raw.model.name.contains('/') || lower.ends_with(".json") || lower.ends_with(".toml")
-            {
-                cx.resolve(&raw.model.name).to_string_lossy().into_owned()
-            } else {
-                raw.model.name.clone()
-            };
-        let model = load_model(&spec, &default_models_dir()).map_err(|e| {
-            cx.err(
-                "model",
-                "name",
-                format!("\"{}\"", raw.model.name),
-                &e.to_string(),
-            )
-        })?;
+        let model = catalog
+            .model(&cx.catalog_spec(&raw.model.name))
+            .map_err(|e| {
+                cx.err(
+                    "model",
+                    "name",
+                    format!("\"{}\"", raw.model.name),
+                    &e.to_string(),
+                )
+            })?;
         let weight_dtype: WeightDtype = match &raw.model.weight_dtype {
             Some(s) => s.parse().map_err(|e: crate::model::ModelError| {
                 cx.err("model", "weight_dtype", format!("\"{s}\""), &e.to_string())
@@ -183,14 +184,16 @@ impl Scenario {
             None if model.torch_dtype.as_deref() == Some("float16") => WeightDtype::Fp16,
             None => WeightDtype::Bf16,
         };
-        let gpu = load_gpu(&raw.hardware.gpu, &default_hardware_dir()).map_err(|e| {
-            cx.err(
-                "hardware",
-                "gpu",
-                format!("\"{}\"", raw.hardware.gpu),
-                &e.to_string(),
-            )
-        })?;
+        let gpu = catalog
+            .gpu(&cx.catalog_spec(&raw.hardware.gpu))
+            .map_err(|e| {
+                cx.err(
+                    "hardware",
+                    "gpu",
+                    format!("\"{}\"", raw.hardware.gpu),
+                    &e.to_string(),
+                )
+            })?;
         let tp = raw.hardware.tp.unwrap_or(1);
         if tp < 1 {
             return Err(cx.err("hardware", "tp", tp, "must be at least 1"));
@@ -368,7 +371,7 @@ impl Scenario {
         }
         let mut draft = None;
         if let Some(sp) = &e.speculative {
-            let (spec, d) = speculative(&cx, sp, &model, engine.scheduler)?;
+            let (spec, d) = speculative(&cx, catalog, sp, &model, engine.scheduler)?;
             engine.speculative = Some(spec);
             draft = d;
         }
@@ -956,6 +959,7 @@ impl Scenario {
 /// `[engine.speculative]` → the settings and, for a draft model, the model.
 fn speculative(
     cx: &Ctx,
+    catalog: &Catalog,
     sp: &super::raw::RawSpeculative,
     target: &crate::model::Model,
     scheduler: SchedulerKind,
@@ -1067,7 +1071,8 @@ fn speculative(
                     "name the draft model, e.g. draft_model = \"llama-3.2-1b\"",
                 )
             })?;
-            let d = load_model(name, &default_models_dir())
+            let d = catalog
+                .model(&cx.catalog_spec(name))
                 .map_err(|e| cx.err(T, "draft_model", format!("\"{name}\""), &e.to_string()))?;
             if d.params_total() >= target.params_total() {
                 return Err(cx.err(
@@ -1132,7 +1137,7 @@ ttft_ms = { p90 = 500 }
 "#;
 
     fn err(text: &str) -> String {
-        Scenario::from_str(text, Path::new("scenarios/x.toml"))
+        Scenario::from_str(text, Path::new("scenarios/x.toml"), &Catalog::builtin())
             .unwrap_err()
             .to_string()
     }
@@ -1182,7 +1187,8 @@ ttft_ms = { p50 = 200, p99 = 900 }
 tpot_ms = { p90 = 50 }
 e2e_ms = { p99 = 20000 }
 "#;
-        let s = Scenario::from_str(text, Path::new("scenarios/rag.toml")).unwrap();
+        let s =
+            Scenario::from_str(text, Path::new("scenarios/rag.toml"), &Catalog::builtin()).unwrap();
         assert_eq!((s.name.as_str(), s.seed), ("rag", 42));
         assert_eq!(s.output_dir, PathBuf::from("out"));
         assert_eq!(s.weight_dtype, WeightDtype::Fp8);
@@ -1251,7 +1257,8 @@ e2e_ms = { p99 = 20000 }
             .replace("[engine]\nblock_size = 16\n", "")
             .replace("name = \"t\"\n", "")
             .replace("max_prompt_tokens = 4096\n", "");
-        let s = Scenario::from_str(&text, Path::new("dir/my_run.toml")).unwrap();
+        let s =
+            Scenario::from_str(&text, Path::new("dir/my_run.toml"), &Catalog::builtin()).unwrap();
         assert_eq!(s.name, "my_run");
         assert_eq!(s.output_dir, PathBuf::from("reports"));
         assert_eq!(s.engine, EngineConfig::default());
@@ -1263,6 +1270,7 @@ e2e_ms = { p99 = 20000 }
         let s = Scenario::from_str(
             &text.replace("llama-3.1-8b", "pythia-1.4b"),
             Path::new("x.toml"),
+            &Catalog::builtin(),
         )
         .unwrap();
         assert_eq!(
@@ -1437,6 +1445,7 @@ e2e_ms = { p99 = 20000 }
         let s = Scenario::from_str(
             &BASE.replace("block_size = 16", "kv_cache_dtype = \"fp8\""),
             Path::new("x.toml"),
+            &Catalog::builtin(),
         )
         .unwrap();
         assert_eq!(s.engine.cache_type_k, s.engine.cache_type_v);
@@ -1484,7 +1493,8 @@ e2e_ms = { p99 = 20000 }
         // A tenant's own SLO must name a tenant that exists.
         let ok = two.replace("share = 0.0", "share = 2.0");
         let with_slo = |name: &str| format!("{ok}[slo.tenants.{name}]\ntpot_ms = {{ p90 = 30 }}\n");
-        let s = Scenario::from_str(&with_slo("b"), Path::new("x.toml")).unwrap();
+        let s =
+            Scenario::from_str(&with_slo("b"), Path::new("x.toml"), &Catalog::builtin()).unwrap();
         assert_eq!(s.slo.targets.len(), 2);
         assert_eq!(s.slo.targets[1].tenant, Some(1));
         let e = err(&with_slo("c"));
@@ -1529,7 +1539,7 @@ e2e_ms = { p99 = 20000 }
             "arrival = \"poisson\"",
             "arrival = \"trace\"\ntrace = \"traces/t.jsonl\"\ntime_scale = 2.0",
         );
-        let s = Scenario::from_str(&text, &dir.join("s.toml")).unwrap();
+        let s = Scenario::from_str(&text, &dir.join("s.toml"), &Catalog::builtin()).unwrap();
         assert_eq!(
             s.workload.source,
             WorkloadSource::Trace {
@@ -1541,12 +1551,39 @@ e2e_ms = { p99 = 20000 }
         std::fs::remove_dir_all(&dir).ok();
     }
 
+    /// Model and GPU paths in a scenario resolve against its folder, never the working
+    /// folder; names go to the catalog (here: the built-ins).
+    #[test]
+    fn catalog_paths_are_relative_to_the_scenario() {
+        let dir = std::env::temp_dir().join(format!("planner-scn-cat-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("mine")).unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let gpu = std::fs::read_to_string(root.join("hardware/l4.toml")).unwrap();
+        std::fs::write(dir.join("mine/gpu.toml"), gpu).unwrap();
+        let model = std::fs::read_to_string(root.join("models/qwen2.5-0.5b.toml")).unwrap();
+        std::fs::write(dir.join("mine/m.toml"), model).unwrap();
+        let text = BASE
+            .replace("gpu = \"h100-sxm\"", "gpu = \"mine/gpu.toml\"")
+            .replace("name = \"llama-3.1-8b\"", "name = \"mine/m.toml\"");
+        assert_ne!(text, BASE);
+        let s = Scenario::from_str(&text, &dir.join("s.toml"), &Catalog::builtin()).unwrap();
+        assert_eq!(s.gpu.source, dir.join("mine/gpu.toml"));
+        assert_eq!(s.model.source, dir.join("mine/m.toml"));
+        // The same text anchored elsewhere does not find them (no fallback to the working
+        // folder or anywhere else).
+        let err = Scenario::from_str(&text, Path::new("elsewhere/s.toml"), &Catalog::builtin())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("elsewhere/mine/m.toml: cannot read"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     #[test]
     fn shipped_scenarios_validate() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
         for name in ["chat", "code", "rag", "long_context"] {
             let path = dir.join(format!("{name}.toml"));
-            let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let s = Scenario::load(&path, &Catalog::builtin()).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(s.name, name);
         }
     }

@@ -651,7 +651,7 @@ mod tests {
     #[test]
     fn traces_replay_through_requests() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/reference/traces/mooncake_conversation_trace.jsonl");
+            .join("data/traces/mooncake_conversation_trace.jsonl");
         let trace = |time_scale: f64, num_requests: Option<u64>| WorkloadSpec {
             source: WorkloadSource::Trace {
                 path: path.clone(),

@@ -282,7 +282,7 @@ mod tests {
 
     fn reference(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/reference/traces")
+            .join("data/traces")
             .join(name)
     }
 

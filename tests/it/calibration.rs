@@ -1,21 +1,24 @@
 //! Calibration against real measurements: the cost model's out-of-sample error on the
-//! Vidur A100 operator profiles (../shared/reference/vidur) and on our own H100 bench file
+//! Vidur A100 operator profiles (data/vidur) and on our own H100 bench file
 //! stays at or below the figures reached when they were committed.
 
-use planner::cost::vidur::{default_vidur_dir, load_mlp_rows};
-use planner::hardware::{default_hardware_dir, load_gpu};
+use planner::catalog::Catalog;
+use planner::cost::vidur::load_mlp_rows;
 use std::collections::BTreeMap;
 
 /// Median |error| over every Vidur A100 op sample, efficiencies fitted per op by least
 /// squares and evaluated out of sample (two-fold): 7.1 % when committed; bar 8 %.
 #[test]
 fn vidur_a100_median_error_stays_under_the_bar() {
-    let rows = load_mlp_rows(&default_vidur_dir())
-        .expect("../shared/reference/vidur must be beside the repo");
-    let hw = default_hardware_dir();
+    let rows = load_mlp_rows(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/vidur"))
+        .unwrap();
     let mut gpus = BTreeMap::new();
-    gpus.insert("a100".to_string(), load_gpu("a100-80gb", &hw).unwrap());
-    let (fits, median) = planner::validate::validate_vidur(&rows, &gpus);
+    gpus.insert(
+        "a100".to_string(),
+        Catalog::builtin().gpu("a100-80gb").unwrap(),
+    );
+    let v = planner::validate::validate_vidur(&rows, &gpus);
+    let (fits, median) = (v.fits, v.medians["a100"]);
     eprintln!("Vidur A100 median |error| {:.2}%", median * 100.0);
     for f in &fits {
         eprintln!(
@@ -43,7 +46,7 @@ fn h100_bench_median_error_stays_under_the_bar() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("hardware/measured/nvidia-h100-80gb-hbm3.toml");
     let file = planner::bench::MeasuredFile::load(&path).unwrap();
-    let gpu = load_gpu("h100-sxm", &default_hardware_dir()).unwrap();
+    let gpu = Catalog::builtin().gpu("h100-sxm").unwrap();
     let (rows, _) = planner::validate::validate_bench(&file, &gpu);
     let errs: Vec<f64> = rows.iter().map(|r| r.calibrated_error()).collect();
     let (median, _) = planner::cost::calibrate::error_summary(&errs);

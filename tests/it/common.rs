@@ -1,5 +1,6 @@
 //! Helpers shared by the test modules.
 
+use planner::catalog::Catalog;
 use planner::scenario::Scenario;
 use planner::simulate::{SimOptions, SimSummary, prepare, simulate};
 use std::path::Path;
@@ -9,6 +10,7 @@ pub fn scenario(text: &str) -> Scenario {
     Scenario::from_str(
         text,
         Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/test.toml")),
+        &Catalog::builtin(),
     )
     .unwrap()
 }

@@ -2,20 +2,14 @@
 //! code computes. After an intended change, regenerate with
 //! `UPDATE_GOLDEN=1 cargo test --release --test it golden` and commit the diff.
 
-use planner::hardware::{default_hardware_dir, list_gpus, load_gpu};
-use planner::model::{default_models_dir, list_models, load_model};
+use planner::catalog::Catalog;
 use std::path::Path;
 
 #[test]
 fn golden_sizing_table() {
-    let models: Vec<_> = list_models(&default_models_dir())
-        .iter()
-        .map(|n| load_model(n, &default_models_dir()).unwrap())
-        .collect();
-    let gpus: Vec<_> = list_gpus(&default_hardware_dir())
-        .iter()
-        .map(|n| load_gpu(n, &default_hardware_dir()).unwrap())
-        .collect();
+    let catalog = Catalog::builtin();
+    let models = catalog.all_models();
+    let gpus = catalog.all_gpus();
     assert!(
         models.len() >= 17 && gpus.len() >= 12,
         "catalogs shrank: {} models, {} GPUs",

@@ -10,6 +10,8 @@
 //! - `plan`: `planner plan` and `merge`: the chosen configuration meets its SLOs and the
 //!   next-cheaper does not; threads, shards and resumes leave the report byte-identical.
 //! - `calibration`: the cost model against Vidur's A100 profiles and our H100 bench file.
+//! - `standalone`: the binary works from any folder (built-in catalogs), user folders
+//!   override them, `validate` takes every Vidur GPU folder, nothing points outside the repo.
 //! - `bench`: the bench pipeline without a GPU (CPU backend, measured-file round trip) and
 //!   every CUDA kernel compiled to PTX by NVRTC.
 
@@ -22,3 +24,4 @@ mod plan;
 mod prefix;
 mod simulate;
 mod speculative;
+mod standalone;

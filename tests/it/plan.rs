@@ -2,6 +2,7 @@
 //! next-cheaper one does not; threads, shards and resumes change nothing in the report;
 //! bad plans are refused with their line.
 
+use planner::catalog::Catalog;
 use planner::plan::{PlanOptions, PlanSpec, merge, run};
 use planner::simulate::{SimOptions, prepare, simulate};
 use std::path::{Path, PathBuf};
@@ -88,7 +89,7 @@ fn opts(out: &Path) -> PlanOptions {
 fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
     let d = dir("main");
     let path = scenario_file(&d, PLAN);
-    let spec = PlanSpec::load(&path).unwrap();
+    let spec = PlanSpec::load(&path, &Catalog::builtin()).unwrap();
     assert_eq!(spec.configs, 12);
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
@@ -207,7 +208,7 @@ fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
                 .insert(key.to_string(), v.clone());
         }
         let text = toml::to_string(&table).unwrap();
-        let scn = planner::scenario::Scenario::from_str(&text, &path).unwrap();
+        let scn = planner::scenario::Scenario::from_str(&text, &path, &Catalog::builtin()).unwrap();
         let p = prepare(&scn).unwrap();
         simulate(
             &scn,
@@ -342,7 +343,9 @@ fn bad_plans_are_refused_with_their_line() {
     let err = |from: &str, to: &str| -> String {
         assert!(PLAN.contains(from), "{from}");
         let p = scenario_file(&d, &PLAN.replace(from, to));
-        PlanSpec::load(&p).unwrap_err().to_string()
+        PlanSpec::load(&p, &Catalog::builtin())
+            .unwrap_err()
+            .to_string()
     };
     let e = err("\"hardware.tp\" = [1, 2]", "\"engine.max_seqs\" = [1, 2]");
     assert!(
@@ -376,7 +379,9 @@ fn bad_plans_are_refused_with_their_line() {
     let e = err("[plan]\n", "[plan]\ntargt_rate = 3\n");
     assert!(e.contains("unknown field `targt_rate`"), "{e}");
     let p = scenario_file(&d, PLAN.split("[plan]").next().unwrap());
-    let e = PlanSpec::load(&p).unwrap_err().to_string();
+    let e = PlanSpec::load(&p, &Catalog::builtin())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("no [plan] table: add one"), "{e}");
 
     // Impossible SLOs: the report is written, the closest configuration named, exit 1.

@@ -1,6 +1,7 @@
 //! Prefix caching in the engine: the Mooncake trace's hit rate against the value its hash
 //! lists give, the fall with cache capacity, and the tenant closed form with isolation.
 
+use planner::catalog::Catalog;
 use planner::kv::Isolation;
 use planner::kv::prefix::trace_hit_rate_unbounded;
 use planner::scenario::Scenario;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 const TRACE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/reference/traces/mooncake_conversation_trace.jsonl"
+    "/data/traces/mooncake_conversation_trace.jsonl"
 );
 
 #[derive(Default)]
@@ -42,7 +43,7 @@ fn replay(limit: u64, blocks: u32) -> (u64, u64) {
          [workload]\narrival = \"trace\"\ntrace = \"{TRACE}\"\ntime_scale = 0.001\n\
          num_requests = {limit}\nmax_prompt_tokens = 128000\nmax_output_tokens = 3000\n"
     );
-    let scn = Scenario::from_str(&text, Path::new("t.toml")).unwrap();
+    let scn = Scenario::from_str(&text, Path::new("t.toml"), &Catalog::builtin()).unwrap();
     let p = prepare(&scn).unwrap();
     let mut sim = Simulation::new(scn.engine.clone(), &p.cost, 1, blocks, 1.0, 1 << 20);
     let mut obs = Hits::default();
@@ -118,6 +119,7 @@ fn tenants_closed_form_and_isolation() {
          [workload]\narrival = \"poisson\"\nrate = 1.0\nnum_requests = 1\n\
          prompt = { dist = \"fixed\", value = 10 }\noutput = { dist = \"fixed\", value = 10 }\n",
         Path::new("t.toml"),
+        &Catalog::builtin(),
     )
     .unwrap();
     let p = prepare(&scn).unwrap();
@@ -195,7 +197,7 @@ fn closed_loop_turns_wait_for_the_answer() {
              [workload.sessions]\nturns = {{ dist = \"uniform\", min = 2, max = 8 }}\n\
              think_time_s = 1.0\nthink_from = \"{think_from}\"\n"
         );
-        let scn = Scenario::from_str(&text, Path::new("t.toml")).unwrap();
+        let scn = Scenario::from_str(&text, Path::new("t.toml"), &Catalog::builtin()).unwrap();
         let p = prepare(&scn).unwrap();
         let mut sim = Simulation::new(scn.engine.clone(), &p.cost, 1, 200_000, 1.0, 1 << 20);
         let mut obs = Hits::default();
@@ -248,7 +250,7 @@ fn each_turn_reuses_the_conversation_so_far() {
         output = { dist = \"lognormal\", median = 250, sigma = 0.7 }\n\
         [[workload.tenants]]\nname = \"app\"\nshare = 1.0\nsystem_prompt_tokens = 500\n\
         [workload.sessions]\nturns = { dist = \"uniform\", min = 1, max = 8 }\nthink_time_s = 20000.0\n";
-    let scn = Scenario::from_str(text, Path::new("t.toml")).unwrap();
+    let scn = Scenario::from_str(text, Path::new("t.toml"), &Catalog::builtin()).unwrap();
     let p = prepare(&scn).unwrap();
     let mut sim = Simulation::new(scn.engine.clone(), &p.cost, 1, 1_000_000, 1.0, 1 << 20);
     let mut obs = Hits::default();

@@ -3,6 +3,7 @@
 //! and the settings it refuses.
 
 use super::common::{scenario, summary};
+use planner::catalog::Catalog;
 use planner::cost::iteration::SeqWork;
 use planner::kv::paged::BlockAllocator;
 use planner::scenario::Scenario;
@@ -247,9 +248,13 @@ fn engine_rollback_leaks_no_blocks() {
 fn error(from: &str, to: &str) -> String {
     let text = spec_decode().replace(from, to);
     assert_ne!(text, spec_decode(), "{from} not in the scenario");
-    Scenario::from_str(&text, Path::new("scenarios/spec_decode.toml"))
-        .expect_err("an error")
-        .to_string()
+    Scenario::from_str(
+        &text,
+        Path::new("scenarios/spec_decode.toml"),
+        &Catalog::builtin(),
+    )
+    .expect_err("an error")
+    .to_string()
 }
 
 /// γ out of range, α outside [0, 1], a draft as large as the target or with another
