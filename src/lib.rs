@@ -21,6 +21,9 @@
 // Modules in pipeline order (blank lines keep rustfmt from sorting them).
 pub mod util;
 
+/// Stable hashing: FNV-1a and the splitmix64 mixer.
+pub mod hash;
+
 pub mod model;
 
 pub mod hardware;

@@ -425,9 +425,7 @@ impl PlanSpec {
             );
         }
         // FNV-1a over the file: shards of one file (unchanged) merge; others are refused.
-        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
+        let hash = crate::hash::fnv1a(text.as_bytes());
         let id = format!("{hash:016x}-{configs}");
         Ok(PlanSpec {
             path: path.to_path_buf(),

@@ -44,6 +44,7 @@
 //! the hit rate of a Mooncake trace (`hash_ids` per request) directly, as the reference an
 //! engine replaying the trace must reproduce.
 
+use crate::hash::{GOLDEN, fnv1a_from, mix64};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -67,14 +68,6 @@ pub const ROOT_HASH: u64 = 0x243f_6a88_85a3_08d3;
 /// The salt under [`Isolation::Shared`]: above every `u32`, so no tenant's salt equals it.
 const SHARED_SALT: u64 = u64::MAX;
 
-/// splitmix64's finalizer (Steele, Lea & Flood, 2014): a bijection on `u64` with full
-/// avalanche, the same on every platform.
-fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// The hash of a block whose parent block hashes to `parent` (or [`ROOT_HASH`] for a
 /// prompt's first block) and whose tokens have content id `content`, for `tenant`:
 /// `mix(parent ⊕ mix(content ⊕ mix(salt ⊕ k)))` with splitmix64's finalizer as `mix`, where
@@ -97,7 +90,7 @@ fn salt_key(tenant: u32, isolation: Isolation) -> u64 {
         Isolation::PerTenant => u64::from(tenant),
         Isolation::Shared => SHARED_SALT,
     };
-    mix64(salt ^ 0x9e37_79b9_7f4a_7c15)
+    mix64(salt ^ GOLDEN)
 }
 
 /// [`chain_hash`] with its salt key computed.
@@ -144,9 +137,7 @@ impl Hasher for MixHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        self.0 = fnv1a_from(self.0, bytes);
     }
 
     fn write_u64(&mut self, n: u64) {

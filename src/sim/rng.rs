@@ -2,6 +2,7 @@
 //! Streams are independent of each other and of the order they are created in, so changing
 //! how output lengths are drawn never moves arrival times.
 
+use crate::hash::{GOLDEN, fnv1a, mix64 as mix};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -26,25 +27,8 @@ impl RngStreams {
     pub fn indexed(&self, purpose: &str, index: u64) -> StdRng {
         StdRng::seed_from_u64(mix(self.seed
             ^ fnv1a(purpose.as_bytes())
-            ^ mix(index.wrapping_add(0x9E37_79B9_7F4A_7C15))))
+            ^ mix(index.wrapping_add(GOLDEN))))
     }
-}
-
-/// FNV-1a, 64-bit: a stable hash of the purpose name (std's hasher is not stable across releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
-/// SplitMix64's finalizer: spreads nearby seeds apart.
-pub(crate) fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

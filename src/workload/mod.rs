@@ -54,7 +54,7 @@ pub struct Segment {
 /// id for block `j` exactly when their segments give it the same tokens. Tokens past the
 /// segments' end are unique to the request (the block and all after it get no id).
 pub fn content_ids(segments: &[Segment], block_size: u32, tokens: u32, out: &mut Vec<u64>) {
-    use crate::sim::rng::mix;
+    use crate::hash::mix64 as mix;
     out.clear();
     let bs = block_size as u64;
     const H0: u64 = 0x6a09_e667_f3bc_c908;

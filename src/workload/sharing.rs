@@ -12,8 +12,8 @@
 //! stream), so every request retrieving it carries the same tokens.
 
 use super::{LengthDist, LengthSampler, Segment};
+use crate::hash::mix64 as mix;
 use crate::sim::RngStreams;
-use crate::sim::rng::mix;
 use rand::RngExt;
 use rand::rngs::StdRng;
 

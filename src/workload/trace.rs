@@ -66,12 +66,12 @@ fn mooncake_segments(hash_ids: &[u64], input: u64, output: u64, id: u64) -> Vec<
         .iter()
         .enumerate()
         .map(|(i, &h)| Segment {
-            key: crate::sim::rng::mix(h ^ 0x4d6f_6f6e_6361_6b65),
+            key: crate::hash::mix64(h ^ 0x4d6f_6f6e_6361_6b65),
             tokens: (input - i as u64 * MOONCAKE_BLOCK).min(MOONCAKE_BLOCK) as u32,
         })
         .collect();
     segs.push(Segment {
-        key: crate::sim::rng::mix(id ^ 0x6f75_7470_7574_0000),
+        key: crate::hash::mix64(id ^ 0x6f75_7470_7574_0000),
         tokens: output.min(u32::MAX as u64) as u32,
     });
     segs

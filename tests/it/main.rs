@@ -2,6 +2,7 @@
 //!
 //! - `cli`: the command line as a user meets it (outputs, exit codes, errors).
 //! - `golden`: the committed sizing table, a regression check on sizing assumptions.
+//! - `snapshot`: every shipped scenario's report and a small plan's, pinned byte for byte.
 //! - `simulate`: the serving simulator — closed forms, conservation, determinism, overload.
 //! - `prefix`: prefix caching in the engine against the Mooncake trace's hash lists, its fall
 //!   with capacity, and the tenant closed form under both isolation modes.
@@ -23,5 +24,6 @@ mod golden;
 mod plan;
 mod prefix;
 mod simulate;
+mod snapshot;
 mod speculative;
 mod standalone;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A RAG-like scenario with a 12-configuration grid, small enough for a test.
-const PLAN: &str = r#"name = "plantest"
+pub const PLAN: &str = r#"name = "plantest"
 seed = 5
 [model]
 name = "llama-3.1-8b"
