@@ -335,7 +335,8 @@ pub enum CatalogError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hardware::{BYTES_PER_GIB, ComputeDtype, LinkKind, Vendor};
+    use crate::hardware::{ComputeDtype, LinkKind, Vendor};
+    use crate::units::GIB;
 
     fn temp_dir(tag: &str) -> PathBuf {
         let dir =
@@ -391,7 +392,7 @@ mod tests {
             let gpu = cat.gpu(name).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(&gpu.name, name);
             assert!(
-                gpu.memory_bytes < gpu.nominal_gb * 1.05 * BYTES_PER_GIB,
+                gpu.memory_bytes < gpu.nominal_gb * 1.05 * GIB as f64,
                 "{name}"
             );
             assert!(
@@ -440,7 +441,7 @@ mod tests {
     fn rtx_3090_memory_is_what_vllm_reports() {
         // vLLM logs total_gpu_memory (23.58GiB) on an RTX 3090.
         let gpu = Catalog::builtin().gpu("rtx-3090").unwrap();
-        assert_eq!(gpu.memory_bytes, 23.58 * BYTES_PER_GIB);
+        assert_eq!(gpu.memory_bytes, 23.58 * GIB as f64);
         assert_eq!(gpu.nominal_gb, 24.0);
         assert_eq!(gpu.link_kind, LinkKind::Pcie);
     }

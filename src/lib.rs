@@ -21,6 +21,9 @@
 // Modules in pipeline order (blank lines keep rustfmt from sorting them).
 pub mod util;
 
+/// Byte multiples (GiB, GB, MiB) written out once.
+pub mod units;
+
 /// Stable hashing: FNV-1a and the splitmix64 mixer.
 pub mod hash;
 
@@ -47,7 +50,8 @@ pub mod metrics;
 
 pub mod bench;
 
-pub mod validate;
+/// How well the cost model predicts measurements (`planner validate`).
+pub mod fidelity;
 
 pub mod simulate;
 
@@ -60,3 +64,6 @@ pub mod size;
 pub mod report;
 
 pub mod cli;
+
+/// The commands, wired to the library (only `main.rs` uses this).
+pub mod commands;

@@ -9,7 +9,7 @@
 use crate::cost::Efficiency;
 use crate::cost::iteration::{ATTENTION, IterationCost};
 use crate::kv::Isolation;
-use crate::kv::{Budget, EngineMemory, KvSpec, budget::GIB};
+use crate::kv::{Budget, EngineMemory, KvSpec};
 use crate::metrics::{LogHistogram, Quantiles};
 use crate::report::table::{Kind, TableFormat, TableWriter};
 use crate::scenario::{Scenario, SloMetric};
@@ -17,6 +17,7 @@ use crate::serving::config::SchedulerKind;
 use crate::serving::engine::{IterationDone, Observer, Outcome, RequestDone, Simulation};
 use crate::serving::spec::{DraftCost, SpecMethod, SpecRun};
 use crate::sim::{Nanos, RngStreams};
+use crate::units::GIB;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -141,10 +142,10 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
             scn.tp,
             scn.gpu.name,
             scn.tp,
-            budget.weights / GIB,
-            budget.activations / GIB,
-            budget.reserve / GIB,
-            budget.usable / GIB
+            budget.weights / GIB as f64,
+            budget.activations / GIB as f64,
+            budget.reserve / GIB as f64,
+            budget.usable / GIB as f64
         );
     }
     let capacity = budget.tokens;
@@ -156,11 +157,11 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
             scn.workload.max_prompt_tokens,
             scn.workload.max_output_tokens,
             longest,
-            longest as f64 * kv_bytes_per_token as f64 / GIB,
+            longest as f64 * kv_bytes_per_token as f64 / GIB as f64,
             capacity,
             budget.blocks,
             e.block_size,
-            budget.kv_bytes() as f64 / GIB
+            budget.kv_bytes() as f64 / GIB as f64
         );
     }
     let gemm_scale = match &scn.measured {
@@ -204,7 +205,7 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
 /// factor the cost model's GEMM efficiencies are scaled by when a scenario points at it.
 fn measured_gemm_scale(path: &Path, gpu: &crate::hardware::GpuSpec) -> anyhow::Result<Efficiency> {
     let file = crate::bench::MeasuredFile::load(path)?;
-    let (_, classes) = crate::validate::validate_bench(&file, gpu);
+    let (_, classes) = crate::fidelity::validate_bench(&file, gpu);
     let g = classes
         .iter()
         .find(|c| c.class == "gemm/bf16")

@@ -3,10 +3,10 @@
 //! or a bigger model). Computes a [`SizeReport`]; the renderers below only format it.
 
 use crate::hardware::GpuSpec;
-use crate::kv::budget::GIB;
 use crate::kv::sizing::{llama_cpp_bytes, llama_cpp_layer_split};
 use crate::kv::{Budget, CacheDtype, EngineMemory, KvError, KvSpec};
 use crate::model::Model;
+use crate::units::{GIB, MIB};
 use serde::Serialize;
 
 /// The K/V pairs every size table shows (issue #2), before the requested pair.
@@ -17,8 +17,6 @@ pub const TABLE_PAIRS: [(CacheDtype, CacheDtype); 5] = [
     (CacheDtype::Q4_0, CacheDtype::Q4_0),
     (CacheDtype::Fp8E4m3, CacheDtype::Fp8E4m3),
 ];
-
-const MIB: f64 = (1u64 << 20) as f64;
 
 /// What `planner size` was asked.
 #[derive(Debug, Clone, Serialize)]
@@ -310,22 +308,22 @@ impl SizeReport {
             };
             s.push_str(&format!(
                 "  {prefix}KV self size = {:.2} MiB, K ({}): {:.2} MiB, V ({}): {:.2} MiB\n",
-                (l.k_bytes + l.v_bytes) as f64 / MIB,
+                (l.k_bytes + l.v_bytes) as f64 / MIB as f64,
                 r.k,
-                l.k_bytes as f64 / MIB,
+                l.k_bytes as f64 / MIB as f64,
                 r.v,
-                l.v_bytes as f64 / MIB
+                l.v_bytes as f64 / MIB as f64
             ));
         }
         let b = &self.budget;
         s.push_str(&format!(
             "\nvLLM (per GPU: {:.2} GiB × {} − weights {:.2} GiB − activations {:.2} GiB − reserve {:.2} GiB = KV {:.2} GiB):\n",
-            b.memory / GIB,
+            b.memory / GIB as f64,
             r.engine.gpu_memory_utilization,
-            b.weights / GIB,
-            b.activations / GIB,
-            b.reserve / GIB,
-            b.kv / GIB
+            b.weights / GIB as f64,
+            b.activations / GIB as f64,
+            b.reserve / GIB as f64,
+            b.kv / GIB as f64
         ));
         s.push_str(&format!("  GPU KV cache size: {} tokens\n", b.tokens));
         s.push_str(&format!(
@@ -359,7 +357,7 @@ impl SizeReport {
                 "{mark}{:<11} {:>10} {:>12.2} {:>5} {:>12} {:>12} {:>10} {:>10.2}  {}\n",
                 format!("{}/{}", row.k, row.v),
                 row.bytes_per_token,
-                row.request_bytes as f64 / GIB,
+                row.request_bytes as f64 / GIB as f64,
                 if row.fits { "yes" } else { "no" },
                 format!(
                     "{}{}",
@@ -368,7 +366,7 @@ impl SizeReport {
                 ),
                 row.max_parallel,
                 row.kv_tokens,
-                row.freed_bytes as f64 / GIB,
+                row.freed_bytes as f64 / GIB as f64,
                 row.fits_instead.as_deref().unwrap_or("-")
             ));
         }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! hardware/<name>.toml ──► RawGpu (serde mirror in file units: GB, GiB, MiB, TFLOP/s; raw.rs)
-//!     ──► GpuSpec::from_raw (checks, validate.rs) ──► GpuSpec (bytes, bytes/s, FLOP/s, Hz)
+//!     ──► GpuSpec::from_raw (checks, lower.rs) ──► GpuSpec (bytes, bytes/s, FLOP/s, Hz)
 //! ```
 //!
 //! [`crate::catalog::Catalog::gpu`] is the entry point: a catalog name (`h100-sxm`) or a path
@@ -17,8 +17,8 @@
 //! the measured figure when there is one.
 
 pub mod error;
+mod lower;
 pub mod raw;
-mod validate;
 
 pub use error::HardwareError;
 pub use raw::RawGpu;
@@ -31,11 +31,6 @@ use std::path::{Path, PathBuf};
 pub fn load_gpu_file(path: &Path) -> Result<GpuSpec, HardwareError> {
     GpuSpec::from_raw(&RawGpu::read(path)?, path)
 }
-
-/// Bytes in a GB (decimal; what datasheets mean by GB and GB/s).
-pub const BYTES_PER_GB: f64 = 1e9;
-/// Bytes in a GiB (binary; what PyTorch and vLLM mean by GiB).
-pub const BYTES_PER_GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Who makes the GPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]

@@ -12,10 +12,8 @@
 
 use super::KvSpec;
 use crate::model::{Model, MoeDims, WeightDtype};
+use crate::units::GIB;
 use serde::Serialize;
-
-/// 2^30 bytes.
-pub const GIB: f64 = (1u64 << 30) as f64;
 
 /// Engine settings that decide the budget (vLLM's names and defaults).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -44,7 +42,7 @@ impl Default for EngineMemory {
             max_num_batched_tokens: 8192,
             max_num_seqs: 256,
             // non_torch_memory=0.35GiB in the single-GPU vLLM log of sizing_cases.md.
-            runtime_reserve_bytes: 0.35 * GIB,
+            runtime_reserve_bytes: 0.35 * GIB as f64,
             weight_dtype: WeightDtype::Bf16,
             activation_bytes: 2.0,
         }
@@ -201,11 +199,11 @@ mod tests {
         assert_eq!(kv.total_bytes_per_token(), 128 * 1024);
         let blocks = |total: f64, peak: f64, non_torch: f64| {
             Budget::from_parts(
-                total * GIB,
-                total * GIB * 0.9,
-                peak * GIB,
+                total * GIB as f64,
+                total * GIB as f64 * 0.9,
+                peak * GIB as f64,
                 0.0,
-                non_torch * GIB,
+                non_torch * GIB as f64,
                 &kv,
                 16,
             )
@@ -217,17 +215,17 @@ mod tests {
         assert!(lo <= 1952 && 1952 <= hi, "1952 not in [{lo}, {hi}]");
         let mid = Budget::from_parts(
             0.0,
-            23.58 * GIB * 0.9,
-            17.06 * GIB,
+            23.58 * GIB as f64 * 0.9,
+            17.06 * GIB as f64,
             0.0,
-            0.35 * GIB,
+            0.35 * GIB as f64,
             &kv,
             16,
         );
         assert!(
-            (mid.kv / GIB - 3.81).abs() < 0.005,
+            (mid.kv / GIB as f64 - 3.81).abs() < 0.005,
             "kv_cache_size=3.81GiB, got {}",
-            mid.kv / GIB
+            mid.kv / GIB as f64
         );
         // 1952 blocks × 16 = 31,232 tokens; / 20,000 = 1.56x.
         let logged = Budget {
@@ -248,13 +246,13 @@ mod tests {
             max_num_batched_tokens: 20_000,
             ..EngineMemory::default()
         };
-        let b = Budget::new(&m, &kv, 23.58 * GIB, &engine);
-        let weights_gib = b.weights / GIB;
+        let b = Budget::new(&m, &kv, 23.58 * GIB as f64, &engine);
+        let weights_gib = b.weights / GIB as f64;
         assert!(
             (weights_gib - 14.9888).abs() / 14.9888 < 0.01,
             "weights {weights_gib} GiB vs 14.99 logged"
         );
-        let act_gib = b.activations / GIB;
+        let act_gib = b.activations / GIB as f64;
         assert!(
             (act_gib - (17.06 - 14.9888)).abs() / 2.07 < 0.05,
             "activations {act_gib} GiB vs 2.07 profiled"
@@ -272,7 +270,7 @@ mod tests {
     fn model_too_large_leaves_no_blocks() {
         let m = Catalog::builtin().model("llama-3.1-70b").unwrap();
         let kv = KvSpec::new(&m, CacheDtype::Bf16, CacheDtype::Bf16, 1).unwrap();
-        let b = Budget::new(&m, &kv, 79.18 * GIB, &EngineMemory::default());
+        let b = Budget::new(&m, &kv, 79.18 * GIB as f64, &EngineMemory::default());
         assert!(b.kv < 0.0 && b.blocks == 0 && b.tokens == 0);
     }
 }

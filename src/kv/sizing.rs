@@ -252,7 +252,7 @@ mod tests {
     use super::*;
     use crate::catalog::Catalog;
 
-    const MIB: u64 = 1 << 20;
+    use crate::units::MIB;
 
     fn model(name: &str) -> Model {
         Catalog::builtin().model(name).expect(name)

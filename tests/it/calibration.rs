@@ -17,7 +17,7 @@ fn vidur_a100_median_error_stays_under_the_bar() {
         "a100".to_string(),
         Catalog::builtin().gpu("a100-80gb").unwrap(),
     );
-    let v = planner::validate::validate_vidur(&rows, &gpus);
+    let v = planner::fidelity::validate_vidur(&rows, &gpus);
     let (fits, median) = (v.fits, v.medians["a100"]);
     eprintln!("Vidur A100 median |error| {:.2}%", median * 100.0);
     for f in &fits {
@@ -47,7 +47,7 @@ fn h100_bench_median_error_stays_under_the_bar() {
         .join("hardware/measured/nvidia-h100-80gb-hbm3.toml");
     let file = planner::bench::MeasuredFile::load(&path).unwrap();
     let gpu = Catalog::builtin().gpu("h100-sxm").unwrap();
-    let (rows, _) = planner::validate::validate_bench(&file, &gpu);
+    let (rows, _) = planner::fidelity::validate_bench(&file, &gpu);
     let errs: Vec<f64> = rows.iter().map(|r| r.calibrated_error()).collect();
     let (median, _) = planner::cost::calibrate::error_summary(&errs);
     assert!(median <= 0.065, "{:.2}%", median * 100.0);

@@ -11,11 +11,11 @@
 //!   `measured.fp8_tflops` needs `compute.fp8_tflops`.
 
 use super::raw::{RawGpu, RawMeasured};
-use super::{BYTES_PER_GB, BYTES_PER_GIB, GpuSpec, HardwareError, Measured, PeakFlops};
+use super::{GpuSpec, HardwareError, Measured, PeakFlops};
+use crate::units::{GB, GIB, MIB};
 use std::path::Path;
 
 /// Bytes in a MiB / KiB.
-const BYTES_PER_MIB: f64 = 1024.0 * 1024.0;
 const BYTES_PER_KIB: f64 = 1024.0;
 /// 1 TFLOP/s in FLOP/s; 1 MHz in Hz.
 const FLOPS_PER_TFLOPS: f64 = 1e12;
@@ -81,14 +81,14 @@ impl GpuSpec {
                 ),
             ));
         }
-        let memory_bytes = capacity_gib * BYTES_PER_GIB;
+        let memory_bytes = capacity_gib * GIB as f64;
         let hbm_bytes_per_s =
-            check.positive("memory.bandwidth_gb_s", m.bandwidth_gb_s, GB_S)? * BYTES_PER_GB;
+            check.positive("memory.bandwidth_gb_s", m.bandwidth_gb_s, GB_S)? * GB as f64;
         let l2_bytes = check.positive(
             "memory.l2_cache_mib",
             m.l2_cache_mib,
             "MiB, 1 MiB = 2^20 bytes",
-        )? * BYTES_PER_MIB;
+        )? * MIB as f64;
         if l2_bytes >= memory_bytes {
             return Err(check.fail(
                 "memory.l2_cache_mib",
@@ -150,15 +150,14 @@ impl GpuSpec {
             "interconnect.bandwidth_gb_s",
             i.bandwidth_gb_s,
             GB_S_PER_DIRECTION,
-        )? * BYTES_PER_GB;
+        )? * GB as f64;
         let pcie_generation = check.whole(
             "interconnect.pcie_generation",
             i.pcie_generation,
             "PCIe generation, e.g. 5",
         )?;
         let pcie_bytes_per_s =
-            check.positive("interconnect.pcie_gb_s", i.pcie_gb_s, GB_S_PER_DIRECTION)?
-                * BYTES_PER_GB;
+            check.positive("interconnect.pcie_gb_s", i.pcie_gb_s, GB_S_PER_DIRECTION)? * GB as f64;
 
         let usd_per_hour = check.positive(
             "cost.usd_per_gpu_hour",
@@ -292,7 +291,7 @@ impl Check<'_> {
             "measured.copy_gb_s",
             raw.copy_gb_s,
             copy_unit,
-            BYTES_PER_GB,
+            GB as f64,
             hbm_bytes_per_s,
             "memory.bandwidth_gb_s",
         )?;
@@ -300,7 +299,7 @@ impl Check<'_> {
             "measured.read_gb_s",
             raw.read_gb_s,
             GB_S,
-            BYTES_PER_GB,
+            GB as f64,
             hbm_bytes_per_s,
             "memory.bandwidth_gb_s",
         )?;

@@ -1,0 +1,31 @@
+//! The commands: each parses nothing (clap did) and computes nothing (the library does); it
+//! wires a command's arguments to the library and prints or writes the result. Nothing
+//! imports this module but `main.rs`.
+
+mod bench;
+mod catalog;
+mod plan;
+mod simulate;
+mod size;
+mod speculate;
+mod validate;
+
+use crate::catalog::Catalog;
+use crate::cli::{Cli, Command};
+use std::process::ExitCode;
+
+/// Run the parsed command line: exit 0 on success, 1 on a result that does not fit or a
+/// failed check; an `Err` is an input error (exit 2, printed by `main`).
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::from_flags(cli.models_dir, cli.hardware_dir)?;
+    match cli.command {
+        Command::Bench(args) => bench::run_bench(args),
+        Command::Simulate(args) => simulate::run_simulate(args, &catalog),
+        Command::Speculate(args) => speculate::run_speculate(args, &catalog),
+        Command::Plan(args) => plan::run_plan(args, &catalog),
+        Command::Merge(args) => plan::run_merge(args, &catalog),
+        Command::Size(args) => size::run_size(args, &catalog),
+        Command::Validate(args) => validate::run_validate(args, &catalog),
+        Command::Catalog => catalog::run_catalog(&catalog),
+    }
+}

@@ -1,0 +1,41 @@
+//! `planner simulate`: one scenario through the serving model, and its report.
+
+use crate::catalog::Catalog;
+use crate::cli::SimulateArgs;
+use std::process::ExitCode;
+
+pub(super) fn run_simulate(args: SimulateArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
+    use crate::scenario::Scenario;
+    use crate::simulate::{SimOptions, prepare, simulate};
+    let wall = std::time::Instant::now();
+    let mut scn = Scenario::load(&args.scenario, catalog)?;
+    if args.no_prefix_caching {
+        scn.engine.prefix_caching = false;
+    }
+    if args.lenient {
+        scn.workload.lenient = true;
+    }
+    let prepared = prepare(&scn)?;
+    let opts = SimOptions {
+        no_files: false,
+        out_dir: args.out.clone(),
+        progress: !args.quiet,
+        seed: args.seed,
+        format: args.format.into(),
+    };
+    let summary = simulate(&scn, &prepared, &opts)?;
+    print!("{}", summary.render());
+    if let Some(dir) = &summary.out_dir {
+        println!("{:<42} {}", "report", dir.display());
+    }
+    let secs = wall.elapsed().as_secs_f64();
+    let requests = summary.finished + summary.rejected;
+    let events = requests + summary.iterations;
+    eprintln!(
+        "simulated {:.1} s of serving in {secs:.2} s of wall time: {events} events ({:.0}/s), {:.0} requests/s",
+        summary.duration_s,
+        events as f64 / secs,
+        requests as f64 / secs
+    );
+    Ok(ExitCode::SUCCESS)
+}

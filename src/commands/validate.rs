@@ -1,0 +1,218 @@
+//! `planner validate`: the cost model against a measured bench file and against every GPU
+//! folder of Vidur-format operator profiles.
+
+use crate::bench;
+use crate::catalog::Catalog;
+use crate::cli::ValidateArgs;
+use std::process::ExitCode;
+
+/// Regression bar committed beside a measured file (`<stem>.bar.toml`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Bar {
+    max_median_error: f64,
+    max_vidur_a100_median_error: Option<f64>,
+}
+
+pub(super) fn run_validate(args: ValidateArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
+    use crate::fidelity::{ValidateReport, VidurValidation};
+    if args.measured.is_none() && args.no_vidur {
+        anyhow::bail!("nothing to validate: give --measured FILE, or drop --no-vidur");
+    }
+    let bench = match &args.measured {
+        Some(path) => Some(validate_measured(path, args.gpu.as_deref(), catalog)?),
+        None => None,
+    };
+    let vidur = if args.no_vidur {
+        VidurValidation::default()
+    } else {
+        validate_vidur_dir(args.vidur_dir.clone(), catalog)?
+    };
+    let report = ValidateReport { bench, vidur };
+    if report.bench.as_ref().is_some_and(|b| b.rows.is_empty()) {
+        anyhow::bail!(
+            "{}: no successful measurement to validate",
+            args.measured
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string())
+        );
+    }
+    let table = report.render_table();
+    print!("{table}");
+    let stem = match &args.measured {
+        Some(p) => p
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("measured")
+            .to_string(),
+        None => "vidur".to_string(),
+    };
+    let dir = args.out.join(&stem);
+    write_validate_report(&report, &table, &args, &dir)?;
+    eprintln!("wrote {}", dir.display());
+    if args.check {
+        return check_bar(&report, &args);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A measured bench file against the catalog GPU it names (or `--gpu`).
+fn validate_measured(
+    path: &std::path::Path,
+    gpu: Option<&str>,
+    catalog: &Catalog,
+) -> anyhow::Result<crate::fidelity::BenchValidation> {
+    let file = bench::MeasuredFile::load(path)?;
+    let gpu = match gpu {
+        Some(name) => catalog.gpu(name)?,
+        None => {
+            let gpus = catalog.all_gpus();
+            crate::fidelity::match_gpu(&file.device.name, file.device.memory_bytes as f64, &gpus)
+                .cloned()
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{}: cannot tell which catalog GPU `{}` is; pass --gpu NAME",
+                        path.display(),
+                        file.device.name
+                    )
+                })?
+        }
+    };
+    Ok(crate::fidelity::BenchValidation::new(&file, &gpu))
+}
+
+/// Every GPU folder of a Vidur-format profile folder, each against its catalog GPU.
+fn validate_vidur_dir(
+    dir: Option<std::path::PathBuf>,
+    catalog: &Catalog,
+) -> anyhow::Result<crate::fidelity::VidurValidation> {
+    use crate::cost::vidur::{MANIFEST, default_vidur_dir, gpu_folders, load_mlp_rows};
+    let dir = dir.unwrap_or_else(default_vidur_dir);
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{}: no Vidur profiles here (run from the repository root, give --vidur-dir DIR, \
+             or --no-vidur to skip them)",
+            dir.display()
+        );
+    }
+    let mut gpus = std::collections::BTreeMap::new();
+    for (folder, name) in gpu_folders(&dir)? {
+        let gpu = catalog.gpu(&name).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: which catalog GPU is this folder? {e}; map it in {} (`{folder} = \"<gpu>\"`)",
+                dir.join(&folder).display(),
+                dir.join(MANIFEST).display()
+            )
+        })?;
+        gpus.insert(folder, gpu);
+    }
+    let rows = load_mlp_rows(&dir)
+        .map_err(|e| anyhow::anyhow!("{e} (pass --no-vidur to skip the Vidur profiles)"))?;
+    Ok(crate::fidelity::validate_vidur(&rows, &gpus))
+}
+
+/// `summary.txt`, `rows.csv`, `fits.csv`, the predicted-vs-measured PNG and an index.
+fn write_validate_report(
+    report: &crate::fidelity::ValidateReport,
+    table: &str,
+    args: &ValidateArgs,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    use crate::report::png::{Chart, Mark, Series, render_chart};
+    use std::collections::BTreeMap;
+    crate::util::write_atomic(&dir.join("summary.txt"), table.as_bytes())?;
+    crate::util::write_atomic(&dir.join("rows.csv"), report.render_rows_csv().as_bytes())?;
+    crate::util::write_atomic(&dir.join("fits.csv"), report.render_fits_csv().as_bytes())?;
+    let Some(bench) = &report.bench else {
+        let index = "# planner validate: Vidur operator profiles\n\nCommand: `planner validate`\n\nFitted efficiencies and out-of-sample errors per GPU folder and op: `fits.csv`; the printed summary: `summary.txt`.\n";
+        return crate::util::write_atomic(&dir.join("README.md"), index.as_bytes());
+    };
+    let mut chart = Chart::new(
+        format!("Predicted vs measured: {} (out of sample)", bench.device),
+        "measured time (µs)",
+        "predicted time (µs)",
+    );
+    chart.x_log = true;
+    chart.y_log = true;
+    chart.diagonal = true;
+    let mut by_class: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    for r in &bench.rows {
+        by_class
+            .entry(r.class.as_str())
+            .or_default()
+            .push((r.measured_us, r.calibrated_us));
+    }
+    for (class, points) in by_class {
+        if points.iter().any(|p| p.1.is_finite()) {
+            chart.series.push(Series {
+                name: class.to_string(),
+                points,
+                mark: Mark::Points,
+            });
+        }
+    }
+    render_chart(&chart, &dir.join("predicted_vs_measured.png"))?;
+    let index = format!(
+        "# planner validate: {}\n\nCommand: `planner validate --measured {}`\n\n![predicted vs measured](predicted_vs_measured.png)\n\nPredicted (calibrated, out of sample) against measured time per bench case, log-log, one colour per class; the diagonal is perfect prediction. Data: `rows.csv`; fitted efficiencies and errors per class (and per Vidur op): `fits.csv`; the printed summary: `summary.txt`.\n",
+        bench.device,
+        args.measured
+            .as_ref()
+            .map_or(String::new(), |p| p.display().to_string())
+    );
+    crate::util::write_atomic(&dir.join("README.md"), index.as_bytes())
+}
+
+/// `--check`: the medians against the bar committed beside the measured file.
+fn check_bar(
+    report: &crate::fidelity::ValidateReport,
+    args: &ValidateArgs,
+) -> anyhow::Result<ExitCode> {
+    let Some(measured) = &args.measured else {
+        anyhow::bail!("--check compares with <measured stem>.bar.toml: give --measured FILE");
+    };
+    let bar_path = measured.with_extension("bar.toml");
+    let text = std::fs::read_to_string(&bar_path).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: cannot read the regression bar: {e}",
+            bar_path.display()
+        )
+    })?;
+    let bar: Bar =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", bar_path.display()))?;
+    let mut failed = false;
+    let bench_median = report.bench.as_ref().map_or(f64::NAN, |b| b.median);
+    if bench_median.is_nan() || bench_median > bar.max_median_error {
+        eprintln!(
+            "regression: median |error| {:.2}% exceeds the bar {:.2}% ({})",
+            bench_median * 100.0,
+            bar.max_median_error * 100.0,
+            bar_path.display()
+        );
+        failed = true;
+    }
+    let reference = crate::fidelity::REFERENCE_FOLDER;
+    if let Some(v) = bar.max_vidur_a100_median_error
+        && !args.no_vidur
+    {
+        let m = report
+            .vidur
+            .medians
+            .get(reference)
+            .copied()
+            .unwrap_or(f64::NAN);
+        if m.is_nan() || m > v {
+            eprintln!(
+                "regression: Vidur {reference} median |error| {:.2}% exceeds the bar {:.2}% ({})",
+                m * 100.0,
+                v * 100.0,
+                bar_path.display()
+            );
+            failed = true;
+        }
+    }
+    if failed {
+        return Ok(ExitCode::from(1));
+    }
+    eprintln!("within the bar of {}", bar_path.display());
+    Ok(ExitCode::SUCCESS)
+}
