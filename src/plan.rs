@@ -386,9 +386,8 @@ impl PlanSpec {
                 set_key(&mut probe, key, &values[0]);
             }
             let probe_text = toml::to_string(&probe).map_err(|e| anyhow!("{e}"))?;
-            if let Err(crate::scenario::ScenarioError::Toml { message, .. }) =
+            if let Err(crate::scenario::ScenarioError::UnknownKey { .. }) =
                 Scenario::from_str(&probe_text, path, catalog)
-                && message.contains("unknown field")
             {
                 return Err(err(
                     &format!("axes.{key}"),

@@ -7,7 +7,8 @@
 //! per query block: Θ(N²·d²/M) bytes, O(N) extra memory.
 
 /// Prefill attention kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AttentionKernel {
     /// Tiled, fused (FlashAttention IO model).
     Flash,

@@ -1,9 +1,15 @@
-//! Scenarios: one TOML file says what to simulate. [`raw::RawScenario`] mirrors the file 1:1
-//! (unknown keys refused); `validate.rs` turns it into a [`Scenario`]: catalog names resolved,
-//! units converted, cross-field rules checked. Validation reads nothing but the model and GPU
-//! catalogs and the files the scenario names (a trace must exist; an empirical length file is
-//! read). Errors name the file, the line, the dotted key, the value and the fix:
-//! `scenarios/x.toml:12: engine.block_size = 0: must be a power of two in 1..=256`.
+//! Scenarios: one TOML file says what to simulate.
+//!
+//! ```text
+//! text ──toml──► raw::RawScenario (serde mirror: enums, dist-tagged lengths, spans)
+//!      ──lower::Files::read──► the files it names (empirical lengths; does the trace exist?)
+//!      ──lower::lower(raw, &Catalog, &Files)──► Scenario (names resolved, units, rules)
+//! ```
+//!
+//! Lowering is pure but for catalog lookups. Errors name the file, the line, the dotted key,
+//! the value and the fix: `scenarios/x.toml:12: engine.block_size = 0: must be a power of
+//! two in 1..=256`; the toml crate's own errors (unknown keys, wrong types, unknown names)
+//! are put in the same form ([`ScenarioError::from_toml`]).
 //!
 //! Paths: every path-valued key (`model.name`, `hardware.gpu` and `draft_model` when they are
 //! paths, `hardware.measured`, `trace`, an empirical length `file`) is relative to the
@@ -105,56 +111,23 @@
 //! ttft_ms = { p90 = 300 }   # [[workload.tenants]]; an unknown name is refused)
 //! ```
 
+pub mod error;
+pub mod lower;
 pub mod raw;
-mod validate;
-pub use validate::line_of;
+#[cfg(test)]
+mod tests;
+pub use error::{ScenarioError, line_of};
 
+use crate::catalog::Catalog;
 use crate::hardware::GpuSpec;
 use crate::model::{Model, WeightDtype};
 use crate::serving::config::EngineConfig;
 use crate::workload::WorkloadSpec;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Largest `workload.num_requests` a scenario may ask for, a guard against a typo that would
 /// run for hours; raise this constant to go further.
 pub const MAX_REQUESTS: u64 = 10_000_000;
-
-/// A scenario that failed to load or validate; `Display` gives the whole message, starting
-/// with the file (and line, where one is known).
-#[derive(Debug, thiserror::Error)]
-pub enum ScenarioError {
-    /// The file could not be read.
-    #[error("{}: cannot read: {error}", path.display())]
-    Read {
-        /// The scenario file.
-        path: PathBuf,
-        /// Why.
-        error: std::io::Error,
-    },
-    /// TOML syntax, a wrong type or an unknown key: the toml crate's message (with line and
-    /// column).
-    #[error("{}: {message}", path.display())]
-    Toml {
-        /// The scenario file.
-        path: PathBuf,
-        /// The toml crate's message.
-        message: String,
-    },
-    /// A value breaks a rule.
-    #[error("{}{}: {key} = {value}: {rule}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
-    Invalid {
-        /// The scenario file.
-        path: PathBuf,
-        /// 1-based line of the key, when it is written in the file.
-        line: Option<usize>,
-        /// Dotted key, e.g. `engine.block_size`.
-        key: String,
-        /// The value as written.
-        value: String,
-        /// The rule and how to satisfy it.
-        rule: String,
-    },
-}
 
 /// An SLO metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,4 +204,25 @@ pub struct Scenario {
     pub workload: WorkloadSpec,
     /// Targets.
     pub slo: Slo,
+}
+
+impl Scenario {
+    /// Read and validate a scenario file, resolving model and GPU names in `catalog`.
+    pub fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Scenario::from_str(&text, path, catalog)
+    }
+
+    /// Validate scenario text (`path` names it in errors and anchors relative paths): parse,
+    /// read the files it names, lower.
+    #[allow(clippy::should_implement_trait)]
+    pub fn from_str(text: &str, path: &Path, catalog: &Catalog) -> Result<Scenario, ScenarioError> {
+        let raw: raw::RawScenario =
+            toml::from_str(text).map_err(|e| ScenarioError::from_toml(&e, text, path))?;
+        let files = lower::Files::read(&raw, path.parent().unwrap_or(Path::new("")));
+        lower::lower(&raw, text, path, catalog, &files)
+    }
 }

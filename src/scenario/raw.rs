@@ -1,15 +1,24 @@
 //! `RawScenario`: the scenario TOML as written, one serde struct per table, unknown keys
-//! refused. [`super::Scenario::from_str`] validates it.
+//! refused. Values with a fixed set of names deserialize straight into their enums, length
+//! distributions into a `dist`-tagged enum, and every value a rule checks keeps its place in
+//! the file ([`Sp`]), so an error names its line. [`super::lower`] turns it into a
+//! [`super::Scenario`].
 
+use crate::kv::Isolation;
+use crate::serving::config::{AttentionKernel, Preemption, Router, SchedulerKind};
+use crate::workload::TraceFormat;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+
+/// A value with its byte span in the file.
+pub type Sp<T> = toml::Spanned<T>;
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
     /// Report folder name (default: the file stem).
-    pub name: Option<String>,
+    pub name: Option<Sp<String>>,
     /// Random seed.
     #[serde(default)]
     pub seed: u64,
@@ -36,9 +45,9 @@ pub struct RawScenario {
 #[serde(deny_unknown_fields)]
 pub struct RawModel {
     /// Catalog name or config.json path.
-    pub name: String,
+    pub name: Sp<String>,
     /// Weight storage type.
-    pub weight_dtype: Option<String>,
+    pub weight_dtype: Option<Sp<String>>,
 }
 
 /// `[hardware]`.
@@ -46,65 +55,77 @@ pub struct RawModel {
 #[serde(deny_unknown_fields)]
 pub struct RawHardware {
     /// Catalog GPU or path.
-    pub gpu: String,
+    pub gpu: Sp<String>,
     /// Tensor-parallel degree.
-    pub tp: Option<i64>,
+    pub tp: Option<Sp<i64>>,
     /// Replicas.
-    pub replicas: Option<i64>,
+    pub replicas: Option<Sp<i64>>,
     /// A `planner bench` measured file.
-    pub measured: Option<String>,
-    /// round_robin | least_outstanding | prefix_affinity.
-    pub router: Option<String>,
+    pub measured: Option<Sp<String>>,
+    /// How arrivals are spread over replicas.
+    pub router: Option<Router>,
 }
 
 /// `[engine]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawEngine {
-    /// static | continuous | chunked_prefill.
-    pub scheduler: Option<String>,
+    /// Batching policy.
+    pub scheduler: Option<SchedulerKind>,
     /// Sequences.
-    pub max_num_seqs: Option<i64>,
+    pub max_num_seqs: Option<Sp<i64>>,
     /// Token budget.
-    pub max_num_batched_tokens: Option<i64>,
+    pub max_num_batched_tokens: Option<Sp<i64>>,
     /// Tokens per block.
-    pub block_size: Option<i64>,
+    pub block_size: Option<Sp<i64>>,
     /// Memory fraction.
-    pub gpu_memory_utilization: Option<f64>,
+    pub gpu_memory_utilization: Option<Sp<f64>>,
     /// Both K and V.
-    pub kv_cache_dtype: Option<String>,
+    pub kv_cache_dtype: Option<Sp<String>>,
     /// K only.
-    pub cache_type_k: Option<String>,
+    pub cache_type_k: Option<Sp<String>>,
     /// V only.
-    pub cache_type_v: Option<String>,
-    /// recompute | swap.
-    pub preemption: Option<String>,
-    /// flash | standard.
-    pub attention: Option<String>,
+    pub cache_type_v: Option<Sp<String>>,
+    /// Preemption mode.
+    pub preemption: Option<Preemption>,
+    /// Prefill attention kernel.
+    pub attention: Option<AttentionKernel>,
     /// Waiting-queue cap.
-    pub max_queue: Option<i64>,
+    pub max_queue: Option<Sp<i64>>,
     /// `[engine.speculative]`.
-    pub speculative: Option<RawSpeculative>,
+    pub speculative: Option<Sp<RawSpeculative>>,
     /// Automatic prefix caching on/off.
     pub enable_prefix_caching: Option<bool>,
-    /// per_tenant | shared.
-    pub prefix_cache_isolation: Option<String>,
+    /// Who may share cached blocks.
+    pub prefix_cache_isolation: Option<Isolation>,
+}
+
+/// `[engine.speculative]` `method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawSpecMethod {
+    /// A smaller model drafts.
+    DraftModel,
+    /// Prompt-lookup n-grams draft.
+    Ngram,
+    /// Extra heads on the target (EAGLE, Medusa, MTP).
+    Head,
 }
 
 /// `[engine.speculative]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSpeculative {
-    /// draft_model | ngram | head.
-    pub method: String,
+    /// How drafts are made.
+    pub method: RawSpecMethod,
     /// Catalog name or config path of the draft model (method = draft_model).
-    pub draft_model: Option<String>,
+    pub draft_model: Option<Sp<String>>,
     /// γ.
-    pub num_speculative_tokens: Option<i64>,
+    pub num_speculative_tokens: Option<Sp<i64>>,
     /// α: a number, a list (one per position) or { beta = [a, b] }.
-    pub acceptance: Option<RawAcceptance>,
+    pub acceptance: Option<Sp<RawAcceptance>>,
     /// Cost of one head draft step, in target layers (method = head).
-    pub head_layer_fraction: Option<f64>,
+    pub head_layer_fraction: Option<Sp<f64>>,
 }
 
 /// `acceptance = 0.7`, `[0.9, 0.8, 0.6]` or `{ beta = [7, 3] }`.
@@ -120,77 +141,134 @@ pub enum RawAcceptance {
         /// [a, b].
         beta: Vec<f64>,
     },
-    /// Anything else: refused in validation with the forms it can take (serde's own
+    /// Anything else: refused when lowering with the forms it can take (serde's own
     /// message for an untagged enum names none of them).
     Other(toml::Value),
 }
 
-/// A length distribution table, tagged by `dist`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawDist {
-    /// fixed | uniform | normal | lognormal | zipf | empirical.
-    pub dist: String,
-    /// fixed.
-    pub value: Option<f64>,
-    /// uniform, zipf.
-    pub min: Option<f64>,
-    /// uniform, zipf.
-    pub max: Option<f64>,
-    /// normal.
-    pub mean: Option<f64>,
-    /// normal.
-    pub std: Option<f64>,
-    /// lognormal.
-    pub median: Option<f64>,
-    /// lognormal.
-    pub sigma: Option<f64>,
-    /// zipf.
-    pub exponent: Option<f64>,
-    /// empirical: a file of lengths.
-    pub file: Option<String>,
-    /// empirical: CSV column name.
-    pub column: Option<String>,
+/// A length distribution table, tagged by `dist`. Numbers are read as written (floats) and
+/// range-checked when lowered.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RawDist {
+    /// Always `value`.
+    Fixed {
+        /// The length.
+        value: f64,
+    },
+    /// Uniform on `min..=max`.
+    Uniform {
+        /// Smallest.
+        min: f64,
+        /// Largest.
+        max: f64,
+    },
+    /// Normal, rounded and clamped.
+    Normal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        std: f64,
+    },
+    /// Log-normal by its median.
+    Lognormal {
+        /// Median.
+        median: f64,
+        /// σ of the log.
+        sigma: f64,
+    },
+    /// Zipf on `min..=max`.
+    Zipf {
+        /// Smallest.
+        min: f64,
+        /// Largest.
+        max: f64,
+        /// Exponent.
+        exponent: f64,
+    },
+    /// Drawn from the numbers in a file.
+    Empirical {
+        /// One number per line, or a CSV with `column`.
+        file: String,
+        /// CSV column name.
+        column: Option<String>,
+    },
+}
+
+/// `[workload]` `arrival`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawArrival {
+    /// Poisson arrivals at `rate`.
+    Poisson,
+    /// Gamma-distributed gaps with coefficient of variation `cv`.
+    Gamma,
+    /// Evenly spaced at `rate`.
+    Constant,
+    /// Replay of `trace`.
+    Trace,
+}
+
+impl RawArrival {
+    /// The name as written.
+    pub fn name(self) -> &'static str {
+        match self {
+            RawArrival::Poisson => "poisson",
+            RawArrival::Gamma => "gamma",
+            RawArrival::Constant => "constant",
+            RawArrival::Trace => "trace",
+        }
+    }
 }
 
 /// `[workload]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWorkload {
-    /// poisson | gamma | constant | trace.
-    pub arrival: String,
+    /// Arrival process.
+    pub arrival: Sp<RawArrival>,
     /// Requests per second.
-    pub rate: Option<f64>,
+    pub rate: Option<Sp<f64>>,
     /// Gamma coefficient of variation.
-    pub cv: Option<f64>,
+    pub cv: Option<Sp<f64>>,
     /// Requests.
-    pub num_requests: Option<i64>,
+    pub num_requests: Option<Sp<i64>>,
     /// Seconds.
-    pub duration_s: Option<f64>,
+    pub duration_s: Option<Sp<f64>>,
     /// Trace file.
-    pub trace: Option<String>,
-    /// mooncake | azure.
-    pub trace_format: Option<String>,
+    pub trace: Option<Sp<String>>,
+    /// Trace format.
+    pub trace_format: Option<Sp<TraceFormat>>,
     /// Replay speed-up.
-    pub time_scale: Option<f64>,
+    pub time_scale: Option<Sp<f64>>,
     /// Prompt clamp.
-    pub max_prompt_tokens: Option<i64>,
+    pub max_prompt_tokens: Option<Sp<i64>>,
     /// Output clamp.
-    pub max_output_tokens: Option<i64>,
+    pub max_output_tokens: Option<Sp<i64>>,
     /// Prompt lengths.
-    pub prompt: Option<RawDist>,
+    pub prompt: Option<Sp<RawDist>>,
     /// Output lengths.
-    pub output: Option<RawDist>,
+    pub output: Option<Sp<RawDist>>,
     /// Tenants: `[[workload.tenants]]` tables.
-    pub tenants: Option<Vec<RawTenant>>,
+    pub tenants: Option<Sp<Vec<RawTenant>>>,
     /// `[workload.rag]`.
-    pub rag: Option<RawRag>,
+    pub rag: Option<Sp<RawRag>>,
     /// `[workload.few_shot]`.
-    pub few_shot: Option<RawFewShot>,
+    pub few_shot: Option<Sp<RawFewShot>>,
     /// `[workload.sessions]`.
-    pub sessions: Option<RawSessions>,
+    pub sessions: Option<Sp<RawSessions>>,
     /// Skip malformed trace lines instead of refusing the trace.
     pub lenient: Option<bool>,
+}
+
+/// `[workload.sessions]` `think_from`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawThinkFrom {
+    /// Closed loop: the next turn comes a think time after the previous answer ends.
+    Answer,
+    /// Open loop: a think time after the previous turn arrived.
+    Arrival,
 }
 
 /// `[workload.sessions]`.
@@ -198,11 +276,11 @@ pub struct RawWorkload {
 #[serde(deny_unknown_fields)]
 pub struct RawSessions {
     /// Turns per conversation.
-    pub turns: Option<RawDist>,
+    pub turns: Option<Sp<RawDist>>,
     /// Mean seconds between turns.
-    pub think_time_s: f64,
-    /// What the think time counts from: "answer" (closed loop, the default) or "arrival".
-    pub think_from: Option<String>,
+    pub think_time_s: Sp<f64>,
+    /// What the think time counts from.
+    pub think_from: Option<RawThinkFrom>,
 }
 
 /// `[[workload.tenants]]`.
@@ -210,13 +288,13 @@ pub struct RawSessions {
 #[serde(deny_unknown_fields)]
 pub struct RawTenant {
     /// Name.
-    pub name: String,
+    pub name: Sp<String>,
     /// Share of requests.
-    pub share: f64,
+    pub share: Sp<f64>,
     /// System prompt length.
-    pub system_prompt_tokens: Option<i64>,
+    pub system_prompt_tokens: Option<Sp<i64>>,
     /// Distinct system prompts.
-    pub system_prompts: Option<i64>,
+    pub system_prompts: Option<Sp<i64>>,
 }
 
 /// `[workload.rag]`.
@@ -224,13 +302,13 @@ pub struct RawTenant {
 #[serde(deny_unknown_fields)]
 pub struct RawRag {
     /// Corpus size.
-    pub documents: i64,
+    pub documents: Sp<i64>,
     /// Zipf exponent.
-    pub zipf: Option<f64>,
+    pub zipf: Option<Sp<f64>>,
     /// Documents per request.
-    pub per_request: i64,
+    pub per_request: Sp<i64>,
     /// Document lengths.
-    pub document_tokens: Option<RawDist>,
+    pub document_tokens: Option<Sp<RawDist>>,
 }
 
 /// `[workload.few_shot]`.
@@ -238,21 +316,24 @@ pub struct RawRag {
 #[serde(deny_unknown_fields)]
 pub struct RawFewShot {
     /// Templates.
-    pub templates: i64,
+    pub templates: Sp<i64>,
     /// Tokens per template.
-    pub template_tokens: i64,
+    pub template_tokens: Sp<i64>,
 }
+
+/// Percentile → milliseconds, as written (`{ p90 = 500 }`).
+pub type RawPercentiles = Option<Sp<BTreeMap<String, f64>>>;
 
 /// `[slo]`: metric → percentile ("p50", "p90", "p99") → milliseconds.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSlo {
     /// Time to first token.
-    pub ttft_ms: Option<BTreeMap<String, f64>>,
+    pub ttft_ms: RawPercentiles,
     /// Time per output token.
-    pub tpot_ms: Option<BTreeMap<String, f64>>,
+    pub tpot_ms: RawPercentiles,
     /// End to end.
-    pub e2e_ms: Option<BTreeMap<String, f64>>,
+    pub e2e_ms: RawPercentiles,
     /// `[slo.tenants.<name>]`: targets for one tenant's requests only.
     pub tenants: Option<BTreeMap<String, RawTenantSlo>>,
 }
@@ -262,9 +343,9 @@ pub struct RawSlo {
 #[serde(deny_unknown_fields)]
 pub struct RawTenantSlo {
     /// Time to first token.
-    pub ttft_ms: Option<BTreeMap<String, f64>>,
+    pub ttft_ms: RawPercentiles,
     /// Time per output token.
-    pub tpot_ms: Option<BTreeMap<String, f64>>,
+    pub tpot_ms: RawPercentiles,
     /// End to end.
-    pub e2e_ms: Option<BTreeMap<String, f64>>,
+    pub e2e_ms: RawPercentiles,
 }

@@ -2,10 +2,11 @@
 
 pub use crate::cost::attention::AttentionKernel;
 use crate::kv::CacheDtype;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How the scheduler forms batches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SchedulerKind {
     /// Static batching: a batch of up to `max_num_seqs` requests runs to completion before the
     /// next batch is admitted (the pre-Orca baseline).
@@ -19,7 +20,8 @@ pub enum SchedulerKind {
 }
 
 /// What happens to a request preempted for lack of KV blocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Preemption {
     /// Free its blocks; recompute its prompt and generated tokens when readmitted.
     Recompute,
@@ -28,7 +30,8 @@ pub enum Preemption {
 }
 
 /// How arrivals are spread over replicas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Router {
     /// In turn.
     #[default]
