@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(planner::cli::normalize_args(std::env::args()));
+    planner::report::on_interrupt_remove_temporaries();
     match planner::commands::run(cli) {
         Ok(code) => code,
         Err(e) => {

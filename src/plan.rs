@@ -354,6 +354,22 @@ impl PlanSpec {
                 )
             );
         }
+        // An axis inside another axis's table would be set and removed by turns.
+        for outer in raw_axes.keys() {
+            if let Some(inner) = raw_axes
+                .keys()
+                .find(|k| k.starts_with(&format!("{outer}.")))
+            {
+                return Err(err(
+                    &format!("axes.{inner}"),
+                    &raw_axes[inner],
+                    &format!(
+                        "lies inside the axis \"{outer}\", which sets that whole table: \
+                         keep one of the two"
+                    ),
+                ));
+            }
+        }
         let mut axes = Vec::new();
         for (key, v) in &raw_axes {
             let values = expand(v).map_err(|r| err(&format!("axes.{key}"), v, &r))?;
@@ -888,7 +904,9 @@ pub fn run(spec: &PlanSpec, opts: &PlanOptions) -> anyhow::Result<(Vec<PathBuf>,
             .join(&spec.scenario.name)
             .join("plan")
     });
+    crate::report::check_dir(&dir)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    crate::report::mark(&dir)?;
     let journal = match opts.shard {
         Some((i, n)) => dir.join(format!("plan.shard-{i}-of-{n}.jsonl")),
         None => dir.join("plan.journal.jsonl"),
@@ -1242,7 +1260,9 @@ fn finish(spec: &PlanSpec, rows: &[Row], dir: &Path) -> anyhow::Result<(Vec<Path
     );
 
     // Tables.
+    crate::report::check_dir(dir)?;
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    crate::report::mark(dir)?;
     let mut cols: Vec<(&str, Kind)> = vec![("index", Kind::U64), ("config", Kind::Str)];
     cols.extend(spec.axes.iter().map(|a| (a.key.as_str(), Kind::Str)));
     cols.extend(COLUMNS.iter().map(|&c| (c, Kind::Str)));

@@ -460,12 +460,17 @@ pub fn simulate(
         .out_dir
         .clone()
         .unwrap_or_else(|| scn.output_dir.join(&scn.name));
+    // Every file goes into a staging folder, put in place whole at the end.
+    let report = match opts.no_files {
+        true => None,
+        false => Some(crate::report::ReportDir::create(&dir)?),
+    };
     let open =
         |stem: &str, columns: &[(&'static str, Kind)]| -> anyhow::Result<Option<TableWriter>> {
-            if opts.no_files {
-                return Ok(None);
+            match &report {
+                None => Ok(None),
+                Some(r) => TableWriter::create(r.path(), stem, opts.format, columns).map(Some),
             }
-            TableWriter::create(&dir, stem, opts.format, columns).map(Some)
         };
     let tenant_names: Vec<String> = if scn.workload.sharing.tenants.is_empty() {
         vec!["-".to_string()]
@@ -784,9 +789,8 @@ pub fn simulate(
         );
     }
     put("slo_met", slo_met.to_string());
-    let out_dir = if opts.no_files {
-        None
-    } else {
+    let out_dir = if let Some(report) = report {
+        let dir = report.path().to_path_buf();
         let mut tables = Vec::new();
         for t in [c.requests.take(), c.iters.take()].into_iter().flatten() {
             tables.push(t.finish()?);
@@ -837,12 +841,15 @@ pub fn simulate(
             },
             budget: &prepared.budget,
             gpu: format!("{}, TP {}", scn.gpu.name, scn.tp),
+            tables: opts.format,
         };
         let (chart_tables, staged) = crate::report::charts::write(&dir, &charts)?;
         tables.extend(chart_tables);
         crate::report::table::commit(tables)?;
         staged.commit()?;
-        Some(dir)
+        Some(report.commit()?)
+    } else {
+        None
     };
     Ok(SimSummary {
         rows,

@@ -271,7 +271,7 @@ pub fn size(
 fn request_bytes(kv: &KvSpec, req: &SizeRequest) -> u64 {
     let ctx = req.ctx.div_ceil(req.engine.block_size) * req.engine.block_size;
     let (k, v) = kv.bytes_for_context(ctx);
-    (k + v) * req.parallel
+    k.saturating_add(v).saturating_mul(req.parallel)
 }
 
 impl SizeReport {
@@ -476,6 +476,7 @@ pub fn write_tradeoff_chart(
                 .push((p, row.max_context, row.max_context_capped));
         }
     }
+    crate::report::check_dir(dir)?;
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
     let mut t = TableWriter::create(
@@ -540,5 +541,6 @@ pub fn write_tradeoff_chart(
     staged.text(dir, "README.md", &index)?;
     let mut out = commit(vec![csv])?;
     out.extend(staged.commit()?);
+    crate::report::mark(dir)?;
     Ok(out)
 }

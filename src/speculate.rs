@@ -209,6 +209,7 @@ pub fn sweep(scn: &Scenario, rates: &[f64], gammas: &[u32]) -> anyhow::Result<Sw
 /// Write `speculation.csv` and `speculation.png` (TPOT speedup vs load, one line per γ)
 /// into `dir`.
 pub fn write_report(sweep: &Sweep, scn: &Scenario, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    crate::report::check_dir(dir)?;
     let cols = [
         ("rate_rps", Kind::F64),
         ("gamma", Kind::U64),
@@ -275,5 +276,6 @@ pub fn write_report(sweep: &Sweep, scn: &Scenario, dir: &Path) -> anyhow::Result
     staged.text(dir, "README.md", &index)?;
     let mut out = table::commit(vec![csv])?;
     out.extend(staged.commit()?);
+    crate::report::mark(dir)?;
     Ok(out)
 }

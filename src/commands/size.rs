@@ -25,11 +25,28 @@ pub(super) fn run_size(args: SizeArgs, catalog: &Catalog) -> anyhow::Result<Exit
         .weight_dtype
         .parse()
         .map_err(|e| anyhow::anyhow!("--weight-dtype: {e}"))?;
-    if args.ctx <= 0 {
-        anyhow::bail!("--ctx {}: must be at least 1 token", args.ctx);
+    if !(1..=1 << 32).contains(&args.ctx) {
+        anyhow::bail!("--ctx {}: must be in 1..=4294967296 tokens", args.ctx);
     }
-    if args.parallel <= 0 {
-        anyhow::bail!("--parallel {}: must be at least 1 sequence", args.parallel);
+    if !(1..=1 << 24).contains(&args.parallel) {
+        anyhow::bail!(
+            "--parallel {}: must be in 1..=16777216 sequences",
+            args.parallel
+        );
+    }
+    for (flag, v) in [
+        ("--max-num-batched-tokens", args.max_num_batched_tokens),
+        ("--max-num-seqs", args.max_num_seqs),
+    ] {
+        if !(1..=1 << 24).contains(&v) {
+            anyhow::bail!("{flag} {v}: must be in 1..=16777216");
+        }
+    }
+    if !(args.runtime_reserve_gib >= 0.0 && args.runtime_reserve_gib.is_finite()) {
+        anyhow::bail!(
+            "--runtime-reserve-gib {}: must be a non-negative number of GiB (vLLM's non-torch memory: 0.35 on one GPU)",
+            args.runtime_reserve_gib
+        );
     }
     let req = SizeRequest {
         ctx: args.ctx as u64,

@@ -120,7 +120,9 @@ fn write_validate_report(
 ) -> anyhow::Result<()> {
     use crate::report::png::{Chart, Mark, Series, render_chart};
     use std::collections::BTreeMap;
+    crate::report::check_dir(dir)?;
     crate::util::write_atomic(&dir.join("summary.txt"), table.as_bytes())?;
+    crate::report::mark(dir)?;
     crate::util::write_atomic(&dir.join("rows.csv"), report.render_rows_csv().as_bytes())?;
     crate::util::write_atomic(&dir.join("fits.csv"), report.render_fits_csv().as_bytes())?;
     let Some(bench) = &report.bench else {

@@ -148,8 +148,8 @@ impl<'a> KvSpec<'a> {
         let mut kv = (0, 0);
         for (layer, (k, v)) in self.layer_bytes.iter().enumerate() {
             let held = self.model.kv_tokens_held(layer, context);
-            kv.0 += k * held;
-            kv.1 += v * held;
+            kv.0 = (k.saturating_mul(held)).saturating_add(kv.0);
+            kv.1 = (v.saturating_mul(held)).saturating_add(kv.1);
         }
         kv
     }
@@ -192,10 +192,13 @@ pub const LLAMA_CPP_UBATCH: u64 = 512;
 /// `min(that, pad(window·parallel + n_ubatch, 256))`; layers without attention hold none.
 pub fn llama_cpp_cells(model: &Model, layer: usize, ctx: u64, parallel: u64) -> u64 {
     let pad = |x: u64| x.div_ceil(LLAMA_CPP_PAD) * LLAMA_CPP_PAD;
-    let base = pad(ctx * parallel);
+    let base = pad(ctx.saturating_mul(parallel).min(u64::MAX - LLAMA_CPP_PAD));
     match model.layers[layer] {
         LayerKind::Full => base,
-        LayerKind::Sliding { window } => base.min(pad(window * parallel + LLAMA_CPP_UBATCH)),
+        LayerKind::Sliding { window } => base.min(pad(window
+            .saturating_mul(parallel)
+            .saturating_add(LLAMA_CPP_UBATCH)
+            .min(u64::MAX - LLAMA_CPP_PAD))),
         LayerKind::NoKv => 0,
     }
 }
@@ -211,7 +214,10 @@ pub fn llama_cpp_bytes(
     layers.fold((0, 0), |(a, b), l| {
         let cells = llama_cpp_cells(kv.model, l, ctx, parallel);
         let (k, v) = kv.layer_bytes(l);
-        (a + k * cells, b + v * cells)
+        (
+            a.saturating_add(k.saturating_mul(cells)),
+            b.saturating_add(v.saturating_mul(cells)),
+        )
     })
 }
 

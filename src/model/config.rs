@@ -178,6 +178,26 @@ impl Model {
     }
 }
 
+/// The largest value a shape field may take: far beyond every published model (so no real
+/// config is refused), and small enough that products of shapes (parameters, bytes, FLOPs)
+/// stay within a `u64` and per-layer tables fit in memory.
+fn shape_limit(field: &str) -> u64 {
+    match field {
+        "num_hidden_layers" | "num_nextn_predict_layers" => 2048,
+        "hidden_size" => 1 << 18,
+        "num_attention_heads" | "num_key_value_heads" => 1 << 14,
+        "head_dim" | "qk_rope_head_dim" | "qk_nope_head_dim" | "v_head_dim" => 1 << 12,
+        "vocab_size" => 1 << 23,
+        "max_position_embeddings" | "sliding_window" => 1 << 30,
+        "num_local_experts"
+        | "num_experts"
+        | "n_routed_experts"
+        | "num_experts_per_tok"
+        | "n_shared_experts" => 1 << 12,
+        _ => 1 << 20,
+    }
+}
+
 /// Builds errors that name the file being validated.
 struct Check<'a> {
     path: &'a Path,
@@ -193,10 +213,16 @@ impl Check<'_> {
         self.non_zero(field, value)
     }
 
-    /// `value`, which must be non-zero.
+    /// `value`, which must be non-zero and at most the field's [`shape_limit`].
     fn non_zero(&self, field: &'static str, value: u64) -> Result<u64, ModelError> {
+        let max = shape_limit(field);
         if value == 0 {
             Err(self.invalid(field, "must be greater than 0".into()))
+        } else if value > max {
+            Err(self.invalid(
+                field,
+                format!("{value} is beyond any real model (at most {max} here); check the file"),
+            ))
         } else {
             Ok(value)
         }

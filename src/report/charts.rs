@@ -103,6 +103,8 @@ pub struct SimCharts<'a> {
     pub budget: &'a Budget,
     /// "GPU name, TP n".
     pub gpu: String,
+    /// The format of the summary, requests and iterations tables (the index names them).
+    pub tables: TableFormat,
 }
 
 /// Points of a sorted sample's CDF, at most `n` of them (evenly spaced in rank).
@@ -338,11 +340,12 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Staged
 
         let mut index = String::new();
         let _ = writeln!(index, "# Simulation report: {}\n", c.name);
+        let ext = c.tables.ext();
         let _ = writeln!(
             index,
-            "- `summary.csv`: every metric of the run (latency percentiles, throughput, \
-             goodput, SLOs, KV and prefix-cache use).\n- `requests.csv`: one row per \
-             request; `iterations.csv`: one row per engine iteration."
+            "- `summary.{ext}`: every metric of the run (latency percentiles, throughput, \
+             goodput, SLOs, KV and prefix-cache use).\n- `requests.{ext}`: one row per \
+             request; `iterations.{ext}`: one row per engine iteration."
         );
         for (name, caption) in &captions {
             let _ = writeln!(index, "\n![{name}]({name})\n\n{caption}");

@@ -130,9 +130,10 @@ impl Cx<'_> {
         }
     }
 
-    /// An error at a spanned value, showing the value.
-    fn bad<T: std::fmt::Display>(&self, v: &Sp<T>, key: &str, rule: &str) -> ScenarioError {
-        self.err(Some(v.span()), key, v.get_ref(), rule)
+    /// An error at a spanned value, showing the value as written in the file.
+    fn bad<T>(&self, v: &Sp<T>, key: &str, rule: &str) -> ScenarioError {
+        let written = self.text.get(v.span()).unwrap_or("").trim();
+        self.err(Some(v.span()), key, written, rule)
     }
 
     fn base(&self) -> &Path {
@@ -153,9 +154,9 @@ impl Cx<'_> {
         }
     }
 
-    /// A quoted string value's error.
+    /// A string value's error (the value as written, quotes included).
     fn bad_str(&self, v: &Sp<String>, key: &str, rule: &str) -> ScenarioError {
-        self.err(Some(v.span()), key, format!("\"{}\"", v.get_ref()), rule)
+        self.bad(v, key, rule)
     }
 }
 
@@ -667,6 +668,23 @@ pub fn lower_workload(
             format!("\"{}\"", w.arrival.get_ref().name()),
             "needs workload.num_requests or workload.duration_s",
         ));
+    }
+    if let (None, Some(d), WorkloadSource::Synthetic { arrival, .. }) =
+        (num_requests, duration, &source)
+    {
+        let expected = arrival.rate() * d.as_secs_f64();
+        if expected > MAX_REQUESTS as f64 {
+            return Err(cx.err(
+                w.duration_s.as_ref().map(|s| s.span()),
+                "workload.duration_s",
+                d.as_secs_f64(),
+                &format!(
+                    "at {} requests/s this is about {expected:.3e} requests, over the cap of \
+                     {MAX_REQUESTS}: set workload.num_requests, or a shorter duration",
+                    arrival.rate()
+                ),
+            ));
+        }
     }
     let sharing = lower_sharing(cx, w, synthetic, max_prompt)?;
     Ok(WorkloadSpec {

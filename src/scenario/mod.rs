@@ -127,7 +127,7 @@ use std::path::{Path, PathBuf};
 
 /// Largest `workload.num_requests` a scenario may ask for, a guard against a typo that would
 /// run for hours; raise this constant to go further.
-pub const MAX_REQUESTS: u64 = 10_000_000;
+pub use crate::workload::MAX_REQUESTS;
 
 /// An SLO metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -470,21 +470,12 @@ impl<'a> Simulation<'a> {
         self.arrive(r, seq, now, obs);
     }
 
-    /// A new sequence for `req`, with its block hashes when prefix caching is on.
+    /// A new sequence for `req`. Its block hashes are computed when it is first scheduled
+    /// (so a long waiting queue holds none), or now when the router needs them.
     fn new_seq(&mut self, req: Request, now: Nanos) -> Seq {
         let mut seq = Seq::new(req, now);
-        if self.caching
-            && let Some(segments) = &seq.req.prefix
-        {
-            let r = &seq.req;
-            crate::workload::content_ids(
-                segments,
-                self.cfg.block_size,
-                r.prompt_tokens + r.output_tokens,
-                &mut self.content,
-            );
-            seq.hashes =
-                Some(chained(&self.content, r.tenant, self.cfg.prefix_isolation).collect());
+        if self.router == Router::PrefixAffinity {
+            hash_blocks(&mut seq, self.caching, &self.cfg, &mut self.content);
         }
         if let Some(sp) = &self.spec {
             seq.alpha = sp
@@ -736,7 +727,11 @@ impl<'a> Simulation<'a> {
                     && budget > 0
                     && rep.swapped.is_empty()
                 {
-                    let Some(s) = rep.waiting.front() else { break };
+                    let Some(s) = rep.waiting.front_mut() else {
+                        break;
+                    };
+                    hash_blocks(s, self.caching, cfg, &mut self.content);
+                    let s = &*s;
                     // Prefix hits: the leading cached blocks of what it must prefill, leaving
                     // at least one token to compute (its logits give the next token).
                     let (mut hits, mut pinned) = (0u32, 0u32);
@@ -1010,6 +1005,24 @@ impl<'a> Simulation<'a> {
             rep.group.last_emit = now;
         }
         rep.busy = false;
+    }
+}
+
+/// Name the full blocks of `seq`'s tokens (prompt, then output) by their chained hashes, when
+/// prefix caching is on and the request says what its tokens share; once.
+fn hash_blocks(seq: &mut Seq, caching: bool, cfg: &EngineConfig, content: &mut Vec<u64>) {
+    if !caching || seq.hashes.is_some() {
+        return;
+    }
+    let r = &seq.req;
+    if let Some(segments) = &r.prefix {
+        crate::workload::content_ids(
+            segments,
+            cfg.block_size,
+            r.prompt_tokens + r.output_tokens,
+            content,
+        );
+        seq.hashes = Some(chained(content, r.tenant, cfg.prefix_isolation).collect());
     }
 }
 

@@ -41,14 +41,15 @@ impl Nanos {
 
 impl Add for Nanos {
     type Output = Nanos;
+    /// Saturating: simulated time stops at `u64::MAX` ns (584 years) rather than wrap.
     fn add(self, rhs: Nanos) -> Nanos {
-        Nanos(self.0 + rhs.0)
+        Nanos(self.0.saturating_add(rhs.0))
     }
 }
 
 impl AddAssign for Nanos {
     fn add_assign(&mut self, rhs: Nanos) {
-        self.0 += rhs.0;
+        self.0 = self.0.saturating_add(rhs.0);
     }
 }
 

@@ -244,6 +244,15 @@ pub fn gamma(shape: f64, rng: &mut impl Rng) -> f64 {
 }
 
 impl ArrivalProcess {
+    /// Mean arrivals per second.
+    pub fn rate(&self) -> f64 {
+        match self {
+            ArrivalProcess::Poisson { rate }
+            | ArrivalProcess::Constant { rate }
+            | ArrivalProcess::Gamma { rate, .. } => *rate,
+        }
+    }
+
     /// Why the parameters cannot generate arrivals (a rate or cv that is not a positive
     /// finite number), if they cannot.
     pub fn check(&self) -> Result<(), String> {

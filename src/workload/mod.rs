@@ -142,6 +142,11 @@ pub struct WorkloadSpec {
     pub lenient: bool,
 }
 
+/// Most requests one run issues: a workload bounded only by its duration stops here too (a
+/// guard against a typo that would run for hours or exhaust memory; scenarios refuse a larger
+/// `num_requests`, and a duration whose expected count is larger).
+pub const MAX_REQUESTS: u64 = 10_000_000;
+
 /// For a lenient trace replay: how many lines are skipped, and the first one's error.
 pub fn trace_skipped(spec: &WorkloadSpec) -> Result<Option<(u64, Option<String>)>, WorkloadError> {
     let WorkloadSource::Trace {
@@ -268,7 +273,7 @@ impl RequestSource for Source {
 /// output lengths from `output_lengths`; closed-loop turns are drawn when the turn before
 /// them ends, so they are issued in that order.
 pub fn source(spec: &WorkloadSpec, streams: &RngStreams) -> Result<Source, WorkloadError> {
-    let limit = spec.num_requests.unwrap_or(u64::MAX);
+    let limit = spec.num_requests.unwrap_or(MAX_REQUESTS);
     let duration = spec.duration.unwrap_or(Nanos(u64::MAX));
     if spec.num_requests.is_none()
         && spec.duration.is_none()
@@ -704,7 +709,10 @@ mod tests {
         let early = r#"{"timestamp": 6, "input_length": 10, "output_length": 3, "hash_ids": [1]}"#;
         std::fs::write(&bad, format!("{late}\n{early}\n")).unwrap();
         let e = requests(&sp, &s).err().unwrap().to_string();
-        assert!(e.contains("bad.jsonl:2: timestamp 6 ms is earlier"), "{e}");
+        assert!(
+            e.contains("bad.jsonl:2: this line arrives 1 ms before the line above it"),
+            "{e}"
+        );
         // Lenient: the bad lines are skipped and counted, the good ones replayed.
         std::fs::write(
             &bad,

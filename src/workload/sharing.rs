@@ -30,6 +30,9 @@ pub struct Tenant {
     pub system_prompts: u32,
 }
 
+/// Random draws per wanted document before the rest are taken by rank (see `prompt`).
+const RAG_DRAWS_PER_DOCUMENT: usize = 64;
+
 /// Retrieval-augmented prompts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rag {
@@ -190,8 +193,19 @@ impl Composer {
         {
             let mut picked: Vec<u32> = Vec::with_capacity(r.per_request as usize);
             let want = r.per_request.min(r.documents) as usize;
+            // Distinct documents by popularity; when the popularity is so concentrated that
+            // draws keep repeating (a steep Zipf, or nearly every document wanted), the rest
+            // are the most popular ones not yet picked.
+            let mut draws = 0;
             while picked.len() < want {
-                let d = docs.sample(&mut self.rng);
+                let d = if draws < RAG_DRAWS_PER_DOCUMENT * want {
+                    draws += 1;
+                    docs.sample(&mut self.rng)
+                } else {
+                    (1..=r.documents)
+                        .find(|d| !picked.contains(d))
+                        .expect("want ≤ documents")
+                };
                 if !picked.contains(&d) {
                     picked.push(d);
                 }

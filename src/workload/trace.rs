@@ -162,6 +162,19 @@ impl TraceReader {
         if let Some(e) = r.error.take() {
             return Err(WorkloadError::Trace(e));
         }
+        if r.peeked.is_none() {
+            let skipped = match &r.first_skipped {
+                Some(first) => format!(
+                    " ({} malformed lines skipped; the first: {first})",
+                    r.skipped
+                ),
+                None => String::new(),
+            };
+            return Err(WorkloadError::Trace(format!(
+                "{}: holds no requests{skipped}",
+                path.display()
+            )));
+        }
         Ok(r)
     }
 
@@ -191,15 +204,6 @@ impl TraceReader {
                         }
                         // Milliseconds → nanoseconds.
                         let t = (r.timestamp * 1e6).round() as i128;
-                        if let Some(prev) = self.last_t
-                            && t < prev
-                        {
-                            return Err(format!(
-                                "timestamp {} ms is earlier than the line before ({} ms): a trace must be in arrival order",
-                                r.timestamp,
-                                prev as f64 / 1e6
-                            ));
-                        }
                         if let Some(h) = &r.hash_ids {
                             let want = r.input_length.div_ceil(MOONCAKE_BLOCK);
                             if h.len() as u64 != want {
@@ -211,8 +215,6 @@ impl TraceReader {
                                 ));
                             }
                         }
-                        // Only a line that is kept moves the clock.
-                        self.last_t = Some(t);
                         hash_ids = r.hash_ids;
                         Ok((t, r.input_length, r.output_length))
                     }),
@@ -232,11 +234,20 @@ impl TraceReader {
                     }
                 }
             };
+            // Both formats must be in arrival order; only a line that is kept moves the clock.
+            let parsed = parsed.and_then(|(t, i, o)| match self.last_t {
+                Some(prev) if t < prev => Err(format!(
+                    "this line arrives {} ms before the line above it: a trace must be in \
+                     arrival order (sort it by time)",
+                    (prev - t) as f64 / 1e6
+                )),
+                _ => Ok((t, i, o)),
+            });
             match parsed {
                 Ok((t, i, o)) => {
+                    self.last_t = Some(t);
                     let t0 = *self.t0.get_or_insert(t);
-                    // Rows out of order (earlier than the first) arrive at 0.
-                    let since = (t - t0).max(0);
+                    let since = t - t0;
                     let arrival = if self.scale == 1.0 {
                         Nanos(since.min(u64::MAX as i128) as u64)
                     } else {

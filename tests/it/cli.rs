@@ -135,7 +135,7 @@ fn size_exit_codes_and_errors() {
         ),
         (
             vec!["--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--ctx", "0"],
-            "--ctx 0: must be at least 1",
+            "--ctx 0: must be in 1..=4294967296 tokens",
         ),
         (
             vec![
@@ -146,7 +146,7 @@ fn size_exit_codes_and_errors() {
                 "--ctx",
                 "-5",
             ],
-            "--ctx -5: must be at least 1",
+            "--ctx -5: must be in 1..=",
         ),
         (
             vec![

@@ -29,3 +29,10 @@ pub fn summary(text: &str) -> SimSummary {
     )
     .unwrap()
 }
+
+/// The error a scenario text (as `r.toml`) is refused with.
+pub fn scenario_err(text: &str) -> String {
+    Scenario::from_str(text, Path::new("r.toml"), &Catalog::builtin())
+        .unwrap_err()
+        .to_string()
+}

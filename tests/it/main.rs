@@ -13,6 +13,10 @@
 //! - `calibration`: the cost model against Vidur's A100 profiles and our H100 bench file.
 //! - `standalone`: the binary works from any folder (built-in catalogs), user folders
 //!   override them, `validate` takes every Vidur GPU folder, nothing points outside the repo.
+//! - `fuzz`: mutated scenarios, traces and model configs end in a clean error or a finite
+//!   result: no panic, hang or NaN.
+//! - `reliability`: each reproducer of a fuzzing campaign (panics, hangs, silently wrong
+//!   answers, leftovers, foreign folders), kept.
 //! - `bench`: the bench pipeline without a GPU (CPU backend, measured-file round trip) and
 //!   every CUDA kernel compiled to PTX by NVRTC.
 
@@ -20,9 +24,11 @@ mod bench;
 mod calibration;
 mod cli;
 mod common;
+mod fuzz;
 mod golden;
 mod plan;
 mod prefix;
+mod reliability;
 mod simulate;
 mod snapshot;
 mod speculative;

@@ -111,6 +111,7 @@ fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
     assert_eq!(
         names,
         [
+            ".planner-report",
             "README.md",
             "answer.md",
             "cost_vs_capacity.csv",
@@ -181,12 +182,12 @@ fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
             "{row:?}"
         );
     }
-    let answer_md = String::from_utf8(report[1].1.clone()).unwrap();
+    let answer_md = String::from_utf8(report[2].1.clone()).unwrap();
     assert!(
         answer_md.contains("Cost-model error band (±7 %"),
         "{answer_md}"
     );
-    let index = String::from_utf8(report[0].1.clone()).unwrap();
+    let index = String::from_utf8(report[1].1.clone()).unwrap();
     assert!(index.contains("![latency_vs_load.png]") && index.contains("![cost_vs_capacity.png]"));
 
     // The chosen configuration, simulated alone at the target with each seed, meets the

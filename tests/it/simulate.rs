@@ -274,11 +274,16 @@ fn parquet_tables_match_csv() {
         .iter()
         .flat_map(|c| [format!("{c}.csv"), format!("{c}.png")])
         .chain(tables.iter().map(|t| t.to_string()))
-        .chain(["README.md".to_string()])
+        .chain(["README.md".to_string(), ".planner-report".to_string()])
         .collect();
     want.sort();
     assert_eq!(names, want);
     let index = std::fs::read_to_string(pq.join("README.md")).unwrap();
+    // The index names the tables in the format they were written in.
+    assert!(
+        index.contains("`requests.parquet`") && !index.contains("requests.csv"),
+        "{index}"
+    );
     for c in charts {
         let png = std::fs::read(pq.join(format!("{c}.png"))).unwrap();
         assert!(
