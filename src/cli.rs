@@ -216,6 +216,11 @@ pub struct SimulateArgs {
     /// instead of refusing the trace.
     #[arg(long)]
     pub lenient: bool,
+    /// Also write the run's timeline as a Chrome/Perfetto trace (trace-event JSON: each
+    /// replica's iterations with batch composition and cost breakdown, each request's
+    /// queued/prefill/decode phases); open it in ui.perfetto.dev or chrome://tracing.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 /// `planner plan`.

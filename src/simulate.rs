@@ -14,8 +14,9 @@ use crate::metrics::{LogHistogram, Quantiles};
 use crate::report::table::{Kind, TableFormat, TableWriter};
 use crate::scenario::{Scenario, SloMetric};
 use crate::serving::config::SchedulerKind;
-use crate::serving::engine::{IterationDone, Observer, Outcome, RequestDone, Simulation};
+use crate::serving::engine::Simulation;
 use crate::serving::spec::{DraftCost, SpecMethod, SpecRun};
+use crate::serving::{IterationDone, Observer, Outcome, RequestDone};
 use crate::sim::{Nanos, RngStreams};
 use crate::units::GIB;
 use std::fmt::Write as _;
@@ -34,6 +35,8 @@ pub struct SimOptions {
     pub seed: Option<u64>,
     /// Format of the report tables.
     pub format: TableFormat,
+    /// Also write the run's timeline as a Chrome/Perfetto trace to this file.
+    pub trace: Option<PathBuf>,
 }
 
 /// The numbers a run ends with.
@@ -257,6 +260,8 @@ struct Collector {
     iters: Option<TableWriter>,
     io_error: Option<anyhow::Error>,
     progress: Option<Progress>,
+    /// The run's trace-event timeline (`simulate --trace`).
+    trace: Option<crate::report::trace::TraceWriter>,
 }
 
 /// Per-tenant latencies and cache use (finished requests).
@@ -321,6 +326,9 @@ impl Collector {
 
 impl Observer for Collector {
     fn request(&mut self, d: &RequestDone) {
+        if let Some(t) = &mut self.trace {
+            t.request(d);
+        }
         let r = &d.req;
         let secs = |t: Nanos| t.saturating_sub(r.arrival).as_secs_f64();
         // (queue, ttft, tpot, e2e) in seconds, for finished requests.
@@ -418,6 +426,9 @@ impl Observer for Collector {
     }
 
     fn iteration(&mut self, it: &IterationDone) {
+        if let Some(t) = &mut self.trace {
+            t.iteration(it);
+        }
         self.iterations += 1;
         self.batch_sum += it.batch_size as u64;
         self.blocks_sum += it.kv_blocks_used as u64;
@@ -518,6 +529,11 @@ pub fn simulate(
         requests: open("requests", &REQUEST_COLUMNS)?,
         iters: open("iterations", &ITERATION_COLUMNS)?,
         io_error: None,
+        trace: opts
+            .trace
+            .as_deref()
+            .map(crate::report::trace::TraceWriter::create)
+            .transpose()?,
         progress: opts.progress.then(|| Progress {
             start: std::time::Instant::now(),
             bar: None,
@@ -554,6 +570,9 @@ pub fn simulate(
         });
     }
     let end = sim.run(&mut requests, &mut c);
+    if let Some(t) = c.trace.take() {
+        t.finish()?;
+    }
     if let Some(p) = &c.progress
         && let Some(b) = &p.bar
     {

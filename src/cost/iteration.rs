@@ -73,6 +73,21 @@ pub const STEP_OVERHEAD_S: f64 = 100e-6;
 /// Latency of one all-reduce, seconds.
 pub const ALLREDUCE_LATENCY_S: f64 = 10e-6;
 
+/// An iteration's time and its parts (seconds); the parts sum to `seconds` (up to rounding).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct BatchCost {
+    /// The whole iteration.
+    pub seconds: f64,
+    /// Ops linear in the batch's tokens: GEMMs, norms and activations, all-reduce.
+    pub linear_s: f64,
+    /// The LM head over the sampled sequences.
+    pub lm_head_s: f64,
+    /// Attention (the IO model for prefill chunks, KV reads for decodes).
+    pub attention_s: f64,
+    /// The fixed per-step overhead.
+    pub overhead_s: f64,
+}
+
 /// One sequence's part in an iteration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeqWork {
@@ -374,8 +389,24 @@ impl IterationCost {
         decode_context: u64,
         sampled: u32,
     ) -> f64 {
+        self.batch_cost(chunks, decodes, decode_context, sampled)
+            .seconds
+    }
+
+    /// [`IterationCost::batch_seconds`] with its parts: the token-linear ops (GEMMs,
+    /// element-wise, all-reduce), the LM head, attention and the fixed step overhead.
+    pub fn batch_cost(
+        &self,
+        chunks: &[SeqWork],
+        decodes: u32,
+        decode_context: u64,
+        sampled: u32,
+    ) -> BatchCost {
         if let Some(s) = self.fixed_seconds {
-            return s;
+            return BatchCost {
+                seconds: s,
+                ..BatchCost::default()
+            };
         }
         debug_assert!(decodes == 0 || self.aggregates_decodes());
         let tokens: u64 = chunks.iter().map(|w| w.tokens as u64).sum::<u64>() + decodes as u64;
@@ -412,7 +443,14 @@ impl IterationCost {
             (flops / (self.peak_flops * e.compute)).max(bytes / (self.bandwidth * e.memory))
                 + e.overhead_s * self.attn_layers
         };
-        (linear + lm + attention + STEP_OVERHEAD_S) * self.time_factor
+        let f = self.time_factor;
+        BatchCost {
+            seconds: (linear + lm + attention + STEP_OVERHEAD_S) * f,
+            linear_s: linear * f,
+            lm_head_s: lm * f,
+            attention_s: attention * f,
+            overhead_s: STEP_OVERHEAD_S * f,
+        }
     }
 
     /// This cost model with every iteration `factor` times as long: the ends of a

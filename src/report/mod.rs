@@ -5,6 +5,7 @@
 pub mod charts;
 pub mod png;
 pub mod table;
+pub mod trace;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -1,7 +1,26 @@
-//! The serving model: per replica, a vLLM-like scheduler forms batches under a token budget
-//! and the KV block pool, the cost model prices each iteration, and the event loop advances
-//! time.
+//! The serving model. Per replica, a batch policy (one per engine scheduler) forms batches
+//! under a token budget and the KV block pool, the cost model prices each iteration, and the
+//! event loop advances time.
+//!
+//! ```text
+//! event     Event (Arrival, FollowUp, IterationDone) and what observers hear
+//! engine    Simulation: the event loop, pricing, applying an iteration's end
+//! router    which replica an arrival goes to
+//! replica   queues, running set, allocator, prefix cache; preemption
+//! batcher   BatchPolicy: static, continuous, chunked prefill
+//! group     sequences in steady decode, stepped in aggregate
+//! seq       one request inside a replica
+//! spec      speculative decoding: drafting cost, acceptance
+//! ```
 
+pub(crate) mod batcher;
 pub mod config;
 pub mod engine;
+pub mod event;
+mod group;
+mod replica;
+mod router;
+mod seq;
 pub mod spec;
+
+pub use event::{IterationDone, Observer, Outcome, RequestDone};

@@ -5,6 +5,6 @@ pub mod queue;
 pub mod rng;
 pub mod time;
 
-pub use queue::EventQueue;
+pub use queue::{EventQueue, Ranked};
 pub use rng::RngStreams;
 pub use time::Nanos;

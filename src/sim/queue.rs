@@ -1,10 +1,17 @@
-//! The event queue: events pop in order of `(time, phase, seq)`. `phase` lets a model say
-//! which of two simultaneous kinds of event goes first (e.g. completions before arrivals);
-//! `seq` is the insertion counter, so equal (time, phase) pop first-in first-out.
+//! The event queue: events pop in order of `(time, rank, seq)`. `rank` comes from the event's
+//! kind ([`Ranked::rank`]: a model says which of two simultaneous kinds of event goes first,
+//! e.g. completions before arrivals, once, on its event type); `seq` is the insertion
+//! counter, so equal (time, rank) pop first-in first-out.
 
 use super::Nanos;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+
+/// An event type whose kinds are ordered at equal times: lower ranks pop first.
+pub trait Ranked {
+    /// This event's place among simultaneous events.
+    fn rank(&self) -> u8;
+}
 
 /// A min-queue of events of type `E`.
 #[derive(Debug)]
@@ -39,13 +46,13 @@ impl<E> Ord for Entry<E> {
     }
 }
 
-impl<E> Default for EventQueue<E> {
+impl<E: Ranked> Default for EventQueue<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> EventQueue<E> {
+impl<E: Ranked> EventQueue<E> {
     /// An empty queue at time zero.
     pub fn new() -> Self {
         EventQueue {
@@ -60,8 +67,10 @@ impl<E> EventQueue<E> {
         self.now
     }
 
-    /// Schedule `event` at `time` (not before now) in `phase`.
-    pub fn push(&mut self, time: Nanos, phase: u8, event: E) {
+    /// Schedule `event` at `time` (not before now), ordered among simultaneous events by its
+    /// rank.
+    pub fn push(&mut self, time: Nanos, event: E) {
+        let phase = event.rank();
         debug_assert!(time >= self.now, "event scheduled in the past");
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -95,16 +104,26 @@ impl<E> EventQueue<E> {
 mod tests {
     use super::*;
 
-    /// Order is (time, phase, insertion): pinned, because reports depend on it.
+    /// A test event: its rank is written in its name (`p<rank>`).
+    #[derive(Debug, PartialEq)]
+    struct Ev(&'static str);
+
+    impl Ranked for Ev {
+        fn rank(&self) -> u8 {
+            self.0.split(" p").nth(1).unwrap()[..1].parse().unwrap()
+        }
+    }
+
+    /// Order is (time, rank, insertion): pinned, because reports depend on it.
     #[test]
     fn order_is_time_then_phase_then_fifo() {
         let mut q = EventQueue::new();
-        q.push(Nanos(10), 1, "t10 p1 a");
-        q.push(Nanos(5), 2, "t5 p2");
-        q.push(Nanos(10), 0, "t10 p0");
-        q.push(Nanos(10), 1, "t10 p1 b");
-        q.push(Nanos(5), 1, "t5 p1");
-        let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        q.push(Nanos(10), Ev("t10 p1 a"));
+        q.push(Nanos(5), Ev("t5 p2"));
+        q.push(Nanos(10), Ev("t10 p0"));
+        q.push(Nanos(10), Ev("t10 p1 b"));
+        q.push(Nanos(5), Ev("t5 p1"));
+        let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, e)| e.0)).collect();
         assert_eq!(order, ["t5 p1", "t5 p2", "t10 p0", "t10 p1 a", "t10 p1 b"]);
         assert_eq!(q.now(), Nanos(10));
     }

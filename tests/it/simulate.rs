@@ -6,7 +6,8 @@ use planner::cost::iteration::IterationCost;
 use planner::report::table::TableFormat;
 use planner::scenario::Scenario;
 use planner::serving::config::{EngineConfig, Preemption, SchedulerKind};
-use planner::serving::engine::{IterationDone, Observer, Outcome, RequestDone, Simulation};
+use planner::serving::engine::Simulation;
+use planner::serving::{IterationDone, Observer, Outcome, RequestDone};
 use planner::sim::{Nanos, RngStreams};
 use planner::simulate::{Prepared, SimOptions, prepare, simulate};
 use planner::workload::{Request, Segment};
@@ -506,4 +507,84 @@ fn grouped_decode_matches_one_by_one() {
         // The tight cases do exercise preemption; the roomy one none.
         assert_eq!(preemptions > 0, blocks < 100_000, "case {i}");
     }
+}
+
+/// `simulate --trace` writes a trace-event file Perfetto and chrome://tracing read: every
+/// event well-formed, each replica's iterations back to back without overlap, each finished
+/// request an async track whose phases open and close in order.
+#[test]
+fn trace_file_follows_the_trace_event_format() {
+    let dir = std::env::temp_dir().join(format!("planner-trace-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let scn = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/multi_tenant.toml");
+    let trace = dir.join("run.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_planner"))
+        .args(["simulate", scn.to_str().unwrap(), "-q", "--out"])
+        .arg(dir.join("report"))
+        .arg("--trace")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = std::fs::read_to_string(dir.join("report/summary.csv")).unwrap();
+    let finished: u64 = summary
+        .lines()
+        .find_map(|l| l.strip_prefix("requests_finished,"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&trace).unwrap()).unwrap();
+    let events = v["traceEvents"].as_array().unwrap();
+    let num = |e: &serde_json::Value, k: &str| e[k].as_f64().unwrap_or_else(|| panic!("{k}: {e}"));
+    let mut last_end: std::collections::HashMap<u64, f64> = Default::default();
+    let mut open: std::collections::HashMap<(u64, String), f64> = Default::default();
+    let (mut slices, mut tracks) = (0u64, 0u64);
+    for e in events {
+        let ph = e["ph"].as_str().unwrap();
+        assert!(e["name"].is_string() && e["pid"].is_u64(), "{e}");
+        match ph {
+            "M" => assert!(e["args"]["name"].is_string(), "{e}"),
+            "X" => {
+                let (ts, dur) = (num(e, "ts"), num(e, "dur"));
+                assert!(ts >= 0.0 && dur > 0.0, "{e}");
+                let pid = e["pid"].as_u64().unwrap();
+                let prev = last_end.insert(pid, ts + dur).unwrap_or(0.0);
+                assert!(
+                    ts >= prev - 1e-3,
+                    "iterations of replica {pid} overlap: {e}"
+                );
+                assert!(e["args"]["batch_size"].as_u64().unwrap() >= 1, "{e}");
+                slices += 1;
+            }
+            "b" | "e" => {
+                assert_eq!(e["cat"], "request", "{e}");
+                let key = (
+                    e["id"].as_u64().unwrap(),
+                    e["name"].as_str().unwrap().to_string(),
+                );
+                let ts = num(e, "ts");
+                if ph == "b" {
+                    assert!(open.insert(key, ts).is_none(), "opened twice: {e}");
+                    if e["name"].as_str().unwrap().starts_with("request ") {
+                        tracks += 1;
+                    }
+                } else {
+                    let from = open
+                        .remove(&key)
+                        .unwrap_or_else(|| panic!("closed unopened: {e}"));
+                    assert!(ts >= from, "ends before it begins: {e}");
+                }
+            }
+            "i" => assert_eq!(e["cat"], "request"),
+            other => panic!("unexpected phase {other}: {e}"),
+        }
+    }
+    assert!(open.is_empty(), "{} spans never closed", open.len());
+    assert_eq!(tracks, finished);
+    assert!(slices > finished / 10, "{slices} iterations");
+    std::fs::remove_dir_all(&dir).ok();
 }

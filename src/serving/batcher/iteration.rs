@@ -1,0 +1,252 @@
+//! Iteration-level batching, as vLLM's scheduler does it (`vllm/v1/core/sched/scheduler.py`,
+//! `schedule()`, v0.8–0.11): within a token budget of `max_num_batched_tokens`,
+//! 1. running sequences first, oldest first: a decode step each (1 + γ tokens when
+//!    speculating), a prefill its next chunk; when blocks run out, cached blocks nobody uses
+//!    are evicted, then the newest running sequence is preempted (possibly the one asking);
+//! 2. swapped-out sequences come back, before
+//! 3. waiting requests, first come first served, while `max_num_seqs` allows: a request is
+//!    admitted when the free blocks cover its next chunk (prefix-cache hits counted).
+//!
+//! [`Continuous`] runs a waiting prompt whole (vLLM without chunked prefill); [`ChunkedPrefill`]
+//! cuts it to what is left of the budget (Sarathi-Serve, vLLM V1's default).
+
+use super::{Batch, BatchPolicy, Env};
+use crate::cost::iteration::SeqWork;
+use crate::serving::group::{dissolve_group, group_fits, step_group};
+use crate::serving::replica::{Replica, enter, preempt, push_work, reclaim, take_slot};
+use crate::serving::seq::hash_blocks;
+
+/// Continuous (iteration-level) batching with whole prefills.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Continuous;
+
+/// Chunked prefill: decodes first, then prompt chunks filling the budget.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChunkedPrefill;
+
+impl BatchPolicy for Continuous {
+    fn form(&self, rep: &mut Replica, env: &mut Env, batch: &mut Batch) {
+        iteration_level(rep, env, batch, false);
+    }
+}
+
+impl BatchPolicy for ChunkedPrefill {
+    fn form(&self, rep: &mut Replica, env: &mut Env, batch: &mut Batch) {
+        iteration_level(rep, env, batch, true);
+    }
+}
+
+/// The three phases within one token budget.
+fn iteration_level(rep: &mut Replica, env: &mut Env, batch: &mut Batch, chunked: bool) {
+    let mut budget = env.cfg.max_num_batched_tokens;
+    step_running(rep, env, batch, &mut budget);
+    resume_swapped(rep, env, batch, &mut budget);
+    admit_waiting(rep, env, batch, &mut budget, chunked);
+}
+
+/// Phase 1, running sequences, oldest first. The group steps at once when it and every solo
+/// sequence fit whole in the budget and the free blocks (then no one is cut short or
+/// preempted, so order does not matter); otherwise the group is dissolved and everyone is
+/// handled one by one, in order.
+fn step_running(rep: &mut Replica, env: &mut Env, batch: &mut Batch, budget: &mut u32) {
+    let gamma = env.spec.map_or(0, |sp| sp.num_tokens);
+    if rep.group.members > 0 && !group_fits(rep, *budget) {
+        dissolve_group(rep);
+    }
+    if rep.group.members > 0 {
+        step_group(rep);
+        *budget -= rep.group.members;
+        rep.decodes += rep.group.members;
+        rep.decode_context += rep.group.held + rep.group.shared;
+        batch.decode_tokens += rep.group.members;
+        batch.sampled += rep.group.members;
+    }
+    let mut i = 0;
+    while i < rep.solo.len() {
+        let slot = rep.solo[i];
+        let s = &rep.seqs[slot as usize];
+        let remaining = s.prefill_target - s.prefilled;
+        let need = if remaining > 0 {
+            remaining.min(*budget)
+        } else {
+            (1 + gamma).min(*budget)
+        };
+        if need == 0 {
+            rep.seqs[slot as usize].scheduled = 0;
+            i += 1;
+            continue;
+        }
+        let context = s.cached.shared + rep.alloc.tokens(slot);
+        // Append, evicting cached blocks nobody uses, or preempt the newest sequence
+        // (possibly this one) until it fits; a failed append changes nothing. (Only without
+        // a group: group_fits.)
+        let mut self_preempted = false;
+        while let Err(e) = rep.alloc.append(slot, need) {
+            if reclaim(rep, e.needed) {
+                continue;
+            }
+            let victim = rep.solo.len() - 1;
+            preempt(
+                rep,
+                env.cfg.preemption,
+                env.kv_bytes_per_token,
+                env.cost,
+                env.max_len,
+            );
+            batch.preemptions += 1;
+            if victim == i {
+                self_preempted = true;
+                break;
+            }
+        }
+        if self_preempted {
+            break;
+        }
+        rep.seqs[slot as usize].scheduled = need;
+        *budget -= need;
+        push_work(rep, env.aggregate, context, need);
+        if remaining > 0 {
+            batch.prefill_tokens += need;
+            if need == remaining {
+                batch.sampled += 1;
+            }
+            if env.spec.is_some() {
+                rep.draft_chunks.push(SeqWork {
+                    context,
+                    tokens: need,
+                });
+            }
+        } else {
+            batch.decode_tokens += need;
+            batch.sampled += need;
+            if need > 1 {
+                draw_acceptance(rep, env, batch, slot, need, context);
+            }
+        }
+        i += 1;
+    }
+}
+
+/// A decode step verifying `need − 1` draft tokens: how many the target accepts.
+fn draw_acceptance(
+    rep: &mut Replica,
+    env: &mut Env,
+    batch: &mut Batch,
+    slot: u32,
+    need: u32,
+    context: u32,
+) {
+    let (Some(sp), Some(rng)) = (env.spec, env.accept_rng.as_deref_mut()) else {
+        return;
+    };
+    let s = &mut rep.seqs[slot as usize];
+    s.draft.drafted = need - 1;
+    s.draft.accepted = sp.acceptance.accepted(s.draft.drafted, s.draft.alpha, rng);
+    batch.spec_drafted += s.draft.drafted;
+    batch.spec_accepted += s.draft.accepted;
+    batch.spec_verified += 1;
+    batch.draft_steps = batch.draft_steps.max(s.draft.drafted);
+    rep.draft_contexts.push(context);
+}
+
+/// Phase 2: swapped-out sequences come back before new ones (their KV copied back over PCIe).
+fn resume_swapped(rep: &mut Replica, env: &mut Env, batch: &mut Batch, budget: &mut u32) {
+    while let Some(s) = rep.swapped.front() {
+        if rep.running.len() >= env.cfg.max_num_seqs as usize || *budget == 0 {
+            break;
+        }
+        let blocks = rep.alloc.blocks_needed(0, s.swapped_tokens + 1);
+        if !reclaim(rep, blocks) {
+            break;
+        }
+        let mut s = rep.swapped.pop_front().expect("front exists");
+        let slot = take_slot(rep);
+        let _ = rep.alloc.append(slot, s.swapped_tokens);
+        rep.extra_seconds += env
+            .cost
+            .swap_seconds(s.swapped_tokens as f64 * env.kv_bytes_per_token);
+        let context = s.swapped_tokens;
+        s.swapped_tokens = 0;
+        let _ = rep.alloc.append(slot, 1);
+        s.scheduled = 1;
+        *budget -= 1;
+        push_work(rep, env.aggregate, context, 1);
+        batch.decode_tokens += 1;
+        batch.sampled += 1;
+        enter(rep, s, slot, env.max_len);
+    }
+}
+
+/// Phase 3: waiting requests, first come first served, each admitted when the free blocks
+/// (and the cached blocks nobody uses) cover its next chunk.
+fn admit_waiting(
+    rep: &mut Replica,
+    env: &mut Env,
+    batch: &mut Batch,
+    budget: &mut u32,
+    chunked: bool,
+) {
+    let cfg = env.cfg;
+    let bs = cfg.block_size;
+    while rep.running.len() < cfg.max_num_seqs as usize && *budget > 0 && rep.swapped.is_empty() {
+        let Some(s) = rep.waiting.front_mut() else {
+            break;
+        };
+        hash_blocks(s, env.caching, cfg, env.content);
+        let s = &*s;
+        // Prefix hits: the leading cached blocks of what it must prefill, leaving at least
+        // one token to compute (its logits give the next token).
+        let (mut hits, mut pinned) = (0u32, 0u32);
+        if let Some(h) = &s.cached.hashes {
+            let max = ((s.prefill_target - 1) / bs) as usize;
+            let probe = rep.cache.probe(&h[..max.min(h.len())]);
+            hits = probe.hits as u32;
+            pinned = probe.unheld;
+        }
+        let remaining = s.prefill_target - s.prefilled - hits * bs;
+        // Without chunking a prompt runs whole; one longer than the whole budget (a recompute
+        // of prompt + output) is chunked anyway, or it could never run.
+        let whole = !chunked && remaining <= cfg.max_num_batched_tokens;
+        let chunk = if whole {
+            remaining
+        } else {
+            remaining.min(*budget)
+        };
+        if chunk > *budget {
+            break;
+        }
+        // The hit blocks that nobody else uses stop being evictable.
+        let blocks = rep.alloc.blocks_needed(0, chunk);
+        if rep.alloc.free_blocks() + rep.cache.evictable_blocks() < blocks + pinned {
+            break;
+        }
+        let mut s = rep.waiting.pop_front().expect("front exists");
+        if let Some(h) = &s.cached.hashes {
+            rep.cache.acquire(&h[..hits as usize]);
+        }
+        let cached = hits * bs;
+        s.cached.shared = cached;
+        s.prefilled = cached;
+        s.cached.first_hits.get_or_insert(cached);
+        rep.prefix_lookup += s.prefill_target;
+        rep.prefix_hits += cached;
+        reclaim(rep, blocks);
+        let slot = take_slot(rep);
+        let _ = rep.alloc.append(slot, chunk);
+        s.first_scheduled.get_or_insert(env.now);
+        s.scheduled = chunk;
+        *budget -= chunk;
+        push_work(rep, env.aggregate, cached, chunk);
+        if env.spec.is_some() {
+            rep.draft_chunks.push(SeqWork {
+                context: cached,
+                tokens: chunk,
+            });
+        }
+        batch.prefill_tokens += chunk;
+        if chunk == remaining {
+            batch.sampled += 1;
+        }
+        enter(rep, s, slot, env.max_len);
+    }
+}

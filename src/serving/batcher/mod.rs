@@ -1,0 +1,82 @@
+//! Batch policies: how a replica forms its next batch. Each scheduler is one policy behind
+//! [`BatchPolicy`]: it chooses who runs with how many tokens, admits, allocates KV blocks and
+//! preempts as the engine it models does, writing the batch's work into the replica's work
+//! lists and its counts into a [`Batch`]; the engine then prices the batch with the cost
+//! model and applies its end ([`super::engine`]).
+//!
+//! - [`StaticBatch`]: a batch runs to completion before the next is admitted.
+//! - [`Continuous`]: iteration-level batching, whole prefills (vLLM without chunking).
+//! - [`ChunkedPrefill`]: decodes first, then prompt chunks in the token budget (vLLM V1).
+
+mod iteration;
+mod static_batch;
+
+pub use iteration::{ChunkedPrefill, Continuous};
+pub use static_batch::StaticBatch;
+
+use super::config::{EngineConfig, SchedulerKind};
+use super::replica::Replica;
+use super::spec::SpecRun;
+use crate::cost::iteration::IterationCost;
+use crate::sim::Nanos;
+use rand::rngs::StdRng;
+
+/// The counts of the batch under way, as its policy forms it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Batch {
+    /// Prompt tokens processed (first prefills and recomputes).
+    pub prefill_tokens: u32,
+    /// Decode tokens processed.
+    pub decode_tokens: u32,
+    /// Sequences whose logits are sampled (the LM head's rows).
+    pub sampled: u32,
+    /// Sequences preempted while forming it.
+    pub preemptions: u32,
+    /// Speculative decoding: draft tokens proposed, accepted, and sequences verified.
+    pub spec_drafted: u32,
+    /// See `spec_drafted`.
+    pub spec_accepted: u32,
+    /// See `spec_drafted`.
+    pub spec_verified: u32,
+    /// The most sequential draft steps any sequence takes.
+    pub draft_steps: u32,
+}
+
+/// What a policy may use while forming a batch.
+pub struct Env<'e, 'a> {
+    /// The engine's settings.
+    pub cfg: &'e EngineConfig,
+    /// The cost model (preemption by swap is priced while scheduling).
+    pub cost: &'e IterationCost,
+    /// KV bytes per token per GPU.
+    pub kv_bytes_per_token: f64,
+    /// The model's context limit.
+    pub max_len: u64,
+    /// Decode steps may be priced in aggregate.
+    pub aggregate: bool,
+    /// Speculative decoding, if on.
+    pub spec: Option<&'e SpecRun<'a>>,
+    /// Its accept/reject draws, in scheduling order.
+    pub accept_rng: Option<&'e mut StdRng>,
+    /// Prefix caching is on.
+    pub caching: bool,
+    /// Scratch for block content ids.
+    pub content: &'e mut Vec<u64>,
+    /// The time the batch starts.
+    pub now: Nanos,
+}
+
+/// How a replica forms its next batch.
+pub trait BatchPolicy: Send + Sync {
+    /// Form the next batch on an idle replica (its work lists are empty).
+    fn form(&self, rep: &mut Replica, env: &mut Env, batch: &mut Batch);
+}
+
+/// The policy of a scheduler kind.
+pub fn policy(kind: SchedulerKind) -> Box<dyn BatchPolicy> {
+    match kind {
+        SchedulerKind::Static => Box::new(StaticBatch),
+        SchedulerKind::Continuous => Box::new(Continuous),
+        SchedulerKind::ChunkedPrefill => Box::new(ChunkedPrefill),
+    }
+}

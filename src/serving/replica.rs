@@ -1,0 +1,194 @@
+//! One engine replica: its queues, running set, decode group, KV allocator and prefix cache,
+//! and the operations every batch policy shares (slots, work, preemption, reclaiming cached
+//! blocks).
+
+use super::config::Preemption;
+use super::group::Group;
+use super::seq::{Seq, clamp_len};
+use crate::cost::iteration::{IterationCost, SeqWork};
+use crate::kv::paged::BlockAllocator;
+use crate::kv::prefix::PrefixCache;
+use crate::sim::Nanos;
+use std::collections::VecDeque;
+
+/// A replica.
+pub struct Replica {
+    pub id: u32,
+    pub waiting: VecDeque<Seq>,
+    pub swapped: VecDeque<Seq>,
+    /// Running sequences by slot (valid for the slots in `running`).
+    pub seqs: Vec<Seq>,
+    /// Slots of the running sequences, in order of entry (oldest first).
+    pub running: Vec<u32>,
+    /// The running sequences not in the group, handled one by one, in order of entry. When
+    /// the group is empty it equals `running`.
+    pub solo: Vec<u32>,
+    pub group: Group,
+    pub alloc: BlockAllocator,
+    pub free_slots: Vec<u32>,
+    pub next_slot: u32,
+    pub next_stamp: u64,
+    pub busy: bool,
+    pub started: Nanos,
+    /// Prompt chunks (and, for windowed models, decode steps) of the iteration under way.
+    pub work: Vec<SeqWork>,
+    /// One-token steps of the iteration under way, in aggregate.
+    pub decodes: u32,
+    pub decode_context: u64,
+    pub extra_seconds: f64,
+    /// Σ over running sequences of min(prompt + generated, max_model_len).
+    pub len_sum: u64,
+    /// Scratch: sequences finished by an iteration (stamp, slot) and solos joining the group.
+    pub done: Vec<(u64, u32)>,
+    pub joiners: Vec<u32>,
+    /// Speculative decoding: prompt chunks (for a draft model's prefill) and the contexts of
+    /// the drafting sequences in the iteration under way.
+    pub draft_chunks: Vec<SeqWork>,
+    pub draft_contexts: Vec<u32>,
+    /// Cached blocks; their KV lives in the allocator's slot [`CACHE_SLOT`].
+    pub cache: PrefixCache,
+    pub prefix_lookup: u32,
+    pub prefix_hits: u32,
+}
+
+/// The allocator slot that holds the prefix cache's blocks (full blocks only, so its token
+/// count is the cached block count × the block size).
+pub const CACHE_SLOT: u32 = 0;
+
+impl Replica {
+    /// Replica `id` with `num_blocks` KV blocks of `block_size` tokens.
+    pub fn new(id: u32, num_blocks: u32, block_size: u32) -> Replica {
+        Replica {
+            id,
+            waiting: VecDeque::new(),
+            swapped: VecDeque::new(),
+            seqs: Vec::new(),
+            running: Vec::new(),
+            solo: Vec::new(),
+            group: Group {
+                buckets: vec![Vec::new(); block_size as usize],
+                ..Group::default()
+            },
+            alloc: BlockAllocator::new(num_blocks, block_size),
+            free_slots: Vec::new(),
+            next_slot: CACHE_SLOT + 1,
+            next_stamp: 0,
+            busy: false,
+            started: Nanos::ZERO,
+            work: Vec::new(),
+            decodes: 0,
+            decode_context: 0,
+            extra_seconds: 0.0,
+            len_sum: 0,
+            done: Vec::new(),
+            joiners: Vec::new(),
+            draft_chunks: Vec::new(),
+            draft_contexts: Vec::new(),
+            cache: PrefixCache::new(),
+            prefix_lookup: 0,
+            prefix_hits: 0,
+        }
+    }
+
+    /// Requests waiting, running or swapped out.
+    pub fn load(&self) -> usize {
+        self.waiting.len() + self.running.len() + self.swapped.len()
+    }
+}
+
+/// Make `blocks` blocks free, evicting least recently used cached blocks that no sequence
+/// uses if the free list is short; false (and nothing evicted) if even that is not enough.
+pub fn reclaim(rep: &mut Replica, blocks: u32) -> bool {
+    let free = rep.alloc.free_blocks();
+    if free >= blocks {
+        return true;
+    }
+    if free + rep.cache.evictable_blocks() < blocks {
+        return false;
+    }
+    let evicted = rep.cache.evict(blocks - free);
+    rep.alloc
+        .truncate(CACHE_SLOT, evicted * rep.alloc.block_size());
+    true
+}
+
+/// Give back a sequence's hold on its cached blocks (they stay cached, evictable when no
+/// one else holds them).
+pub fn release_cached(cache: &mut PrefixCache, s: &mut Seq, block_size: u32) {
+    if s.cached.shared > 0
+        && let Some(h) = &s.cached.hashes
+    {
+        let released = cache.release(&h[..(s.cached.shared / block_size) as usize]);
+        debug_assert!(released.is_ok(), "a sequence releases only blocks it holds");
+    }
+    s.cached.shared = 0;
+}
+
+pub fn take_slot(rep: &mut Replica) -> u32 {
+    rep.free_slots.pop().unwrap_or_else(|| {
+        rep.next_slot += 1;
+        rep.next_slot - 1
+    })
+}
+
+/// A one-token step goes into the aggregate where the cost model allows it.
+pub fn push_work(rep: &mut Replica, agg: bool, context: u32, tokens: u32) {
+    if agg && tokens == 1 {
+        rep.decodes += 1;
+        rep.decode_context += context as u64;
+    } else {
+        rep.work.push(SeqWork { context, tokens });
+    }
+}
+
+/// `s` enters the running set (newest) in `slot`, as a solo sequence.
+pub fn enter(rep: &mut Replica, mut s: Seq, slot: u32, max_len: u64) {
+    s.slot = slot;
+    s.stamp = rep.next_stamp;
+    rep.next_stamp += 1;
+    rep.len_sum += clamp_len(&s, max_len);
+    if rep.seqs.len() <= slot as usize {
+        rep.seqs.resize(slot as usize + 1, s.clone());
+    }
+    rep.seqs[slot as usize] = s;
+    rep.running.push(slot);
+    rep.solo.push(slot);
+}
+
+/// Preempt the newest running sequence (the group is empty, so `solo` is `running`):
+/// recompute frees its blocks and requeues it at the front with a prefill of everything it
+/// had; swap copies its KV to host memory (PCIe time charged to this iteration) and parks it
+/// until blocks free up.
+pub fn preempt(
+    rep: &mut Replica,
+    mode: Preemption,
+    kv_bpt: f64,
+    cost: &IterationCost,
+    max_len: u64,
+) {
+    debug_assert_eq!(rep.group.members, 0);
+    let slot = rep.running.pop().expect("a running sequence to preempt");
+    rep.solo.pop();
+    let mut s = rep.seqs[slot as usize].clone();
+    rep.len_sum -= clamp_len(&s, max_len);
+    let held = s.cached.shared + rep.alloc.tokens(slot);
+    rep.alloc.free(slot);
+    release_cached(&mut rep.cache, &mut s, rep.alloc.block_size());
+    rep.free_slots.push(slot);
+    s.slot = u32::MAX;
+    s.scheduled = 0;
+    s.preemptions += 1;
+    let in_prefill = s.prefilled < s.prefill_target;
+    match mode {
+        Preemption::Swap if !in_prefill => {
+            rep.extra_seconds += cost.swap_seconds(held as f64 * kv_bpt);
+            s.swapped_tokens = held;
+            rep.swapped.push_back(s);
+        }
+        _ => {
+            s.prefilled = 0;
+            s.prefill_target = s.req.prompt_tokens + s.generated;
+            rep.waiting.push_front(s);
+        }
+    }
+}
