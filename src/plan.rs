@@ -29,7 +29,7 @@ use crate::report::Staged;
 use crate::report::png::{Chart, Mark, RefLine, Series, render_chart};
 use crate::report::table::{self, Kind, TableFormat, TableWriter};
 use crate::scenario::{Scenario, SloMetric, line_of};
-use crate::simulate::{SimOptions, SimSummary, prepare, simulate};
+use crate::simulate::{RunSummary, SimOptions, prepare, simulate};
 use crate::workload::{ArrivalProcess, WorkloadSource};
 use anyhow::{Context, anyhow, bail};
 use rayon::prelude::*;
@@ -560,7 +560,7 @@ fn evaluate(
         }
         WorkloadSource::Trace { time_scale, .. } => *time_scale = load,
     }
-    let sum: SimSummary = simulate(
+    let sum: RunSummary = simulate(
         &s,
         prepared,
         &SimOptions {
@@ -574,9 +574,14 @@ fn evaluate(
         failed = Some(format!("{} requests refused", sum.rejected));
     }
     if failed.is_none()
-        && let Some((name, value, limit, _)) = sum.slo.iter().find(|r| !r.3)
+        && let Some(v) = sum.slo.iter().find(|v| !v.met)
     {
-        failed = Some(format!("{name} {value:.3} ms > {limit} ms"));
+        failed = Some(format!(
+            "{} {:.3} ms > {} ms",
+            v.name(),
+            v.measured_ms,
+            v.limit_ms
+        ));
     }
     Ok(Eval {
         point: Point {

@@ -182,8 +182,11 @@ pub fn sweep(scn: &Scenario, rates: &[f64], gammas: &[u32]) -> anyhow::Result<Sw
                 ttft_p50_ms: s.ttft.p50 * 1e3,
                 throughput_tps: s.output_tokens as f64 / s.duration_s,
                 mean_batch: s.mean_batch_size,
-                acceptance_rate: (gi > 0)
-                    .then(|| s.spec_accepted as f64 / s.spec_drafted.max(1) as f64),
+                acceptance_rate: s
+                    .spec
+                    .as_ref()
+                    .filter(|_| gi > 0)
+                    .map(|sp| sp.accepted as f64 / sp.drafted.max(1) as f64),
                 // Filled in below, against the baseline at the same load.
                 tpot_speedup: f64::NAN,
                 throughput_ratio: f64::NAN,

@@ -7,6 +7,20 @@
 //!
 //! Per-request values are kept as f32 for exact percentiles (16 bytes per request); ITL, with
 //! one value per token, goes into a log-bucketed histogram (0.5 % relative resolution).
+//!
+//! ```text
+//! recorder   Recorder: the engine's observer, keeps samples and counters
+//! summary    RunSummary: the typed result, and its rows / text
+//! timeline   batch size and KV blocks over time (the charts' data)
+//! (here)     quantiles: exact, and of the log histogram
+//! ```
+
+pub mod recorder;
+pub mod summary;
+pub mod timeline;
+
+pub use recorder::Recorder;
+pub use summary::{RunSummary, SloVerdict};
 
 use serde::Serialize;
 

@@ -4,6 +4,7 @@
 
 pub mod charts;
 pub mod png;
+pub mod run_tables;
 pub mod table;
 pub mod trace;
 

@@ -87,6 +87,42 @@ pub struct RequestDone {
     pub cached_tokens: u32,
 }
 
+/// A finished request's latencies, seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Latencies {
+    /// Arrival to first scheduled.
+    pub queue: f64,
+    /// Arrival to first token.
+    pub ttft: f64,
+    /// Per output token after the first ((e2e − ttft) / (output − 1)); 0 with one token.
+    pub tpot: f64,
+    /// Arrival to last token.
+    pub e2e: f64,
+}
+
+impl RequestDone {
+    /// Its latencies, if it finished.
+    pub fn latencies(&self) -> Option<Latencies> {
+        if self.outcome != Outcome::Finished {
+            return None;
+        }
+        let r = &self.req;
+        let secs = |t: Nanos| t.saturating_sub(r.arrival).as_secs_f64();
+        let (ttft, e2e) = (secs(self.first_token), secs(self.last_token));
+        let tpot = if r.output_tokens > 1 {
+            (e2e - ttft) / (r.output_tokens - 1) as f64
+        } else {
+            0.0
+        };
+        Some(Latencies {
+            queue: secs(self.first_scheduled),
+            ttft,
+            tpot,
+            e2e,
+        })
+    }
+}
+
 /// One iteration of one replica.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct IterationDone {

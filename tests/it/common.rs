@@ -2,7 +2,7 @@
 
 use planner::catalog::Catalog;
 use planner::scenario::Scenario;
-use planner::simulate::{SimOptions, SimSummary, prepare, simulate};
+use planner::simulate::{RunSummary, SimOptions, prepare, simulate};
 use std::path::Path;
 
 /// A scenario from text, as if it were `scenarios/test.toml` (relative paths resolve there).
@@ -16,7 +16,7 @@ pub fn scenario(text: &str) -> Scenario {
 }
 
 /// Simulate a scenario given as text, writing no files.
-pub fn summary(text: &str) -> SimSummary {
+pub fn summary(text: &str) -> RunSummary {
     let scn = scenario(text);
     let p = prepare(&scn).unwrap();
     simulate(

@@ -297,26 +297,29 @@ fn per_tenant_slo_judges_that_tenants_requests() {
         output = { dist = \"lognormal\", median = 100, sigma = 0.5 }\n\
         [[workload.tenants]]\nname = \"chat\"\nshare = 0.5\nsystem_prompt_tokens = 100\n\
         [[workload.tenants]]\nname = \"docs\"\nshare = 0.5\nsystem_prompt_tokens = 6000\nsystem_prompts = 400\n";
-    let row = |s: &planner::simulate::SimSummary, k: &str| -> f64 {
-        let v = &s
-            .rows
+    let p90 = |s: &planner::simulate::RunSummary, tenant: &str| -> f64 {
+        s.tenants
             .iter()
-            .find(|r| r.0 == k)
-            .unwrap_or_else(|| panic!("{k}"))
-            .1;
-        v.split_whitespace().next().unwrap().parse().unwrap()
+            .find(|t| t.name == tenant)
+            .unwrap()
+            .ttft
+            .p90
+            * 1e3
     };
     let plain = crate::common::summary(base);
-    let (chat, docs) = (
-        row(&plain, "tenant_chat_ttft_p90_ms"),
-        row(&plain, "tenant_docs_ttft_p90_ms"),
-    );
+    let (chat, docs) = (p90(&plain, "chat"), p90(&plain, "docs"));
     assert!(docs > 1.25 * chat, "chat {chat} ms, docs {docs} ms");
     for (limit, met) in [(chat * 1.1, true), (chat * 0.9, false)] {
         let s = crate::common::summary(&format!(
             "{base}[slo.tenants.chat]\nttft_ms = {{ p90 = {limit} }}\n"
         ));
-        assert_eq!(row(&s, "slo_tenant_chat_ttft_p90_ms"), chat);
+        let v = &s.slo[0];
+        assert_eq!(v.name(), "tenant_chat_ttft_p90");
+        assert!(
+            (v.measured_ms - chat).abs() < 1e-9,
+            "{} vs {chat}",
+            v.measured_ms
+        );
         assert_eq!(s.slo_met, met, "limit {limit} ms, chat p90 {chat} ms");
         // The same limit on everyone's p90 is missed: the docs tenant is slower.
         let all = crate::common::summary(&format!("{base}[slo]\nttft_ms = {{ p90 = {limit} }}\n"));

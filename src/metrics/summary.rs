@@ -1,0 +1,369 @@
+//! What a run ends with, as typed data ([`RunSummary`]), and its one renderer into the
+//! `metric,value` summary table and the one-screen text: the figures are computed once, in
+//! [`super::recorder`], and read by plans, sweeps and tests as fields, never parsed back
+//! from text.
+
+use super::Quantiles;
+use crate::kv::{CacheDtype, Isolation};
+use crate::scenario::SloMetric;
+use crate::serving::config::{Router, SchedulerKind};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// One SLO target judged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloVerdict {
+    /// The metric.
+    pub metric: SloMetric,
+    /// 50, 90 or 99.
+    pub percentile: f64,
+    /// Only this tenant's requests (its name); `None`: all.
+    pub tenant: Option<String>,
+    /// The measured percentile, milliseconds.
+    pub measured_ms: f64,
+    /// The limit, milliseconds.
+    pub limit_ms: f64,
+    /// Whether the measured value is within the limit.
+    pub met: bool,
+}
+
+impl SloVerdict {
+    /// Its name in reports: `ttft_p90`, or `tenant_chat_ttft_p90`.
+    pub fn name(&self) -> String {
+        let who = self
+            .tenant
+            .as_ref()
+            .map_or(String::new(), |t| format!("tenant_{t}_"));
+        format!("{who}{}_p{}", self.metric.name(), self.percentile as u32)
+    }
+}
+
+/// Prefix caching's effect over the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrefixSummary {
+    /// Who may share cached blocks.
+    pub isolation: Isolation,
+    /// Prompt tokens admitted (first prefills and recomputes).
+    pub lookup_tokens: u64,
+    /// Of those, found in the cache.
+    pub hit_tokens: u64,
+    /// Prefill FLOPs the hits saved (attention excluded), TFLOP.
+    pub tflop_saved: f64,
+    /// Cached blocks evicted.
+    pub evicted_blocks: u64,
+    /// Blocks cached when the run ended.
+    pub blocks_at_end: u64,
+}
+
+impl PrefixSummary {
+    /// Hit rate by tokens.
+    pub fn hit_rate(&self) -> f64 {
+        self.hit_tokens as f64 / self.lookup_tokens.max(1) as f64
+    }
+}
+
+/// One tenant's figures (finished requests).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantSummary {
+    /// Name.
+    pub name: String,
+    /// Requests finished.
+    pub requests: u64,
+    /// Prompt tokens found cached / prompt tokens.
+    pub prefix_hit_rate: f64,
+    /// TTFT, seconds.
+    pub ttft: Quantiles,
+    /// TPOT, seconds.
+    pub tpot: Quantiles,
+}
+
+/// Speculative decoding over the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecSummary {
+    /// `draft_model`, `ngram` or `head`.
+    pub method: &'static str,
+    /// The draft model's name (method `draft_model`).
+    pub draft_model: Option<String>,
+    /// γ.
+    pub num_tokens: u32,
+    /// The acceptance model's mean α.
+    pub mean_alpha: f64,
+    /// Draft tokens proposed.
+    pub drafted: u64,
+    /// Draft tokens accepted.
+    pub accepted: u64,
+    /// Verifications (each yields accepted + 1 tokens).
+    pub verified: u64,
+}
+
+/// A lenient trace replay's skipped lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceSkipped {
+    /// Lines skipped.
+    pub lines: u64,
+    /// The first one's error.
+    pub first: Option<String>,
+}
+
+/// The numbers a run ends with.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario file.
+    pub scenario_file: PathBuf,
+    /// Seed.
+    pub seed: u64,
+    /// Model name.
+    pub model: String,
+    /// Where the model came from (a file or `built-in:…`).
+    pub model_file: PathBuf,
+    /// GPU name.
+    pub gpu: String,
+    /// Where the GPU came from.
+    pub gpu_file: PathBuf,
+    /// Tensor-parallel degree.
+    pub tp: u32,
+    /// Replicas.
+    pub replicas: u32,
+    /// Batching policy.
+    pub scheduler: SchedulerKind,
+    /// K and V cache types.
+    pub kv_cache: (CacheDtype, CacheDtype),
+    /// KV blocks per replica.
+    pub kv_blocks_per_replica: u32,
+    /// Tokens per block.
+    pub block_size: u32,
+    /// Requests finished.
+    pub finished: u64,
+    /// Requests refused.
+    pub rejected: u64,
+    /// Finished requests that met every SLO.
+    pub good: u64,
+    /// Output tokens produced.
+    pub output_tokens: u64,
+    /// Simulated seconds to the last event.
+    pub duration_s: f64,
+    /// TTFT, seconds.
+    pub ttft: Quantiles,
+    /// TPOT, seconds.
+    pub tpot: Quantiles,
+    /// ITL, seconds.
+    pub itl: Quantiles,
+    /// E2E, seconds.
+    pub e2e: Quantiles,
+    /// Queueing delay, seconds.
+    pub queue: Quantiles,
+    /// Preemptions.
+    pub preemptions: u64,
+    /// Iterations (all replicas).
+    pub iterations: u64,
+    /// Mean sequences per iteration.
+    pub mean_batch_size: f64,
+    /// Mean KV blocks in use per iteration.
+    pub mean_kv_blocks_used: f64,
+    /// Most KV blocks in use.
+    pub peak_kv_blocks_used: u32,
+    /// Mean allocated but unfilled token slots.
+    pub mean_internal_fragmentation_tokens: f64,
+    /// Mean token slots a contiguous max-length reservation would leave unused.
+    pub mean_contiguous_reservation_waste_tokens: f64,
+    /// Each SLO target, in scenario order.
+    pub slo: Vec<SloVerdict>,
+    /// Every SLO met and nothing refused.
+    pub slo_met: bool,
+    /// A lenient trace replay's skipped lines.
+    pub trace_skipped: Option<TraceSkipped>,
+    /// How arrivals were spread.
+    pub router: Router,
+    /// Prefix caching (`None`: off).
+    pub prefix: Option<PrefixSummary>,
+    /// Per tenant, when there are several.
+    pub tenants: Vec<TenantSummary>,
+    /// Speculative decoding, when on.
+    pub spec: Option<SpecSummary>,
+    /// Report folder, if files were written.
+    pub out_dir: Option<PathBuf>,
+}
+
+impl RunSummary {
+    /// Finished requests per second.
+    pub fn request_throughput_rps(&self) -> f64 {
+        self.finished as f64 / self.duration_s
+    }
+
+    /// Output tokens per second.
+    pub fn output_token_throughput_tps(&self) -> f64 {
+        self.output_tokens as f64 / self.duration_s
+    }
+
+    /// Requests per second that met every SLO.
+    pub fn goodput_rps(&self) -> f64 {
+        self.good as f64 / self.duration_s
+    }
+
+    /// The summary table: (metric, value) in report order.
+    pub fn rows(&self) -> Vec<(String, String)> {
+        let mut rows: Vec<(String, String)> = Vec::new();
+        let mut put = |k: &str, v: String| rows.push((k.to_string(), v));
+        put("scenario", self.scenario.clone());
+        put("scenario_file", self.scenario_file.display().to_string());
+        put("seed", self.seed.to_string());
+        put("model", self.model.clone());
+        put("model_file", self.model_file.display().to_string());
+        put("gpu", self.gpu.clone());
+        put("gpu_file", self.gpu_file.display().to_string());
+        put("tp", self.tp.to_string());
+        put("replicas", self.replicas.to_string());
+        put("scheduler", format!("{:?}", self.scheduler));
+        put(
+            "kv_cache",
+            format!("{}/{}", self.kv_cache.0, self.kv_cache.1),
+        );
+        put(
+            "kv_blocks_per_replica",
+            self.kv_blocks_per_replica.to_string(),
+        );
+        put(
+            "kv_tokens_per_replica",
+            (self.kv_blocks_per_replica as u64 * self.block_size as u64).to_string(),
+        );
+        put("requests_finished", self.finished.to_string());
+        put("requests_rejected", self.rejected.to_string());
+        put("duration_s", format!("{:.3}", self.duration_s));
+        put(
+            "request_throughput_rps",
+            format!("{:.4}", self.request_throughput_rps()),
+        );
+        put(
+            "output_token_throughput_tps",
+            format!("{:.2}", self.output_token_throughput_tps()),
+        );
+        put("goodput_rps", format!("{:.4}", self.goodput_rps()));
+        for (name, q) in [
+            ("ttft", self.ttft),
+            ("tpot", self.tpot),
+            ("itl", self.itl),
+            ("e2e", self.e2e),
+            ("queue", self.queue),
+        ] {
+            for (p, v) in [
+                ("p50", q.p50),
+                ("p90", q.p90),
+                ("p99", q.p99),
+                ("mean", q.mean),
+            ] {
+                if name == "itl" && p == "mean" {
+                    continue;
+                }
+                put(&format!("{name}_{p}_ms"), format!("{:.3}", v * 1e3));
+            }
+        }
+        put("preemptions", self.preemptions.to_string());
+        put("iterations", self.iterations.to_string());
+        put("mean_batch_size", format!("{:.2}", self.mean_batch_size));
+        put(
+            "mean_kv_blocks_used",
+            format!("{:.1}", self.mean_kv_blocks_used),
+        );
+        put("peak_kv_blocks_used", self.peak_kv_blocks_used.to_string());
+        put(
+            "mean_internal_fragmentation_tokens",
+            format!("{:.1}", self.mean_internal_fragmentation_tokens),
+        );
+        put(
+            "mean_contiguous_reservation_waste_tokens",
+            format!("{:.1}", self.mean_contiguous_reservation_waste_tokens),
+        );
+        for v in &self.slo {
+            put(
+                &format!("slo_{}_ms", v.name()),
+                format!(
+                    "{:.3} (limit {}, {})",
+                    v.measured_ms,
+                    v.limit_ms,
+                    if v.met { "met" } else { "missed" }
+                ),
+            );
+        }
+        if let Some(t) = &self.trace_skipped {
+            put("trace_lines_skipped", t.lines.to_string());
+            if let Some(e) = &t.first {
+                put("trace_first_skipped", e.clone());
+            }
+        }
+        put("router", self.router.name().to_string());
+        put(
+            "prefix_caching",
+            match &self.prefix {
+                None => "off".to_string(),
+                Some(p) => match p.isolation {
+                    Isolation::PerTenant => "on, per tenant".to_string(),
+                    Isolation::Shared => "on, SHARED across tenants (no isolation)".to_string(),
+                },
+            },
+        );
+        if let Some(p) = &self.prefix {
+            put("prefix_cache_hit_rate", format!("{:.4}", p.hit_rate()));
+            put("prefill_tokens_saved", p.hit_tokens.to_string());
+            put(
+                "prefill_tflop_saved_excl_attention",
+                format!("{:.1}", p.tflop_saved),
+            );
+            put("prefix_cache_evicted_blocks", p.evicted_blocks.to_string());
+            put("prefix_cache_blocks_at_end", p.blocks_at_end.to_string());
+        }
+        for t in &self.tenants {
+            let name = &t.name;
+            put(&format!("tenant_{name}_requests"), t.requests.to_string());
+            put(
+                &format!("tenant_{name}_prefix_hit_rate"),
+                format!("{:.4}", t.prefix_hit_rate),
+            );
+            put(
+                &format!("tenant_{name}_ttft_p50_ms"),
+                format!("{:.3}", t.ttft.p50 * 1e3),
+            );
+            put(
+                &format!("tenant_{name}_ttft_p90_ms"),
+                format!("{:.3}", t.ttft.p90 * 1e3),
+            );
+            put(
+                &format!("tenant_{name}_tpot_p50_ms"),
+                format!("{:.3}", t.tpot.p50 * 1e3),
+            );
+        }
+        if let Some(sp) = &self.spec {
+            put("spec_method", sp.method.to_string());
+            if let Some(d) = &sp.draft_model {
+                put("spec_draft_model", d.clone());
+            }
+            put("spec_num_tokens", sp.num_tokens.to_string());
+            put("spec_mean_alpha", format!("{:.4}", sp.mean_alpha));
+            put("spec_draft_tokens", sp.drafted.to_string());
+            put("spec_accepted_tokens", sp.accepted.to_string());
+            put(
+                "spec_acceptance_rate",
+                format!("{:.4}", sp.accepted as f64 / sp.drafted.max(1) as f64),
+            );
+            put(
+                "spec_mean_tokens_per_verification",
+                format!(
+                    "{:.4}",
+                    (sp.accepted + sp.verified) as f64 / sp.verified.max(1) as f64
+                ),
+            );
+        }
+        put("slo_met", self.slo_met.to_string());
+        rows
+    }
+
+    /// A one-screen summary.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        for (k, v) in self.rows() {
+            let _ = writeln!(s, "{k:<42} {v}");
+        }
+        s
+    }
+}
