@@ -354,18 +354,24 @@ impl PlanSpec {
                 )
             );
         }
-        // An axis inside another axis's table would be set and removed by turns.
-        for outer in raw_axes.keys() {
+        // An axis inside another axis's table needs that table to stay a table: the outer
+        // axis may only turn it "on" or "off".
+        for (outer, v) in &raw_axes {
+            let toggles = expand(v).is_ok_and(|vs| {
+                vs.iter()
+                    .all(|x| matches!(x.as_str(), Some("on") | Some("off")))
+            });
             if let Some(inner) = raw_axes
                 .keys()
                 .find(|k| k.starts_with(&format!("{outer}.")))
+                && !toggles
             {
                 return Err(err(
                     &format!("axes.{inner}"),
                     &raw_axes[inner],
                     &format!(
-                        "lies inside the axis \"{outer}\", which sets that whole table: \
-                         keep one of the two"
+                        "lies inside the axis \"{outer}\", which replaces that whole table: \
+                         give \"{outer}\" only \"on\"/\"off\", or keep one of the two axes"
                     ),
                 ));
             }

@@ -280,9 +280,19 @@ fn plan_axes_inside_another_axis_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("plan.axes.engine.max_num_seqs = [8]: lies inside the axis \"engine\""),
+        e.contains("plan.axes.engine.max_num_seqs = [8]: lies inside the axis \"engine\", which replaces that whole table"),
         "{e}"
     );
+    // Turning the table on and off beside an axis inside it is fine.
+    let text = format!(
+        "{BASE}[engine.speculative]\nmethod = \"ngram\"\nnum_speculative_tokens = 4\n\
+         acceptance = 0.7\n[slo]\nttft_ms = {{ p90 = 500 }}\n[plan]\ntarget_rate = 1.0\n\
+         [plan.axes]\n\"engine.speculative\" = [\"on\", \"off\"]\n\
+         \"engine.speculative.num_speculative_tokens\" = [2, 4]\n"
+    );
+    std::fs::write(&f, text).unwrap();
+    let spec = planner::plan::PlanSpec::load(&f, &Catalog::builtin()).unwrap();
+    assert_eq!(spec.configs, 4);
     std::fs::remove_dir_all(&dir).ok();
 }
 
