@@ -55,6 +55,9 @@ pub mod fidelity;
 
 pub mod simulate;
 
+/// The sweep engine `plan` and `speculate` share: grids, journals, parallel runs.
+pub mod sweep;
+
 /// `planner plan`: capacity planning over a grid of configurations.
 pub mod plan;
 pub mod speculate;

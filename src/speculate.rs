@@ -8,8 +8,8 @@ use crate::report::png::{Chart, Mark, RefLine, Series, render_chart};
 use crate::report::table::{self, Kind, TableFormat, TableWriter};
 use crate::scenario::Scenario;
 use crate::simulate::{Prepared, SimOptions, prepare, simulate};
-use crate::workload::{ArrivalProcess, WorkloadSource};
-use rayon::prelude::*;
+use crate::sweep::parallel::map_in_order;
+use crate::sweep::{Load, set_load};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -101,16 +101,10 @@ impl Sweep {
     }
 }
 
-/// `scn` with Poisson/gamma/constant arrivals at `rate` and speculation at `gamma` (0: off).
+/// `scn` with its arrivals at `rate` and speculation at `gamma` (0: off).
 fn variant(scn: &Scenario, rate: f64, gamma: u32) -> Scenario {
     let mut s = scn.clone();
-    if let WorkloadSource::Synthetic { arrival, .. } = &mut s.workload.source {
-        *arrival = match *arrival {
-            ArrivalProcess::Poisson { .. } => ArrivalProcess::Poisson { rate },
-            ArrivalProcess::Gamma { cv, .. } => ArrivalProcess::Gamma { rate, cv },
-            ArrivalProcess::Constant { .. } => ArrivalProcess::Constant { rate },
-        };
-    }
+    set_load(&mut s, rate);
     if gamma == 0 {
         s.engine.speculative = None;
         s.draft = None;
@@ -122,13 +116,9 @@ fn variant(scn: &Scenario, rate: f64, gamma: u32) -> Scenario {
 
 /// The scenario's offered load (requests per second).
 pub fn scenario_rate(scn: &Scenario) -> anyhow::Result<f64> {
-    match &scn.workload.source {
-        WorkloadSource::Synthetic { arrival, .. } => Ok(match *arrival {
-            ArrivalProcess::Poisson { rate }
-            | ArrivalProcess::Gamma { rate, .. }
-            | ArrivalProcess::Constant { rate } => rate,
-        }),
-        _ => anyhow::bail!(
+    match Load::of(scn) {
+        Load::Rate(rate) => Ok(rate),
+        Load::TimeScale(_) => anyhow::bail!(
             "{}: `speculate` sweeps the arrival rate of a synthetic workload; this one replays a trace",
             scn.path.display()
         ),
@@ -163,9 +153,8 @@ pub fn sweep(scn: &Scenario, rates: &[f64], gammas: &[u32]) -> anyhow::Result<Sw
     let points: Vec<(usize, usize)> = (0..rates.len())
         .flat_map(|ri| (0..all_g.len()).map(move |gi| (ri, gi)))
         .collect();
-    let rows: Vec<anyhow::Result<SweepRow>> = points
-        .par_iter()
-        .map(|&(ri, gi)| {
+    let rows: Vec<anyhow::Result<SweepRow>> =
+        map_in_order(&points, false, "points", |&(ri, gi)| {
             let v = variant(scn, rates[ri], all_g[gi]);
             let s = simulate(
                 &v,
@@ -191,8 +180,7 @@ pub fn sweep(scn: &Scenario, rates: &[f64], gammas: &[u32]) -> anyhow::Result<Sw
                 tpot_speedup: f64::NAN,
                 throughput_ratio: f64::NAN,
             })
-        })
-        .collect();
+        });
     let mut rows = rows.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
     let mut base = (f64::NAN, f64::NAN);
     for r in &mut rows {

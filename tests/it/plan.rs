@@ -201,7 +201,7 @@ fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
         // The scenario without [plan], with configuration i's values written in.
         let mut table: toml::Table = toml::from_str(PLAN).unwrap();
         table.remove("plan");
-        for (k, v) in spec.axes.iter().zip(spec.values(i)) {
+        for (k, v) in spec.grid.axes.iter().zip(spec.values(i)) {
             let (t, key) = k.key.split_once('.').unwrap();
             table[t]
                 .as_table_mut()

@@ -1,0 +1,295 @@
+//! Evaluating one configuration: simulate at the target, search the capacity within the SLOs
+//! per seed (double or halve from the target, then bisect), price it, judge it within the
+//! cost model's error band.
+
+use super::result::{Band, Capacity, ConfigResult, Evaluated, Outcome, Verdict};
+use super::{PlanSpec, Point, fmt_num};
+use crate::scenario::Scenario;
+use crate::simulate::{Prepared, RunSummary, SimOptions, prepare, simulate};
+use crate::sweep::set_load;
+
+/// What one simulation said.
+#[derive(Clone)]
+pub(super) struct Eval {
+    point: Point,
+    output_tps: f64,
+    /// The first failed SLO or refusal, if any.
+    failed: Option<String>,
+}
+
+fn evaluate(scn: &Scenario, prepared: &Prepared, load: f64, seed: u64) -> anyhow::Result<Eval> {
+    let mut s = scn.clone();
+    set_load(&mut s, load);
+    let sum: RunSummary = simulate(
+        &s,
+        prepared,
+        &SimOptions {
+            no_files: true,
+            seed: Some(seed),
+            ..Default::default()
+        },
+    )?;
+    let mut failed = None;
+    if sum.rejected > 0 {
+        failed = Some(format!("{} requests refused", sum.rejected));
+    }
+    if failed.is_none()
+        && let Some(v) = sum.slo.iter().find(|v| !v.met)
+    {
+        failed = Some(format!(
+            "{} {:.3} ms > {} ms",
+            v.name(),
+            v.measured_ms,
+            v.limit_ms
+        ));
+    }
+    Ok(Eval {
+        point: Point {
+            load,
+            throughput_rps: sum.finished as f64 / sum.duration_s.max(1e-9),
+            ttft_p90_ms: sum.ttft.p90 * 1e3,
+            tpot_p90_ms: sum.tpot.p90 * 1e3,
+            met: sum.slo_met,
+        },
+        output_tps: sum.output_tokens as f64 / sum.duration_s.max(1e-9),
+        failed,
+    })
+}
+
+/// The highest load within the SLOs for one seed: (capacity, whether the search hit its
+/// ceiling, the eval at capacity, the eval at the target, every point).
+struct Search {
+    capacity: f64,
+    at_ceiling: bool,
+    best: Option<Eval>,
+    target: Eval,
+    points: Vec<Point>,
+}
+
+fn search(
+    scn: &Scenario,
+    prepared: &Prepared,
+    target: f64,
+    seed: u64,
+    steps: u32,
+) -> anyhow::Result<Search> {
+    let mut points = Vec::new();
+    let mut run = |load: f64| -> anyhow::Result<Eval> {
+        let e = evaluate(scn, prepared, load, seed)?;
+        points.push(e.point.clone());
+        Ok(e)
+    };
+    let at_target = run(target)?;
+    let (mut lo, mut hi): (Option<(f64, Eval)>, Option<f64>) = (None, None);
+    let mut at_ceiling = false;
+    if at_target.point.met {
+        let mut x = target;
+        let mut last = None;
+        for _ in 0..4 {
+            x *= 2.0;
+            let e = run(x)?;
+            if e.point.met {
+                last = Some((x, e));
+            } else {
+                hi = Some(x);
+                break;
+            }
+        }
+        at_ceiling = hi.is_none();
+        lo = last.or(Some((target, at_target.clone())));
+    } else {
+        let mut x = target;
+        hi = Some(target);
+        for _ in 0..6 {
+            x /= 2.0;
+            let e = run(x)?;
+            if e.point.met {
+                lo = Some((x, e));
+                break;
+            }
+            hi = Some(x);
+        }
+    }
+    if let (Some((mut l, mut le)), Some(mut h)) = (lo.take(), hi) {
+        for _ in 0..steps {
+            let mid = 0.5 * (l + h);
+            let e = run(mid)?;
+            if e.point.met {
+                (l, le) = (mid, e);
+            } else {
+                h = mid;
+            }
+        }
+        lo = Some((l, le));
+    }
+    let (capacity, best) = match lo {
+        Some((l, e)) => (l, Some(e)),
+        None => (0.0, None),
+    };
+    Ok(Search {
+        capacity,
+        at_ceiling,
+        best,
+        target: at_target,
+        points,
+    })
+}
+
+/// Evaluate configuration `i`.
+pub fn evaluate_config(spec: &PlanSpec, i: usize) -> ConfigResult {
+    let label = spec.label(i);
+    let table = spec.grid.configure(&spec.base, i);
+    let invalid = |reason: String| ConfigResult {
+        index: i,
+        label: label.clone(),
+        outcome: Outcome::Invalid { reason },
+        points: Vec::new(),
+    };
+    let text = match toml::to_string(&table) {
+        Ok(t) => t,
+        Err(e) => return invalid(e.to_string()),
+    };
+    let mut scn = match Scenario::from_str(&text, &spec.path, &spec.catalog) {
+        Ok(s) => s,
+        Err(
+            crate::scenario::ScenarioError::Invalid {
+                key, value, rule, ..
+            }
+            | crate::scenario::ScenarioError::UnknownKey {
+                key, value, rule, ..
+            },
+        ) => return invalid(format!("{key} = {value}: {rule}")),
+        // The toml crate's message points into the generated text; its last line says what.
+        Err(crate::scenario::ScenarioError::Toml { message, .. }) => {
+            let what = message.lines().rev().find(|l| !l.trim().is_empty());
+            return invalid(format!(
+                "not a valid scenario: {}",
+                what.unwrap_or(&message).trim()
+            ));
+        }
+        Err(e) => return invalid(e.to_string()),
+    };
+    if let Some(n) = spec.requests {
+        scn.workload.num_requests = Some(n);
+    }
+    let prepared = match prepare(&scn) {
+        Ok(p) => p,
+        Err(e) => return invalid(format!("does not fit: {e}")),
+    };
+    let gpus = scn.tp * scn.replicas;
+    let usd_per_hour = scn.gpu.usd_per_hour * gpus as f64;
+    let mut searches = Vec::new();
+    for &seed in &spec.seeds {
+        match search(&scn, &prepared, spec.target, seed, spec.bisect_steps) {
+            Ok(s) => searches.push(s),
+            Err(e) => return invalid(format!("simulation failed: {e}")),
+        }
+    }
+    let band = match spec.cost_model_error {
+        None => None,
+        Some(e) => match band(spec, &scn, &prepared, e) {
+            Ok(b) => Some(b),
+            Err(x) => return invalid(format!("simulation failed: {x}")),
+        },
+    };
+    ConfigResult {
+        index: i,
+        label,
+        points: searches[0].points.clone(),
+        outcome: Outcome::Evaluated(judge(spec, &searches, gpus, usd_per_hour, band)),
+    }
+}
+
+/// The verdict at the target with every iteration `e` faster and `e` slower (first seed).
+fn band(spec: &PlanSpec, scn: &Scenario, prepared: &Prepared, e: f64) -> anyhow::Result<Band> {
+    let verdict = |f: f64| -> anyhow::Result<bool> {
+        let p = Prepared {
+            num_blocks: prepared.num_blocks,
+            kv_bytes_per_token: prepared.kv_bytes_per_token,
+            budget: prepared.budget.clone(),
+            cost: prepared.cost.scaled(f),
+            draft_cost: prepared.draft_cost.as_ref().map(|c| c.scaled(f)),
+        };
+        Ok(evaluate(scn, &p, spec.target, spec.seeds[0])?.point.met)
+    };
+    Ok(if verdict(1.0 - e)? == verdict(1.0 + e)? {
+        Band::Holds
+    } else {
+        Band::Flips { percent: e * 100.0 }
+    })
+}
+
+/// A configuration's result from its searches (one per seed).
+fn judge(
+    spec: &PlanSpec,
+    searches: &[Search],
+    gpus: u32,
+    usd_per_hour: f64,
+    band: Option<Band>,
+) -> Evaluated {
+    let met: Vec<bool> = searches.iter().map(|s| s.target.point.met).collect();
+    let verdict = if met.iter().all(|&m| m) {
+        Verdict::Meets
+    } else if met.iter().any(|&m| m) {
+        Verdict::Flips
+    } else {
+        Verdict::Misses
+    };
+    // The median seed's capacity (the lower middle for an even count).
+    let mut order: Vec<usize> = (0..searches.len()).collect();
+    order.sort_by(|&a, &b| searches[a].capacity.total_cmp(&searches[b].capacity));
+    let mid = &searches[order[(order.len() - 1) / 2]];
+    let (per_m, per_1k) = match &mid.best {
+        Some(e) if e.output_tps > 0.0 => (
+            Some(usd_per_hour / (e.output_tps * 3600.0) * 1e6),
+            Some(usd_per_hour / (e.point.throughput_rps * 3600.0) * 1e3),
+        ),
+        _ => (None, None),
+    };
+    let first = &searches[0];
+    Evaluated {
+        gpus,
+        usd_per_hour,
+        verdict,
+        band,
+        capacity: Capacity {
+            median: mid.capacity,
+            min: searches[order[0]].capacity,
+            max: searches[order[order.len() - 1]].capacity,
+            at_ceiling: mid.at_ceiling,
+        },
+        ttft_p90_ms_at_target: first.target.point.ttft_p90_ms,
+        tpot_p90_ms_at_target: first.target.point.tpot_p90_ms,
+        usd_per_m_output_tokens: per_m,
+        usd_per_1k_requests: per_1k,
+        reason: reason(spec, searches, verdict),
+    }
+}
+
+/// Why a configuration that misses the target (on some seeds) is rejected.
+fn reason(spec: &PlanSpec, searches: &[Search], verdict: Verdict) -> String {
+    if verdict == Verdict::Meets {
+        return String::new();
+    }
+    let failing = searches
+        .iter()
+        .zip(&spec.seeds)
+        .find(|(s, _)| !s.target.point.met)
+        .map(|(s, seed)| {
+            format!(
+                "{} at {} {} (seed {seed})",
+                s.target
+                    .failed
+                    .clone()
+                    .unwrap_or_else(|| "SLO missed".into()),
+                fmt_num(spec.target),
+                spec.load_unit()
+            )
+        })
+        .unwrap_or_default();
+    if verdict == Verdict::Flips {
+        format!("meets the target on some seeds only: {failing}")
+    } else {
+        failing
+    }
+}

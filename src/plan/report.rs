@@ -1,0 +1,432 @@
+//! A plan's report: the choice (cheapest meeting the target, runners-up, why each other was
+//! rejected) as `answer.md`, `plan.csv`, `latency_vs_load` and `cost_vs_capacity` (CSV and
+//! PNG) and an index, all renamed into place together.
+
+use super::result::{COLUMNS, ConfigResult, Verdict};
+use super::{Answer, PlanSpec, fmt_num};
+use crate::report::Staged;
+use crate::report::png::{Chart, Mark, RefLine, Series, render_chart};
+use crate::report::table::{self, Kind, TableFormat, TableWriter};
+use crate::scenario::SloMetric;
+use crate::sweep::grid::show;
+use anyhow::Context;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Choose, and write the report: plan.csv, latency_vs_load.csv/.png,
+/// cost_vs_capacity.csv/.png, answer.md and README.md, all renamed into place together.
+pub(super) fn finish(
+    spec: &PlanSpec,
+    rows: &[ConfigResult],
+    dir: &Path,
+) -> anyhow::Result<(Vec<PathBuf>, Answer)> {
+    let cost = |r: &ConfigResult| r.usd_per_hour();
+    let cap = |r: &ConfigResult| r.capacity();
+    let mut meeting: Vec<&ConfigResult> = rows.iter().filter(|r| r.meets()).collect();
+    meeting.sort_by(|a, b| {
+        cost(a)
+            .total_cmp(&cost(b))
+            .then(cap(b).total_cmp(&cap(a)))
+            .then(a.index.cmp(&b.index))
+    });
+    let chosen = meeting.first().map(|r| r.index);
+    let runners_up: Vec<usize> = meeting.iter().skip(1).take(3).map(|r| r.index).collect();
+    let unit = spec.load_unit();
+    let slos = spec
+        .scenario
+        .slo
+        .targets
+        .iter()
+        .map(|t| {
+            let who = t.tenant.map_or(String::new(), |i| {
+                format!(
+                    "tenant {} ",
+                    spec.scenario.workload.sharing.tenants[i as usize].name
+                )
+            });
+            format!(
+                "{who}{} p{} ≤ {} ms",
+                t.metric.name(),
+                t.percentile as u32,
+                t.limit_ms
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut md = String::new();
+    let _ = writeln!(md, "# Plan: {}\n", spec.scenario.name);
+    let _ = writeln!(
+        md,
+        "{} configurations of `{}`; target {} {unit} within {slos}, with nothing refused; \
+         seeds {}.\n",
+        spec.configs,
+        spec.path.display(),
+        fmt_num(spec.target),
+        spec.seeds
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let line = |r: &ConfigResult| {
+        let cells = r.cells();
+        format!(
+            "| {} | {} | {} | ${} | {} ({}–{}) | {} | {} |",
+            r.index,
+            r.label,
+            cells[0],
+            cells[1],
+            cells[4],
+            cells[5],
+            cells[6],
+            if cells[9].is_empty() {
+                "-".into()
+            } else {
+                format!("${}", cells[9])
+            },
+            if cells[10].is_empty() {
+                "-".into()
+            } else {
+                format!("${}", cells[10])
+            },
+        )
+    };
+    let header = format!(
+        "| # | configuration | GPUs | $/hour | capacity {unit} (seeds' range) | $ per M output tokens | $ per 1k requests |\n|---|---|---|---|---|---|---|"
+    );
+    match chosen {
+        Some(c) => {
+            let r = &rows[c];
+            let cells = r.cells();
+            let _ = writeln!(
+                md,
+                "**Chosen:** #{} `{}`: {} GPU(s), ${}/hour, sustains {} {unit} within the \
+                 SLOs (target {}).\n",
+                r.index,
+                r.label,
+                cells[0],
+                cells[1],
+                cells[4],
+                fmt_num(spec.target)
+            );
+            let _ = writeln!(md, "{header}\n{}", line(r));
+            for &i in &runners_up {
+                let _ = writeln!(md, "{}", line(&rows[i]));
+            }
+            let _ = writeln!(md);
+        }
+        None => {
+            // The closest: the highest capacity relative to the target.
+            let best = rows
+                .iter()
+                .filter(|r| r.evaluated().is_some())
+                .max_by(|a, b| cap(a).total_cmp(&cap(b)).then(b.index.cmp(&a.index)));
+            let _ = match best {
+                Some(r) => writeln!(
+                    md,
+                    "**No configuration meets the target.** Closest: #{} `{}` sustains {} \
+                     {unit} of the {} asked ({:.0} %); at the target: {}.\n",
+                    r.index,
+                    r.label,
+                    r.cells()[4],
+                    fmt_num(spec.target),
+                    100.0 * cap(r) / spec.target,
+                    r.reason()
+                ),
+                None => writeln!(
+                    md,
+                    "**No configuration is valid**: every one was refused (reasons below).\n"
+                ),
+            };
+        }
+    }
+    let rejected: Vec<&ConfigResult> = rows.iter().filter(|r| !r.meets()).collect();
+    if !rejected.is_empty() {
+        let _ = writeln!(
+            md,
+            "Rejected ({}):\n\n| # | configuration | $/hour | why |\n|---|---|---|---|",
+            rejected.len()
+        );
+        for r in rejected {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} |",
+                r.index,
+                r.label,
+                match r.evaluated() {
+                    None => "-".into(),
+                    Some(_) => format!("${}", r.cells()[1]),
+                },
+                r.reason().replace('|', "/")
+            );
+        }
+        let _ = writeln!(md);
+    }
+    let flips = rows
+        .iter()
+        .filter(|r| r.evaluated().is_some_and(|e| e.verdict == Verdict::Flips))
+        .count();
+    if flips > 0 || spec.seeds.len() > 1 {
+        let _ = writeln!(
+            md,
+            "Uncertainty: capacities are the median over {} seed(s), with the range; {flips} \
+             configuration(s) meet the target on some seeds only (marked `flips`, not chosen).{}\n",
+            spec.seeds.len(),
+            match chosen {
+                Some(c)
+                    if rows[c]
+                        .evaluated()
+                        .is_some_and(|e| e.capacity.min < spec.target * 1.1) =>
+                    " The chosen configuration's lowest capacity is within 10 % of the target: the choice is close.",
+                _ => "",
+            }
+        );
+    }
+    if let Some(e) = spec.cost_model_error {
+        let banded: Vec<&ConfigResult> = rows.iter().filter(|r| r.band_flips()).collect();
+        let _ = writeln!(
+            md,
+            "Cost-model error band (±{:.0} %, every iteration that much faster and slower, at \
+             the target, first seed): the verdict flips for {} configuration(s){}.{}\n",
+            e * 100.0,
+            banded.len(),
+            if banded.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    banded
+                        .iter()
+                        .map(|r| format!("#{}", r.index))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            match chosen {
+                Some(c) if rows[c].band_flips() => {
+                    " **The chosen configuration is one of them: within the model's error it \
+                     may miss the target; consider the runner-up or measure.**"
+                }
+                Some(_) => " The chosen configuration's verdict holds across the band.",
+                None => "",
+            }
+        );
+    }
+    let _ = writeln!(
+        md,
+        "Prices are the catalog's $/GPU-hour (`hardware/*.toml`, marked there as assumptions)."
+    );
+
+    // Tables.
+    crate::report::check_dir(dir)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    crate::report::mark(dir)?;
+    let mut cols: Vec<(&str, Kind)> = vec![("index", Kind::U64), ("config", Kind::Str)];
+    cols.extend(spec.grid.axes.iter().map(|a| (a.key.as_str(), Kind::Str)));
+    cols.extend(COLUMNS.iter().map(|&c| (c, Kind::Str)));
+    let mut t = TableWriter::create(dir, "plan", TableFormat::Csv, &cols)?;
+    for r in rows {
+        t.u64(0, r.index as u64);
+        t.str(1, &r.label);
+        for (k, v) in spec.values(r.index).into_iter().enumerate() {
+            t.str(2 + k, &show(v));
+        }
+        for (k, c) in r.cells().iter().enumerate() {
+            t.str(2 + spec.grid.axes.len() + k, c);
+        }
+        t.end_row()?;
+    }
+    let plan_csv = t.finish()?;
+    let mut t = TableWriter::create(
+        dir,
+        "latency_vs_load",
+        TableFormat::Csv,
+        &[
+            ("index", Kind::U64),
+            ("load", Kind::F64),
+            ("throughput_rps", Kind::F64),
+            ("ttft_p90_ms", Kind::F64),
+            ("tpot_p90_ms", Kind::F64),
+            ("met", Kind::Str),
+        ],
+    )?;
+    for r in rows {
+        let mut pts = r.points.clone();
+        pts.sort_by(|a, b| a.load.total_cmp(&b.load));
+        for p in pts {
+            t.u64(0, r.index as u64);
+            t.f64(1, Some(p.load));
+            t.f64(2, Some(p.throughput_rps));
+            t.f64(3, Some(p.ttft_p90_ms));
+            t.f64(4, Some(p.tpot_p90_ms));
+            t.str(5, if p.met { "yes" } else { "no" });
+            t.end_row()?;
+        }
+    }
+    let curves_csv = t.finish()?;
+    // Pareto front over valid configurations: no other is both cheaper (or as cheap) and
+    // of more (or as much) capacity.
+    let valid: Vec<&ConfigResult> = rows.iter().filter(|r| r.evaluated().is_some()).collect();
+    let on_front = |r: &ConfigResult| {
+        !valid.iter().any(|o| {
+            o.index != r.index
+                && cost(o) <= cost(r)
+                && cap(o) >= cap(r)
+                && (cost(o) < cost(r) || cap(o) > cap(r))
+        })
+    };
+    let mut t = TableWriter::create(
+        dir,
+        "cost_vs_capacity",
+        TableFormat::Csv,
+        &[
+            ("index", Kind::U64),
+            ("capacity", Kind::F64),
+            ("usd_per_hour", Kind::F64),
+            ("meets_target", Kind::Str),
+            ("pareto", Kind::Str),
+            ("chosen", Kind::Str),
+        ],
+    )?;
+    for r in &valid {
+        t.u64(0, r.index as u64);
+        t.f64(1, Some(cap(r)));
+        t.f64(2, Some(cost(r)));
+        t.str(3, &r.cells()[2]);
+        t.str(4, if on_front(r) { "yes" } else { "no" });
+        t.str(5, if Some(r.index) == chosen { "yes" } else { "no" });
+        t.end_row()?;
+    }
+    let pareto_csv = t.finish()?;
+
+    // Charts, under temporary names until everything is written.
+    let mut staged = Staged::default();
+    let first_slo = spec
+        .scenario
+        .slo
+        .targets
+        .iter()
+        .find(|t| t.metric == SloMetric::Ttft && t.tenant.is_none());
+    let mut chart = Chart::new(
+        format!(
+            "{}: TTFT p90 vs load (chosen, runners-up, closest rejected)",
+            spec.scenario.name
+        ),
+        format!("load ({unit})"),
+        "TTFT p90 (ms)",
+    );
+    chart.y_log = true;
+    let mut shown: Vec<usize> = chosen
+        .into_iter()
+        .chain(runners_up.iter().copied())
+        .collect();
+    let mut others: Vec<&ConfigResult> = rows
+        .iter()
+        .filter(|r| !r.meets() && !r.points.is_empty())
+        .collect();
+    others.sort_by(|a, b| cap(b).total_cmp(&cap(a)).then(a.index.cmp(&b.index)));
+    shown.extend(
+        others
+            .iter()
+            .take(8usize.saturating_sub(shown.len()))
+            .map(|r| r.index),
+    );
+    for &i in &shown {
+        let r = &rows[i];
+        let mut pts: Vec<(f64, f64)> = r.points.iter().map(|p| (p.load, p.ttft_p90_ms)).collect();
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let tag = if Some(i) == chosen { " (chosen)" } else { "" };
+        chart.series.push(Series {
+            name: format!("#{i}{tag} ${}/h", r.cells()[1]),
+            points: pts,
+            mark: Mark::LinePoints,
+        });
+    }
+    if let Some(t) = first_slo {
+        chart.ref_lines.push(RefLine {
+            label: format!("TTFT p{} SLO {} ms", t.percentile as u32, t.limit_ms),
+            value: t.limit_ms,
+            horizontal: true,
+        });
+    }
+    chart.ref_lines.push(RefLine {
+        label: format!("target {} {unit}", fmt_num(spec.target)),
+        value: spec.target,
+        horizontal: false,
+    });
+    if !chart.series.is_empty() {
+        render_chart(&chart, &staged.path(dir, "latency_vs_load.png"))?;
+    }
+    let mut chart = Chart::new(
+        format!("{}: cost vs capacity within the SLOs", spec.scenario.name),
+        format!("capacity within the SLOs ({unit})"),
+        "cost ($/hour)",
+    );
+    let pts = |f: &dyn Fn(&ConfigResult) -> bool| -> Vec<(f64, f64)> {
+        valid
+            .iter()
+            .filter(|r| f(r))
+            .map(|r| (cap(r), cost(r)))
+            .collect()
+    };
+    chart.series.push(Series {
+        name: "configurations".into(),
+        points: pts(&|_| true),
+        mark: Mark::Points,
+    });
+    let mut front = pts(&|r| on_front(r));
+    front.sort_by(|a, b| a.0.total_cmp(&b.0));
+    chart.series.push(Series {
+        name: "Pareto front".into(),
+        points: front,
+        mark: Mark::LinePoints,
+    });
+    if let Some(c) = chosen {
+        chart.series.push(Series {
+            name: format!("chosen #{c}"),
+            points: vec![(cap(&rows[c]), cost(&rows[c]))],
+            mark: Mark::Points,
+        });
+    }
+    chart.ref_lines.push(RefLine {
+        label: format!("target {} {unit}", fmt_num(spec.target)),
+        value: spec.target,
+        horizontal: false,
+    });
+    if chart.series[0].points.iter().any(|p| p.0 > 0.0) {
+        render_chart(&chart, &staged.path(dir, "cost_vs_capacity.png"))?;
+    }
+    let mut index = String::new();
+    let _ = writeln!(index, "# Plan report: {}\n", spec.scenario.name);
+    let _ = writeln!(
+        index,
+        "- [answer.md](answer.md): the chosen configuration, the runners-up, and why each other was rejected."
+    );
+    let _ = writeln!(
+        index,
+        "- [plan.csv](plan.csv): one row per configuration: price, whether it meets the target, capacity within the SLOs (median and range over seeds), cost per million output tokens and per thousand requests at that capacity."
+    );
+    for name in ["latency_vs_load.png", "cost_vs_capacity.png"] {
+        if !staged.has(name) {
+            continue;
+        }
+        let caption = if name.starts_with("latency") {
+            "TTFT p90 against load for the chosen configuration, the runners-up and the closest rejected ones, with the SLO and the target (a configuration rejected on TPOT can sit under the TTFT line: answer.md says why each was rejected); data in latency_vs_load.csv (every simulated point of every configuration, TPOT included)."
+        } else {
+            "Cost per hour against the load each configuration sustains within the SLOs; the Pareto front joined, the chosen point marked; data in cost_vs_capacity.csv."
+        };
+        let _ = writeln!(index, "\n![{name}]({name})\n\n{caption}");
+    }
+    staged.text(dir, "answer.md", &md)?;
+    staged.text(dir, "README.md", &index)?;
+    let mut files = table::commit(vec![plan_csv, curves_csv, pareto_csv])?;
+    files.extend(staged.commit()?);
+    Ok((
+        files,
+        Answer {
+            chosen,
+            runners_up,
+            text: md,
+        },
+    ))
+}
