@@ -138,7 +138,7 @@ pub fn validate_bench(file: &MeasuredFile, gpu: &GpuSpec) -> (Vec<BenchRow>, Vec
             m.flops,
             m.bytes,
             m.time_us,
-            &m.status,
+            m.status.is_ok(),
             gpu,
         ) else {
             continue;

@@ -111,276 +111,303 @@ impl super::Backend for CpuBackend {
     fn run(&mut self, case: &Case) -> Result<Measurement, BenchError> {
         let mut m = case.describe();
         let timing = match case {
-            Case::Stream { op, bytes } => {
-                let n = (*bytes / 4) as usize;
-                let a = values(n, 1);
-                let mut b = vec![0f32; n];
-                match op {
-                    StreamOp::Read => {
-                        let sum = |a: &[f32]| {
-                            let mut acc = [0f32; 8];
-                            for c in a.chunks_exact(8) {
-                                for i in 0..8 {
-                                    acc[i] += c[i];
-                                }
-                            }
-                            acc.iter().map(|&x| x as f64).sum::<f64>()
-                        };
-                        let want: f64 = a.iter().map(|&x| x as f64).sum();
-                        let l1: f64 = a.iter().map(|&x| (x as f64).abs()).sum();
-                        m.check_error = (sum(&a) - want).abs() / l1;
-                        check(&m, 1e-5)?;
-                        time(|| {
-                            black_box(sum(black_box(&a)));
-                        })
-                    }
-                    StreamOp::Write => {
-                        b.fill(0.5);
-                        m.check_error = b
-                            .iter()
-                            .map(|&x| (x - 0.5).abs() as f64)
-                            .fold(0.0, f64::max);
-                        check(&m, 0.0)?;
-                        time(|| black_box(&mut b).fill(0.5))
-                    }
-                    StreamOp::Copy | StreamOp::Memcpy => {
-                        let kernel = *op == StreamOp::Copy;
-                        let run = |b: &mut [f32]| {
-                            if kernel {
-                                for (d, s) in b.iter_mut().zip(black_box(&a)) {
-                                    *d = *s;
-                                }
-                            } else {
-                                b.copy_from_slice(black_box(&a));
-                            }
-                        };
-                        run(&mut b);
-                        m.check_error = a
-                            .iter()
-                            .zip(&b)
-                            .map(|(x, y)| (x - y).abs() as f64)
-                            .fold(0.0, f64::max);
-                        check(&m, 0.0)?;
-                        time(|| run(black_box(&mut b)))
-                    }
-                }
-            }
-            Case::Gemm { m: mm, n, k, .. } => {
-                let (mu, nu, ku) = (*mm as usize, *n as usize, *k as usize);
-                let a = values(mu * ku, 2);
-                let w = values(nu * ku, 3);
-                let mut c = vec![0f32; mu * nu];
-                let gemm = |c: &mut [f32]| {
-                    for i in 0..mu {
-                        let ar = &a[i * ku..(i + 1) * ku];
-                        for j in 0..nu {
-                            let wr = &w[j * ku..(j + 1) * ku];
-                            let mut acc = [0f32; 8];
-                            for (x, y) in ar.chunks_exact(8).zip(wr.chunks_exact(8)) {
-                                for l in 0..8 {
-                                    acc[l] += x[l] * y[l];
-                                }
-                            }
-                            c[i * nu + j] = acc.iter().sum();
-                        }
-                    }
-                };
-                gemm(&mut c);
-                let mut got = Vec::new();
-                let mut want = Vec::new();
-                for s in 0..32usize {
-                    let (i, j) = (s * 7919 % mu, s * 104_729 % nu);
-                    want.push(
-                        (0..ku)
-                            .map(|l| a[i * ku + l] as f64 * w[j * ku + l] as f64)
-                            .sum::<f64>(),
-                    );
-                    got.push(c[i * nu + j] as f64);
-                }
-                m.check_error = rel_error(&got, &want);
-                check(&m, 1e-4)?;
-                time(|| gemm(black_box(&mut c)))
-            }
-            Case::Attention {
-                kind,
-                seq_len,
-                head_dim,
-                heads,
-            } => {
-                let (n, d) = (*seq_len as usize, *head_dim as usize);
-                let per = n * d;
-                let (q, k, v) = (
-                    values(per * *heads as usize, 4),
-                    values(per * *heads as usize, 5),
-                    values(per * *heads as usize, 6),
-                );
-                let mut o = vec![f32::NAN; per * *heads as usize];
-                let run = |o: &mut [f32]| {
-                    for h in 0..*heads as usize {
-                        let s = h * per..(h + 1) * per;
-                        match kind {
-                            AttnKind::Standard => reference::attention_standard(
-                                &q[s.clone()],
-                                &k[s.clone()],
-                                &v[s.clone()],
-                                d,
-                                &mut o[s],
-                            ),
-                            AttnKind::Tiled => reference::attention_tiled(
-                                &q[s.clone()],
-                                &k[s.clone()],
-                                &v[s.clone()],
-                                d,
-                                CPU_TILED_BR,
-                                CPU_TILED_BC,
-                                &mut o[s],
-                            ),
-                        }
-                    }
-                };
-                run(&mut o);
-                let mut got = Vec::new();
-                let mut want = Vec::new();
-                for r in [0, n / 3, n - 1] {
-                    want.extend(reference::attention_row(
-                        &q[r * d..(r + 1) * d],
-                        &k[..per],
-                        &v[..per],
-                        d,
-                        1.0 / (d as f64).sqrt(),
-                    ));
-                    got.extend(o[r * d..(r + 1) * d].iter().map(|&x| x as f64));
-                }
-                m.check_error = rel_error(&got, &want);
-                check(&m, 1e-4)?;
-                if *kind == AttnKind::Tiled {
-                    m.bytes = *heads as f64
-                        * super::suite::tiled_attention_bytes(
-                            n as f64,
-                            d as f64,
-                            4.0,
-                            CPU_TILED_BR as f64,
-                        );
-                } else {
-                    m.bytes = *heads as f64
-                        * super::suite::standard_attention_bytes(n as f64, d as f64, 4.0);
-                }
-                time(|| run(black_box(&mut o)))
-            }
-            Case::PagedDecode {
-                format,
-                batch,
-                context,
-                heads,
-                head_dim,
-                block_size,
-            } => {
-                let (b, ctx, h, d, bs) = (
-                    *batch as usize,
-                    *context as usize,
-                    *heads as usize,
-                    *head_dim as usize,
-                    *block_size as usize,
-                );
-                let rb = format.row_bytes(*head_dim) as usize;
-                let bps = ctx.div_ceil(bs);
-                let rows = b * bps * bs * h;
-                let to_pool = |seed| {
-                    let f: Vec<u16> = values(rows * d, seed)
-                        .into_iter()
-                        .map(reference::f32_to_f16)
-                        .collect();
-                    reference::quantize(*format, &f)
-                };
-                let (kp, vp) = (to_pool(7), to_pool(8));
-                // Interleave sequences' blocks, as a shared allocator would.
-                let table: Vec<usize> = (0..b * bps).map(|i| (i % bps) * b + i / bps).collect();
-                let q = values(b * h * d, 9);
-                let mut out = vec![f32::NAN; b * h * d];
-                let scale = 1.0 / (d as f32).sqrt();
-                let run = |out: &mut [f32]| {
-                    let mut kr = vec![0f32; d];
-                    let mut vr = vec![0f32; d];
-                    for s in 0..b {
-                        for hh in 0..h {
-                            let qv = &q[(s * h + hh) * d..(s * h + hh + 1) * d];
-                            let (mut mx, mut l) = (f32::NEG_INFINITY, 0f32);
-                            let o = &mut out[(s * h + hh) * d..(s * h + hh + 1) * d];
-                            o.fill(0.0);
-                            for t in 0..ctx {
-                                let blk = table[s * bps + t / bs];
-                                let off = ((blk * bs + t % bs) * h + hh) * rb;
-                                reference::dequantize_row(*format, &kp[off..off + rb], d, &mut kr);
-                                reference::dequantize_row(*format, &vp[off..off + rb], d, &mut vr);
-                                let x = qv.iter().zip(&kr).map(|(a, b)| a * b).sum::<f32>() * scale;
-                                let mn = mx.max(x);
-                                let (corr, p) = ((mx - mn).exp(), (x - mn).exp());
-                                l = l * corr + p;
-                                for (oo, vv) in o.iter_mut().zip(&vr) {
-                                    *oo = *oo * corr + p * vv;
-                                }
-                                mx = mn;
-                            }
-                            for oo in o.iter_mut() {
-                                *oo /= l;
-                            }
-                        }
-                    }
-                };
-                run(&mut out);
-                // Reference for sequence 0, head 0 from the dequantized cache.
-                let mut kf = vec![0f32; ctx * d];
-                let mut vf = vec![0f32; ctx * d];
-                for t in 0..ctx {
-                    let off = ((table[t / bs] * bs + t % bs) * h) * rb;
-                    reference::dequantize_row(
-                        *format,
-                        &kp[off..off + rb],
-                        d,
-                        &mut kf[t * d..(t + 1) * d],
-                    );
-                    reference::dequantize_row(
-                        *format,
-                        &vp[off..off + rb],
-                        d,
-                        &mut vf[t * d..(t + 1) * d],
-                    );
-                }
-                let want = reference::attention_row(&q[..d], &kf, &vf, d, scale as f64);
-                let got: Vec<f64> = out[..d].iter().map(|&x| x as f64).collect();
-                m.check_error = rel_error(&got, &want);
-                check(&m, 1e-4)?;
-                time(|| run(black_box(&mut out)))
-            }
-            Case::Quantize { format, values: nv } => {
-                if *format == KvFormat::F16 {
-                    return Err(BenchError::Device {
-                        primitive: m.primitive.clone(),
-                        shape: m.shape.clone(),
-                        message: "f16 is not a quantized format".into(),
-                    });
-                }
-                let x: Vec<u16> = values(*nv as usize, 10)
-                    .into_iter()
-                    .map(reference::f32_to_f16)
-                    .collect();
-                let y = reference::quantize(*format, &x);
-                let mut back = vec![0f32; x.len()];
-                reference::dequantize_row(*format, &y, x.len(), &mut back);
-                let got: Vec<f64> = back.iter().map(|&v| v as f64).collect();
-                let want: Vec<f64> = x.iter().map(|&h| reference::f16_to_f32(h) as f64).collect();
-                // Quantization error itself: q8_0 ~0.5%, q4_0 ~10% of the signal.
-                m.check_error = rel_error(&got, &want);
-                check(&m, if *format == KvFormat::Q8_0 { 0.02 } else { 0.2 })?;
-                time(|| {
-                    black_box(reference::quantize(*format, black_box(&x)));
-                })
-            }
+            Case::Stream { .. } => stream(&mut m, case)?,
+            Case::Gemm { .. } => gemm(&mut m, case)?,
+            Case::Attention { .. } => attention(&mut m, case)?,
+            Case::PagedDecode { .. } => paged_decode(&mut m, case)?,
+            Case::Quantize { .. } => quantize(&mut m, case)?,
         };
         (m.time_us, m.min_us, m.reps) = timing;
         m.gb_per_s = m.bytes / (m.time_us * 1e3);
         m.tflop_per_s = m.flops / (m.time_us * 1e6);
-        m.status = "ok".into();
+        m.status = super::Status::Ok;
         Ok(m)
     }
+}
+
+/// Measure a `stream` case.
+fn stream(m: &mut Measurement, case: &Case) -> Result<(f64, f64, u32), BenchError> {
+    let Case::Stream { op, bytes } = case else {
+        unreachable!("dispatched by kind")
+    };
+    Ok({
+        let n = (*bytes / 4) as usize;
+        let a = values(n, 1);
+        let mut b = vec![0f32; n];
+        match op {
+            StreamOp::Read => {
+                let sum = |a: &[f32]| {
+                    let mut acc = [0f32; 8];
+                    for c in a.chunks_exact(8) {
+                        for i in 0..8 {
+                            acc[i] += c[i];
+                        }
+                    }
+                    acc.iter().map(|&x| x as f64).sum::<f64>()
+                };
+                let want: f64 = a.iter().map(|&x| x as f64).sum();
+                let l1: f64 = a.iter().map(|&x| (x as f64).abs()).sum();
+                m.check_error = (sum(&a) - want).abs() / l1;
+                check(m, 1e-5)?;
+                time(|| {
+                    black_box(sum(black_box(&a)));
+                })
+            }
+            StreamOp::Write => {
+                b.fill(0.5);
+                m.check_error = b
+                    .iter()
+                    .map(|&x| (x - 0.5).abs() as f64)
+                    .fold(0.0, f64::max);
+                check(m, 0.0)?;
+                time(|| black_box(&mut b).fill(0.5))
+            }
+            StreamOp::Copy | StreamOp::Memcpy => {
+                let kernel = *op == StreamOp::Copy;
+                let run = |b: &mut [f32]| {
+                    if kernel {
+                        for (d, s) in b.iter_mut().zip(black_box(&a)) {
+                            *d = *s;
+                        }
+                    } else {
+                        b.copy_from_slice(black_box(&a));
+                    }
+                };
+                run(&mut b);
+                m.check_error = a
+                    .iter()
+                    .zip(&b)
+                    .map(|(x, y)| (x - y).abs() as f64)
+                    .fold(0.0, f64::max);
+                check(m, 0.0)?;
+                time(|| run(black_box(&mut b)))
+            }
+        }
+    })
+}
+
+/// Measure a `gemm` case.
+fn gemm(m: &mut Measurement, case: &Case) -> Result<(f64, f64, u32), BenchError> {
+    let Case::Gemm { m: mm, n, k, .. } = case else {
+        unreachable!("dispatched by kind")
+    };
+    Ok({
+        let (mu, nu, ku) = (*mm as usize, *n as usize, *k as usize);
+        let a = values(mu * ku, 2);
+        let w = values(nu * ku, 3);
+        let mut c = vec![0f32; mu * nu];
+        let gemm = |c: &mut [f32]| {
+            for i in 0..mu {
+                let ar = &a[i * ku..(i + 1) * ku];
+                for j in 0..nu {
+                    let wr = &w[j * ku..(j + 1) * ku];
+                    let mut acc = [0f32; 8];
+                    for (x, y) in ar.chunks_exact(8).zip(wr.chunks_exact(8)) {
+                        for l in 0..8 {
+                            acc[l] += x[l] * y[l];
+                        }
+                    }
+                    c[i * nu + j] = acc.iter().sum();
+                }
+            }
+        };
+        gemm(&mut c);
+        let mut got = Vec::new();
+        let mut want = Vec::new();
+        for s in 0..32usize {
+            let (i, j) = (s * 7919 % mu, s * 104_729 % nu);
+            want.push(
+                (0..ku)
+                    .map(|l| a[i * ku + l] as f64 * w[j * ku + l] as f64)
+                    .sum::<f64>(),
+            );
+            got.push(c[i * nu + j] as f64);
+        }
+        m.check_error = rel_error(&got, &want);
+        check(m, 1e-4)?;
+        time(|| gemm(black_box(&mut c)))
+    })
+}
+
+/// Measure a `attention` case.
+fn attention(m: &mut Measurement, case: &Case) -> Result<(f64, f64, u32), BenchError> {
+    let Case::Attention {
+        kind,
+        seq_len,
+        head_dim,
+        heads,
+    } = case
+    else {
+        unreachable!("dispatched by kind")
+    };
+    Ok({
+        let (n, d) = (*seq_len as usize, *head_dim as usize);
+        let per = n * d;
+        let (q, k, v) = (
+            values(per * *heads as usize, 4),
+            values(per * *heads as usize, 5),
+            values(per * *heads as usize, 6),
+        );
+        let mut o = vec![f32::NAN; per * *heads as usize];
+        let run = |o: &mut [f32]| {
+            for h in 0..*heads as usize {
+                let s = h * per..(h + 1) * per;
+                match kind {
+                    AttnKind::Standard => reference::attention_standard(
+                        &q[s.clone()],
+                        &k[s.clone()],
+                        &v[s.clone()],
+                        d,
+                        &mut o[s],
+                    ),
+                    AttnKind::Tiled => reference::attention_tiled(
+                        &q[s.clone()],
+                        &k[s.clone()],
+                        &v[s.clone()],
+                        d,
+                        CPU_TILED_BR,
+                        CPU_TILED_BC,
+                        &mut o[s],
+                    ),
+                }
+            }
+        };
+        run(&mut o);
+        let mut got = Vec::new();
+        let mut want = Vec::new();
+        for r in [0, n / 3, n - 1] {
+            want.extend(reference::attention_row(
+                &q[r * d..(r + 1) * d],
+                &k[..per],
+                &v[..per],
+                d,
+                1.0 / (d as f64).sqrt(),
+            ));
+            got.extend(o[r * d..(r + 1) * d].iter().map(|&x| x as f64));
+        }
+        m.check_error = rel_error(&got, &want);
+        check(m, 1e-4)?;
+        if *kind == AttnKind::Tiled {
+            m.bytes = *heads as f64
+                * super::suite::tiled_attention_bytes(n as f64, d as f64, 4.0, CPU_TILED_BR as f64);
+        } else {
+            m.bytes =
+                *heads as f64 * super::suite::standard_attention_bytes(n as f64, d as f64, 4.0);
+        }
+        time(|| run(black_box(&mut o)))
+    })
+}
+
+/// Measure a `paged_decode` case.
+fn paged_decode(m: &mut Measurement, case: &Case) -> Result<(f64, f64, u32), BenchError> {
+    let Case::PagedDecode {
+        format,
+        batch,
+        context,
+        heads,
+        head_dim,
+        block_size,
+    } = case
+    else {
+        unreachable!("dispatched by kind")
+    };
+    Ok({
+        let (b, ctx, h, d, bs) = (
+            *batch as usize,
+            *context as usize,
+            *heads as usize,
+            *head_dim as usize,
+            *block_size as usize,
+        );
+        let rb = format.row_bytes(*head_dim) as usize;
+        let bps = ctx.div_ceil(bs);
+        let rows = b * bps * bs * h;
+        let to_pool = |seed| {
+            let f: Vec<u16> = values(rows * d, seed)
+                .into_iter()
+                .map(reference::f32_to_f16)
+                .collect();
+            reference::quantize(*format, &f)
+        };
+        let (kp, vp) = (to_pool(7), to_pool(8));
+        // Interleave sequences' blocks, as a shared allocator would.
+        let table: Vec<usize> = (0..b * bps).map(|i| (i % bps) * b + i / bps).collect();
+        let q = values(b * h * d, 9);
+        let mut out = vec![f32::NAN; b * h * d];
+        let scale = 1.0 / (d as f32).sqrt();
+        let run = |out: &mut [f32]| {
+            let mut kr = vec![0f32; d];
+            let mut vr = vec![0f32; d];
+            for s in 0..b {
+                for hh in 0..h {
+                    let qv = &q[(s * h + hh) * d..(s * h + hh + 1) * d];
+                    let (mut mx, mut l) = (f32::NEG_INFINITY, 0f32);
+                    let o = &mut out[(s * h + hh) * d..(s * h + hh + 1) * d];
+                    o.fill(0.0);
+                    for t in 0..ctx {
+                        let blk = table[s * bps + t / bs];
+                        let off = ((blk * bs + t % bs) * h + hh) * rb;
+                        reference::dequantize_row(*format, &kp[off..off + rb], d, &mut kr);
+                        reference::dequantize_row(*format, &vp[off..off + rb], d, &mut vr);
+                        let x = qv.iter().zip(&kr).map(|(a, b)| a * b).sum::<f32>() * scale;
+                        let mn = mx.max(x);
+                        let (corr, p) = ((mx - mn).exp(), (x - mn).exp());
+                        l = l * corr + p;
+                        for (oo, vv) in o.iter_mut().zip(&vr) {
+                            *oo = *oo * corr + p * vv;
+                        }
+                        mx = mn;
+                    }
+                    for oo in o.iter_mut() {
+                        *oo /= l;
+                    }
+                }
+            }
+        };
+        run(&mut out);
+        // Reference for sequence 0, head 0 from the dequantized cache.
+        let mut kf = vec![0f32; ctx * d];
+        let mut vf = vec![0f32; ctx * d];
+        for t in 0..ctx {
+            let off = ((table[t / bs] * bs + t % bs) * h) * rb;
+            reference::dequantize_row(*format, &kp[off..off + rb], d, &mut kf[t * d..(t + 1) * d]);
+            reference::dequantize_row(*format, &vp[off..off + rb], d, &mut vf[t * d..(t + 1) * d]);
+        }
+        let want = reference::attention_row(&q[..d], &kf, &vf, d, scale as f64);
+        let got: Vec<f64> = out[..d].iter().map(|&x| x as f64).collect();
+        m.check_error = rel_error(&got, &want);
+        check(m, 1e-4)?;
+        time(|| run(black_box(&mut out)))
+    })
+}
+
+/// Measure a `quantize` case.
+fn quantize(m: &mut Measurement, case: &Case) -> Result<(f64, f64, u32), BenchError> {
+    let Case::Quantize { format, values: nv } = case else {
+        unreachable!("dispatched by kind")
+    };
+    Ok({
+        if *format == KvFormat::F16 {
+            return Err(BenchError::Device {
+                primitive: m.primitive.clone(),
+                shape: m.shape.clone(),
+                message: "f16 is not a quantized format".into(),
+            });
+        }
+        let x: Vec<u16> = values(*nv as usize, 10)
+            .into_iter()
+            .map(reference::f32_to_f16)
+            .collect();
+        let y = reference::quantize(*format, &x);
+        let mut back = vec![0f32; x.len()];
+        reference::dequantize_row(*format, &y, x.len(), &mut back);
+        let got: Vec<f64> = back.iter().map(|&v| v as f64).collect();
+        let want: Vec<f64> = x.iter().map(|&h| reference::f16_to_f32(h) as f64).collect();
+        // Quantization error itself: q8_0 ~0.5%, q4_0 ~10% of the signal.
+        m.check_error = rel_error(&got, &want);
+        check(m, if *format == KvFormat::Q8_0 { 0.02 } else { 0.2 })?;
+        time(|| {
+            black_box(reference::quantize(*format, black_box(&x)));
+        })
+    })
 }

@@ -946,7 +946,7 @@ impl super::Backend for CudaBackend {
             Ok(()) => {
                 m.gb_per_s = m.bytes / (m.time_us * 1e3);
                 m.tflop_per_s = m.flops / (m.time_us * 1e6);
-                m.status = "ok".into();
+                m.status = super::Status::Ok;
                 Ok(m)
             }
             Err(msg) => Err(BenchError::Device {

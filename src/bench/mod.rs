@@ -117,7 +117,53 @@ pub struct Measurement {
     /// Relative error of the checked output against the CPU reference.
     pub check_error: f64,
     /// `ok`, or the error that stopped this case.
-    pub status: String,
+    pub status: Status,
+}
+
+/// How a case ended. Written in files as `ok`, `pending` or `error: <why>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum Status {
+    /// Not run yet.
+    #[default]
+    Pending,
+    /// Checked and timed.
+    Ok,
+    /// Stopped by this error.
+    Error(String),
+}
+
+impl Status {
+    /// Checked and timed.
+    pub fn is_ok(&self) -> bool {
+        *self == Status::Ok
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Status::Pending => f.write_str("pending"),
+            Status::Ok => f.write_str("ok"),
+            Status::Error(e) => write!(f, "error: {e}"),
+        }
+    }
+}
+
+impl From<Status> for String {
+    fn from(s: Status) -> String {
+        s.to_string()
+    }
+}
+
+impl From<String> for Status {
+    fn from(s: String) -> Status {
+        match s.as_str() {
+            "ok" => Status::Ok,
+            "pending" => Status::Pending,
+            _ => Status::Error(s.strip_prefix("error: ").unwrap_or(&s).to_string()),
+        }
+    }
 }
 
 fn is_zero(x: &u64) -> bool {
@@ -153,7 +199,7 @@ pub fn run_suite(
             Ok(m) => m,
             Err(e) => {
                 let mut m = case.describe();
-                m.status = format!("error: {e}");
+                m.status = Status::Error(e.to_string());
                 m
             }
         };
@@ -201,7 +247,7 @@ impl MeasuredFile {
                 m.gb_per_s,
                 m.tflop_per_s,
                 m.check_error,
-                m.status.replace('"', "'")
+                m.status.to_string().replace('"', "'")
             ));
         }
         s
@@ -222,7 +268,7 @@ impl MeasuredFile {
     ) -> impl Iterator<Item = &'a Measurement> + 'a {
         self.measurement
             .iter()
-            .filter(move |m| m.primitive == primitive && m.variant == variant && m.status == "ok")
+            .filter(move |m| m.primitive == primitive && m.variant == variant && m.status.is_ok())
     }
 }
 

@@ -212,7 +212,7 @@ impl Case {
                 m.bytes = 2.0 * *values as f64 + (*values / 32 * format.row_bytes(32)) as f64;
             }
         }
-        m.status = "pending".into();
+        m.status = super::Status::Pending;
         m
     }
 }

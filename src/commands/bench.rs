@@ -68,7 +68,7 @@ pub(super) fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let failed = result
         .measurement
         .iter()
-        .filter(|m| m.status != "ok")
+        .filter(|m| !m.status.is_ok())
         .count();
     println!(
         "wrote {} and {} ({} cases, {} failed)",

@@ -6,7 +6,7 @@ use super::Sample;
 use crate::hardware::GpuSpec;
 
 /// The cost-model class a bench measurement belongs to (efficiencies are fitted per class),
-/// and its ideal times. `None` for a failed measurement or an unknown primitive.
+/// and its ideal times. `None` for a failed measurement (`ok` false) or an unknown primitive.
 ///
 /// Peaks: GEMM runs on bf16 tensor cores; the bench's attention kernels run on CUDA cores
 /// (FFMA), so they use the FP32 peak; stream, paged decode and quantize are priced by bytes.
@@ -16,10 +16,10 @@ pub fn bench_sample(
     flops: f64,
     bytes: f64,
     time_us: f64,
-    status: &str,
+    ok: bool,
     gpu: &GpuSpec,
 ) -> Option<(String, Sample)> {
-    if status != "ok" || time_us.is_nan() || time_us <= 0.0 {
+    if !ok || time_us.is_nan() || time_us <= 0.0 {
         return None;
     }
     let bw = gpu.hbm_bytes_per_s;

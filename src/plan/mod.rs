@@ -224,75 +224,7 @@ impl PlanSpec {
                 )
             );
         }
-        // An axis inside another axis's table needs that table to stay a table: the outer
-        // axis may only turn it "on" or "off".
-        for (outer, v) in &raw_axes {
-            let toggles = expand(v).is_ok_and(|vs| {
-                vs.iter()
-                    .all(|x| matches!(x.as_str(), Some("on") | Some("off")))
-            });
-            if let Some(inner) = raw_axes
-                .keys()
-                .find(|k| k.starts_with(&format!("{outer}.")))
-                && !toggles
-            {
-                return Err(err(
-                    &format!("axes.{inner}"),
-                    &raw_axes[inner],
-                    &format!(
-                        "lies inside the axis \"{outer}\", which replaces that whole table: \
-                         give \"{outer}\" only \"on\"/\"off\", or keep one of the two axes"
-                    ),
-                ));
-            }
-        }
-        let mut axes = Vec::new();
-        for (key, v) in &raw_axes {
-            let values = expand(v).map_err(|r| err(&format!("axes.{key}"), v, &r))?;
-            if values.is_empty() {
-                return Err(err(
-                    &format!("axes.{key}"),
-                    v,
-                    "an axis needs at least one value",
-                ));
-            }
-            // The key must name a scenario setting: its parents must be tables, and the
-            // scenario with the first value set must not fail on an unknown field.
-            let mut probe = base.clone();
-            let mut t = &probe;
-            let parts: Vec<&str> = key.split('.').collect();
-            for p in &parts[..parts.len() - 1] {
-                match t.get(*p) {
-                    Some(toml::Value::Table(inner)) => t = inner,
-                    None => break,
-                    Some(_) => {
-                        return Err(err(
-                            &format!("axes.{key}"),
-                            v,
-                            &format!("`{p}` is not a table in the scenario"),
-                        ));
-                    }
-                }
-            }
-            if !is_table_at(&base, key) {
-                set_key(&mut probe, key, &values[0]);
-            }
-            let probe_text = toml::to_string(&probe).map_err(|e| anyhow!("{e}"))?;
-            if let Err(crate::scenario::ScenarioError::UnknownKey { .. }) =
-                Scenario::from_str(&probe_text, path, catalog)
-            {
-                return Err(err(
-                    &format!("axes.{key}"),
-                    v,
-                    "not a scenario key (see the keys in src/scenario/mod.rs; an axis names \
-                     one as a dotted path, e.g. \"engine.max_num_seqs\")",
-                ));
-            }
-            axes.push(Axis {
-                key: key.clone(),
-                values,
-            });
-        }
+        let axes = read_axes(&raw_axes, &base, path, catalog, &err)?;
         let grid = Grid { axes };
         let configs = grid.len();
         if configs > max_configs {
@@ -352,6 +284,88 @@ impl PlanSpec {
             "req/s"
         }
     }
+}
+
+/// The `[plan.axes]`: each expanded, each naming a scenario key (its parents tables in the
+/// scenario, and a scenario with its first value set loading without an unknown key), none
+/// inside another's table unless that one only turns it on and off.
+fn read_axes(
+    raw_axes: &toml::Table,
+    base: &toml::Table,
+    path: &Path,
+    catalog: &Catalog,
+    err: &dyn Fn(&str, &dyn std::fmt::Display, &str) -> anyhow::Error,
+) -> anyhow::Result<Vec<Axis>> {
+    // An axis inside another axis's table needs that table to stay a table: the outer
+    // axis may only turn it "on" or "off".
+    for (outer, v) in raw_axes {
+        let toggles = expand(v).is_ok_and(|vs| {
+            vs.iter()
+                .all(|x| matches!(x.as_str(), Some("on") | Some("off")))
+        });
+        if let Some(inner) = raw_axes
+            .keys()
+            .find(|k| k.starts_with(&format!("{outer}.")))
+            && !toggles
+        {
+            return Err(err(
+                &format!("axes.{inner}"),
+                &raw_axes[inner],
+                &format!(
+                    "lies inside the axis \"{outer}\", which replaces that whole table: \
+                     give \"{outer}\" only \"on\"/\"off\", or keep one of the two axes"
+                ),
+            ));
+        }
+    }
+    let mut axes = Vec::new();
+    for (key, v) in raw_axes {
+        let values = expand(v).map_err(|r| err(&format!("axes.{key}"), v, &r))?;
+        if values.is_empty() {
+            return Err(err(
+                &format!("axes.{key}"),
+                v,
+                "an axis needs at least one value",
+            ));
+        }
+        // The key must name a scenario setting: its parents must be tables, and the
+        // scenario with the first value set must not fail on an unknown field.
+        let mut probe = base.clone();
+        let mut t = &probe;
+        let parts: Vec<&str> = key.split('.').collect();
+        for p in &parts[..parts.len() - 1] {
+            match t.get(*p) {
+                Some(toml::Value::Table(inner)) => t = inner,
+                None => break,
+                Some(_) => {
+                    return Err(err(
+                        &format!("axes.{key}"),
+                        v,
+                        &format!("`{p}` is not a table in the scenario"),
+                    ));
+                }
+            }
+        }
+        if !is_table_at(base, key) {
+            set_key(&mut probe, key, &values[0]);
+        }
+        let probe_text = toml::to_string(&probe).map_err(|e| anyhow!("{e}"))?;
+        if let Err(crate::scenario::ScenarioError::UnknownKey { .. }) =
+            Scenario::from_str(&probe_text, path, catalog)
+        {
+            return Err(err(
+                &format!("axes.{key}"),
+                v,
+                "not a scenario key (see the keys in src/scenario/mod.rs; an axis names \
+                 one as a dotted path, e.g. \"engine.max_num_seqs\")",
+            ));
+        }
+        axes.push(Axis {
+            key: key.clone(),
+            values,
+        });
+    }
+    Ok(axes)
 }
 
 /// One simulated point of a configuration (the first seed's search).

@@ -13,13 +13,14 @@ use anyhow::Context;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// Choose, and write the report: plan.csv, latency_vs_load.csv/.png,
-/// cost_vs_capacity.csv/.png, answer.md and README.md, all renamed into place together.
-pub(super) fn finish(
-    spec: &PlanSpec,
-    rows: &[ConfigResult],
-    dir: &Path,
-) -> anyhow::Result<(Vec<PathBuf>, Answer)> {
+/// The configurations chosen: the cheapest meeting the target on every seed (ties: more
+/// capacity, then the lower index), and the next three.
+struct Choice {
+    chosen: Option<usize>,
+    runners_up: Vec<usize>,
+}
+
+fn choose(rows: &[ConfigResult]) -> Choice {
     let cost = |r: &ConfigResult| r.usd_per_hour();
     let cap = |r: &ConfigResult| r.capacity();
     let mut meeting: Vec<&ConfigResult> = rows.iter().filter(|r| r.meets()).collect();
@@ -29,8 +30,45 @@ pub(super) fn finish(
             .then(cap(b).total_cmp(&cap(a)))
             .then(a.index.cmp(&b.index))
     });
-    let chosen = meeting.first().map(|r| r.index);
-    let runners_up: Vec<usize> = meeting.iter().skip(1).take(3).map(|r| r.index).collect();
+    Choice {
+        chosen: meeting.first().map(|r| r.index),
+        runners_up: meeting.iter().skip(1).take(3).map(|r| r.index).collect(),
+    }
+}
+
+/// Choose, and write the report: plan.csv, latency_vs_load.csv/.png,
+/// cost_vs_capacity.csv/.png, answer.md and README.md, all renamed into place together.
+pub(super) fn finish(
+    spec: &PlanSpec,
+    rows: &[ConfigResult],
+    dir: &Path,
+) -> anyhow::Result<(Vec<PathBuf>, Answer)> {
+    let choice = choose(rows);
+    let md = answer_md(spec, rows, &choice);
+    crate::report::check_dir(dir)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    crate::report::mark(dir)?;
+    let tables = write_tables(spec, rows, &choice, dir)?;
+    let mut staged = write_charts(spec, rows, &choice, dir)?;
+    staged.text(dir, "answer.md", &md)?;
+    staged.text(dir, "README.md", &index_md(spec, &staged))?;
+    let mut files = table::commit(tables)?;
+    files.extend(staged.commit()?);
+    Ok((
+        files,
+        Answer {
+            chosen: choice.chosen,
+            runners_up: choice.runners_up,
+            text: md,
+        },
+    ))
+}
+
+/// `answer.md`: the choice, the runners-up, why each other configuration was rejected, the
+/// seeds' and the cost model's uncertainty.
+fn answer_md(spec: &PlanSpec, rows: &[ConfigResult], choice: &Choice) -> String {
+    let cap = |r: &ConfigResult| r.capacity();
+    let (chosen, runners_up) = (choice.chosen, &choice.runners_up);
     let unit = spec.load_unit();
     let slos = spec
         .scenario
@@ -110,7 +148,7 @@ pub(super) fn finish(
                 fmt_num(spec.target)
             );
             let _ = writeln!(md, "{header}\n{}", line(r));
-            for &i in &runners_up {
+            for &i in runners_up {
                 let _ = writeln!(md, "{}", line(&rows[i]));
             }
             let _ = writeln!(md);
@@ -140,6 +178,13 @@ pub(super) fn finish(
             };
         }
     }
+    rejected_md(&mut md, rows);
+    uncertainty_md(&mut md, spec, rows, choice);
+    md
+}
+
+/// The rejected configurations and why.
+fn rejected_md(md: &mut String, rows: &[ConfigResult]) {
     let rejected: Vec<&ConfigResult> = rows.iter().filter(|r| !r.meets()).collect();
     if !rejected.is_empty() {
         let _ = writeln!(
@@ -162,6 +207,11 @@ pub(super) fn finish(
         }
         let _ = writeln!(md);
     }
+}
+
+/// How far the answer holds: the seeds' spread, the cost model's error band, the prices.
+fn uncertainty_md(md: &mut String, spec: &PlanSpec, rows: &[ConfigResult], choice: &Choice) {
+    let chosen = choice.chosen;
     let flips = rows
         .iter()
         .filter(|r| r.evaluated().is_some_and(|e| e.verdict == Verdict::Flips))
@@ -216,11 +266,31 @@ pub(super) fn finish(
         md,
         "Prices are the catalog's $/GPU-hour (`hardware/*.toml`, marked there as assumptions)."
     );
+}
 
-    // Tables.
-    crate::report::check_dir(dir)?;
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    crate::report::mark(dir)?;
+/// Whether `r` is on the Pareto front of `valid` (no other is both cheaper or as cheap and of
+/// more or as much capacity).
+fn on_front(valid: &[&ConfigResult], r: &ConfigResult) -> bool {
+    let cost = |r: &ConfigResult| r.usd_per_hour();
+    let cap = |r: &ConfigResult| r.capacity();
+    !valid.iter().any(|o| {
+        o.index != r.index
+            && cost(o) <= cost(r)
+            && cap(o) >= cap(r)
+            && (cost(o) < cost(r) || cap(o) > cap(r))
+    })
+}
+
+/// `plan.csv`, `latency_vs_load.csv` and `cost_vs_capacity.csv`, under temporary names.
+fn write_tables(
+    spec: &PlanSpec,
+    rows: &[ConfigResult],
+    choice: &Choice,
+    dir: &Path,
+) -> anyhow::Result<Vec<table::Finished>> {
+    let cost = |r: &ConfigResult| r.usd_per_hour();
+    let cap = |r: &ConfigResult| r.capacity();
+    let chosen = choice.chosen;
     let mut cols: Vec<(&str, Kind)> = vec![("index", Kind::U64), ("config", Kind::Str)];
     cols.extend(spec.grid.axes.iter().map(|a| (a.key.as_str(), Kind::Str)));
     cols.extend(COLUMNS.iter().map(|&c| (c, Kind::Str)));
@@ -267,14 +337,7 @@ pub(super) fn finish(
     // Pareto front over valid configurations: no other is both cheaper (or as cheap) and
     // of more (or as much) capacity.
     let valid: Vec<&ConfigResult> = rows.iter().filter(|r| r.evaluated().is_some()).collect();
-    let on_front = |r: &ConfigResult| {
-        !valid.iter().any(|o| {
-            o.index != r.index
-                && cost(o) <= cost(r)
-                && cap(o) >= cap(r)
-                && (cost(o) < cost(r) || cap(o) > cap(r))
-        })
-    };
+    let on_front = |r: &ConfigResult| on_front(&valid, r);
     let mut t = TableWriter::create(
         dir,
         "cost_vs_capacity",
@@ -298,7 +361,22 @@ pub(super) fn finish(
         t.end_row()?;
     }
     let pareto_csv = t.finish()?;
+    Ok(vec![plan_csv, curves_csv, pareto_csv])
+}
 
+/// The two charts, under temporary names.
+fn write_charts(
+    spec: &PlanSpec,
+    rows: &[ConfigResult],
+    choice: &Choice,
+    dir: &Path,
+) -> anyhow::Result<Staged> {
+    let cost = |r: &ConfigResult| r.usd_per_hour();
+    let cap = |r: &ConfigResult| r.capacity();
+    let (chosen, runners_up) = (choice.chosen, &choice.runners_up);
+    let unit = spec.load_unit();
+    let valid: Vec<&ConfigResult> = rows.iter().filter(|r| r.evaluated().is_some()).collect();
+    let on_front = |r: &ConfigResult| on_front(&valid, r);
     // Charts, under temporary names until everything is written.
     let mut staged = Staged::default();
     let first_slo = spec
@@ -396,6 +474,11 @@ pub(super) fn finish(
     if chart.series[0].points.iter().any(|p| p.0 > 0.0) {
         render_chart(&chart, &staged.path(dir, "cost_vs_capacity.png"))?;
     }
+    Ok(staged)
+}
+
+/// The report's index.
+fn index_md(spec: &PlanSpec, staged: &Staged) -> String {
     let mut index = String::new();
     let _ = writeln!(index, "# Plan report: {}\n", spec.scenario.name);
     let _ = writeln!(
@@ -417,16 +500,5 @@ pub(super) fn finish(
         };
         let _ = writeln!(index, "\n![{name}]({name})\n\n{caption}");
     }
-    staged.text(dir, "answer.md", &md)?;
-    staged.text(dir, "README.md", &index)?;
-    let mut files = table::commit(vec![plan_csv, curves_csv, pareto_csv])?;
-    files.extend(staged.commit()?);
-    Ok((
-        files,
-        Answer {
-            chosen,
-            runners_up,
-            text: md,
-        },
-    ))
+    index
 }

@@ -63,231 +63,261 @@ fn cdf(sorted: &[f32], n: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// What the charts write: the tables (finished, not yet committed), the staged PNGs and the
+/// index's captions.
+#[derive(Default)]
+struct Out {
+    tables: Vec<Finished>,
+    staged: Staged,
+    captions: Vec<(&'static str, String)>,
+}
+
 /// Write the charts' CSV tables (finished, not yet committed) and draw the PNGs under
 /// temporary names. Returns the tables and the (temporary, final) paths of the PNGs and
 /// the index, to rename once the tables are committed.
 pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Staged)> {
-    let mut tables = Vec::new();
-    let mut staged = Staged::default();
-    let mut captions: Vec<(&str, String)> = Vec::new();
-    {
-        // Latency CDFs.
-        let ttft = cdf(c.ttft_s, 400);
-        let tpot = cdf(c.tpot_s, 400);
+    let mut out = Out::default();
+    latency_cdfs(dir, c, &mut out)?;
+    over_time(dir, c, &mut out)?;
+    prefix_hit_rate(dir, c, &mut out)?;
+    memory(dir, c, &mut out)?;
+    let (tables, mut staged, captions) = (out.tables, out.staged, out.captions);
+
+    let mut index = String::new();
+    let _ = writeln!(index, "# Simulation report: {}\n", c.name);
+    let ext = c.tables.ext();
+    let _ = writeln!(
+        index,
+        "- `summary.{ext}`: every metric of the run (latency percentiles, throughput, \
+         goodput, SLOs, KV and prefix-cache use).\n- `requests.{ext}`: one row per \
+         request; `iterations.{ext}`: one row per engine iteration."
+    );
+    for (name, caption) in &captions {
+        let _ = writeln!(index, "\n![{name}]({name})\n\n{caption}");
+    }
+    staged.text(dir, "README.md", &index)?;
+    Ok((tables, staged))
+}
+
+/// TTFT and TPOT CDFs with the SLO lines.
+fn latency_cdfs(dir: &Path, c: &SimCharts, out: &mut Out) -> anyhow::Result<()> {
+    // Latency CDFs.
+    let ttft = cdf(c.ttft_s, 400);
+    let tpot = cdf(c.tpot_s, 400);
+    let mut t = TableWriter::create(
+        dir,
+        "latency_cdf",
+        TableFormat::Csv,
+        &[
+            ("metric", Kind::Str),
+            ("latency_ms", Kind::F64),
+            ("fraction", Kind::F64),
+        ],
+    )?;
+    for (m, pts) in [("ttft", &ttft), ("tpot", &tpot)] {
+        for &(x, y) in pts.iter() {
+            t.str(0, m);
+            t.f64(1, Some(x));
+            t.f64(2, Some(y));
+            t.end_row()?;
+        }
+    }
+    out.tables.push(t.finish()?);
+    if !ttft.is_empty() {
+        let mut ch = Chart::new(
+            format!("{}: latency distributions (finished requests)", c.name),
+            "latency (ms, log scale)",
+            "fraction of requests at or below",
+        );
+        ch.x_log = true;
+        ch.series.push(Series {
+            name: "TTFT".into(),
+            points: ttft,
+            mark: Mark::Line,
+        });
+        ch.series.push(Series {
+            name: "TPOT".into(),
+            points: tpot,
+            mark: Mark::Line,
+        });
+        for (label, ms) in &c.slo_lines {
+            ch.ref_lines.push(RefLine {
+                label: label.clone(),
+                value: *ms,
+                horizontal: false,
+            });
+        }
+        render_chart(&ch, &out.staged.path(dir, "latency_cdf.png"))?;
+        out.captions.push((
+            "latency_cdf.png",
+            "TTFT and TPOT distributions of the finished requests, with the SLO limits; \
+             data: latency_cdf.csv."
+                .into(),
+        ));
+    }
+
+    Ok(())
+}
+
+/// KV blocks and batch size over the run.
+fn over_time(dir: &Path, c: &SimCharts, out: &mut Out) -> anyhow::Result<()> {
+    // Over time.
+    let pts = c.timeline.points();
+    let mut t = TableWriter::create(
+        dir,
+        "kv_blocks_over_time",
+        TableFormat::Csv,
+        &[("time_s", Kind::F64), ("mean_kv_blocks_used", Kind::F64)],
+    )?;
+    let mut b = TableWriter::create(
+        dir,
+        "batch_size_over_time",
+        TableFormat::Csv,
+        &[("time_s", Kind::F64), ("mean_batch_size", Kind::F64)],
+    )?;
+    for &(s, batch, blocks) in &pts {
+        t.f64(0, Some(s));
+        t.f64(1, Some(blocks));
+        t.end_row()?;
+        b.f64(0, Some(s));
+        b.f64(1, Some(batch));
+        b.end_row()?;
+    }
+    out.tables.push(t.finish()?);
+    out.tables.push(b.finish()?);
+    if !pts.is_empty() {
+        let mut ch = Chart::new(
+            format!("{}: KV cache blocks in use (per replica)", c.name),
+            "time (s)",
+            "KV blocks in use (mean per iteration)",
+        );
+        ch.series.push(Series {
+            name: "blocks in use".into(),
+            points: pts.iter().map(|p| (p.0, p.2)).collect(),
+            mark: Mark::Line,
+        });
+        ch.ref_lines.push(RefLine {
+            label: format!("pool: {} blocks", c.kv_blocks),
+            value: c.kv_blocks as f64,
+            horizontal: true,
+        });
+        render_chart(&ch, &out.staged.path(dir, "kv_blocks_over_time.png"))?;
+        out.captions.push((
+            "kv_blocks_over_time.png",
+            "KV blocks held by running sequences and the prefix cache's in-use blocks, \
+             averaged per time bucket, against the pool; data: kv_blocks_over_time.csv."
+                .into(),
+        ));
+        let mut ch = Chart::new(
+            format!("{}: batch size over time", c.name),
+            "time (s)",
+            "sequences per iteration (mean)",
+        );
+        ch.series.push(Series {
+            name: "batch size".into(),
+            points: pts.iter().map(|p| (p.0, p.1)).collect(),
+            mark: Mark::Line,
+        });
+        render_chart(&ch, &out.staged.path(dir, "batch_size_over_time.png"))?;
+        out.captions.push((
+            "batch_size_over_time.png",
+            "Sequences per engine iteration, averaged per time bucket; data: \
+             batch_size_over_time.csv."
+                .into(),
+        ));
+    }
+
+    Ok(())
+}
+
+/// The prefix-cache hit rate by tenant.
+fn prefix_hit_rate(dir: &Path, c: &SimCharts, out: &mut Out) -> anyhow::Result<()> {
+    // Prefix-cache hit rate by tenant (when anything was hit: a chart of zeros says
+    // nothing the summary does not).
+    if c.tenants.iter().any(|t| t.2 > 0) {
         let mut t = TableWriter::create(
             dir,
-            "latency_cdf",
+            "prefix_hit_rate",
             TableFormat::Csv,
             &[
-                ("metric", Kind::Str),
-                ("latency_ms", Kind::F64),
-                ("fraction", Kind::F64),
+                ("tenant", Kind::Str),
+                ("prompt_tokens", Kind::U64),
+                ("cached_tokens", Kind::U64),
+                ("hit_rate", Kind::F64),
             ],
         )?;
-        for (m, pts) in [("ttft", &ttft), ("tpot", &tpot)] {
-            for &(x, y) in pts.iter() {
-                t.str(0, m);
-                t.f64(1, Some(x));
-                t.f64(2, Some(y));
-                t.end_row()?;
-            }
-        }
-        tables.push(t.finish()?);
-        if !ttft.is_empty() {
-            let mut ch = Chart::new(
-                format!("{}: latency distributions (finished requests)", c.name),
-                "latency (ms, log scale)",
-                "fraction of requests at or below",
-            );
-            ch.x_log = true;
-            ch.series.push(Series {
-                name: "TTFT".into(),
-                points: ttft,
-                mark: Mark::Line,
-            });
-            ch.series.push(Series {
-                name: "TPOT".into(),
-                points: tpot,
-                mark: Mark::Line,
-            });
-            for (label, ms) in &c.slo_lines {
-                ch.ref_lines.push(RefLine {
-                    label: label.clone(),
-                    value: *ms,
-                    horizontal: false,
-                });
-            }
-            render_chart(&ch, &staged.path(dir, "latency_cdf.png"))?;
-            captions.push((
-                "latency_cdf.png",
-                "TTFT and TPOT distributions of the finished requests, with the SLO limits; \
-                 data: latency_cdf.csv."
-                    .into(),
-            ));
-        }
-
-        // Over time.
-        let pts = c.timeline.points();
-        let mut t = TableWriter::create(
-            dir,
-            "kv_blocks_over_time",
-            TableFormat::Csv,
-            &[("time_s", Kind::F64), ("mean_kv_blocks_used", Kind::F64)],
-        )?;
-        let mut b = TableWriter::create(
-            dir,
-            "batch_size_over_time",
-            TableFormat::Csv,
-            &[("time_s", Kind::F64), ("mean_batch_size", Kind::F64)],
-        )?;
-        for &(s, batch, blocks) in &pts {
-            t.f64(0, Some(s));
-            t.f64(1, Some(blocks));
-            t.end_row()?;
-            b.f64(0, Some(s));
-            b.f64(1, Some(batch));
-            b.end_row()?;
-        }
-        tables.push(t.finish()?);
-        tables.push(b.finish()?);
-        if !pts.is_empty() {
-            let mut ch = Chart::new(
-                format!("{}: KV cache blocks in use (per replica)", c.name),
-                "time (s)",
-                "KV blocks in use (mean per iteration)",
-            );
-            ch.series.push(Series {
-                name: "blocks in use".into(),
-                points: pts.iter().map(|p| (p.0, p.2)).collect(),
-                mark: Mark::Line,
-            });
-            ch.ref_lines.push(RefLine {
-                label: format!("pool: {} blocks", c.kv_blocks),
-                value: c.kv_blocks as f64,
-                horizontal: true,
-            });
-            render_chart(&ch, &staged.path(dir, "kv_blocks_over_time.png"))?;
-            captions.push((
-                "kv_blocks_over_time.png",
-                "KV blocks held by running sequences and the prefix cache's in-use blocks, \
-                 averaged per time bucket, against the pool; data: kv_blocks_over_time.csv."
-                    .into(),
-            ));
-            let mut ch = Chart::new(
-                format!("{}: batch size over time", c.name),
-                "time (s)",
-                "sequences per iteration (mean)",
-            );
-            ch.series.push(Series {
-                name: "batch size".into(),
-                points: pts.iter().map(|p| (p.0, p.1)).collect(),
-                mark: Mark::Line,
-            });
-            render_chart(&ch, &staged.path(dir, "batch_size_over_time.png"))?;
-            captions.push((
-                "batch_size_over_time.png",
-                "Sequences per engine iteration, averaged per time bucket; data: \
-                 batch_size_over_time.csv."
-                    .into(),
-            ));
-        }
-
-        // Prefix-cache hit rate by tenant (when anything was hit: a chart of zeros says
-        // nothing the summary does not).
-        if c.tenants.iter().any(|t| t.2 > 0) {
-            let mut t = TableWriter::create(
-                dir,
-                "prefix_hit_rate",
-                TableFormat::Csv,
-                &[
-                    ("tenant", Kind::Str),
-                    ("prompt_tokens", Kind::U64),
-                    ("cached_tokens", Kind::U64),
-                    ("hit_rate", Kind::F64),
-                ],
-            )?;
-            let mut bars = BarChart::new(
-                format!("{}: prefix-cache hit rate by tenant (by tokens)", c.name),
-                "prompt tokens found cached (%)",
-            );
-            let mut hits = Vec::new();
-            for (name, prompt, cached) in &c.tenants {
-                let rate = *cached as f64 / (*prompt).max(1) as f64;
-                t.str(0, name);
-                t.u64(1, *prompt);
-                t.u64(2, *cached);
-                t.f64(3, Some(rate));
-                t.end_row()?;
-                bars.categories.push(name.clone());
-                hits.push(100.0 * rate);
-            }
-            tables.push(t.finish()?);
-            bars.stacks.push(("hit rate".into(), hits));
-            render_bars(&bars, &staged.path(dir, "prefix_hit_rate.png"))?;
-            captions.push((
-                "prefix_hit_rate.png",
-                "Share of each tenant's prompt tokens found in the prefix cache at \
-                 admission; data: prefix_hit_rate.csv."
-                    .into(),
-            ));
-        }
-
-        // Memory.
-        let gib = |b: f64| b / (1u64 << 30) as f64;
-        let m = c.budget;
-        let parts = [
-            ("weights", m.weights),
-            ("activations (profiling peak)", m.activations),
-            ("runtime reserve", m.reserve),
-            ("KV cache", m.kv.max(0.0)),
-            (
-                "left by gpu_memory_utilization",
-                (m.memory - m.usable).max(0.0),
-            ),
-        ];
-        let mut t = TableWriter::create(
-            dir,
-            "memory",
-            TableFormat::Csv,
-            &[("component", Kind::Str), ("gib", Kind::F64)],
-        )?;
         let mut bars = BarChart::new(
-            format!("{}: memory of one GPU ({})", c.name, c.gpu),
-            "memory (GiB)",
+            format!("{}: prefix-cache hit rate by tenant (by tokens)", c.name),
+            "prompt tokens found cached (%)",
         );
-        bars.categories.push(c.gpu.clone());
-        for (name, bytes) in parts {
+        let mut hits = Vec::new();
+        for (name, prompt, cached) in &c.tenants {
+            let rate = *cached as f64 / (*prompt).max(1) as f64;
             t.str(0, name);
-            t.f64(1, Some(gib(bytes)));
+            t.u64(1, *prompt);
+            t.u64(2, *cached);
+            t.f64(3, Some(rate));
             t.end_row()?;
-            bars.stacks.push((name.to_string(), vec![gib(bytes)]));
+            bars.categories.push(name.clone());
+            hits.push(100.0 * rate);
         }
-        tables.push(t.finish()?);
-        render_bars(&bars, &staged.path(dir, "memory.png"))?;
-        captions.push((
-            "memory.png",
-            format!(
-                "One GPU's {:.1} GiB: weights, the activation peak, the runtime reserve, the \
-                 KV cache ({} blocks), and what gpu_memory_utilization keeps free; data: \
-                 memory.csv.",
-                gib(m.memory),
-                m.blocks
-            ),
+        out.tables.push(t.finish()?);
+        bars.stacks.push(("hit rate".into(), hits));
+        render_bars(&bars, &out.staged.path(dir, "prefix_hit_rate.png"))?;
+        out.captions.push((
+            "prefix_hit_rate.png",
+            "Share of each tenant's prompt tokens found in the prefix cache at \
+             admission; data: prefix_hit_rate.csv."
+                .into(),
         ));
-
-        let mut index = String::new();
-        let _ = writeln!(index, "# Simulation report: {}\n", c.name);
-        let ext = c.tables.ext();
-        let _ = writeln!(
-            index,
-            "- `summary.{ext}`: every metric of the run (latency percentiles, throughput, \
-             goodput, SLOs, KV and prefix-cache use).\n- `requests.{ext}`: one row per \
-             request; `iterations.{ext}`: one row per engine iteration."
-        );
-        for (name, caption) in &captions {
-            let _ = writeln!(index, "\n![{name}]({name})\n\n{caption}");
-        }
-        staged.text(dir, "README.md", &index)?;
     }
-    Ok((tables, staged))
+
+    Ok(())
+}
+
+/// One GPU's memory.
+fn memory(dir: &Path, c: &SimCharts, out: &mut Out) -> anyhow::Result<()> {
+    // Memory.
+    let gib = |b: f64| b / (1u64 << 30) as f64;
+    let m = c.budget;
+    let parts = [
+        ("weights", m.weights),
+        ("activations (profiling peak)", m.activations),
+        ("runtime reserve", m.reserve),
+        ("KV cache", m.kv.max(0.0)),
+        (
+            "left by gpu_memory_utilization",
+            (m.memory - m.usable).max(0.0),
+        ),
+    ];
+    let mut t = TableWriter::create(
+        dir,
+        "memory",
+        TableFormat::Csv,
+        &[("component", Kind::Str), ("gib", Kind::F64)],
+    )?;
+    let mut bars = BarChart::new(
+        format!("{}: memory of one GPU ({})", c.name, c.gpu),
+        "memory (GiB)",
+    );
+    bars.categories.push(c.gpu.clone());
+    for (name, bytes) in parts {
+        t.str(0, name);
+        t.f64(1, Some(gib(bytes)));
+        t.end_row()?;
+        bars.stacks.push((name.to_string(), vec![gib(bytes)]));
+    }
+    out.tables.push(t.finish()?);
+    render_bars(&bars, &out.staged.path(dir, "memory.png"))?;
+    out.captions.push((
+        "memory.png",
+        format!(
+            "One GPU's {:.1} GiB: weights, the activation peak, the runtime reserve, the \
+             KV cache ({} blocks), and what gpu_memory_utilization keeps free; data: \
+             memory.csv.",
+            gib(m.memory),
+            m.blocks
+        ),
+    ));
+    Ok(())
 }
