@@ -12,7 +12,7 @@
 use super::batcher::{Batch, BatchPolicy, Env, policy};
 use super::config::{EngineConfig, Router, SchedulerKind};
 use super::event::{Event, IterationDone, Observer, Outcome, RequestDone};
-use super::group::{join_group, leave_group};
+use super::group::{advance_group, join_group};
 use super::replica::{CACHE_SLOT, Replica, release_cached};
 use super::router::RouterState;
 use super::seq::{Seq, clamp_len, hash_blocks};
@@ -21,7 +21,6 @@ use crate::cost::iteration::IterationCost;
 use crate::sim::{EventQueue, Nanos};
 use crate::workload::{Request, RequestSource};
 use rand::rngs::StdRng;
-use std::cmp::Reverse;
 
 /// One simulation run over a stream of requests.
 pub struct Simulation<'a> {
@@ -396,30 +395,7 @@ impl<'a> Simulation<'a> {
                 rep.joiners.push(slot);
             }
         }
-        let g = &mut rep.group;
-        if g.scheduled {
-            g.scheduled = false;
-            g.step += 1;
-            g.held += g.members as u64;
-            g.last_emit = now;
-            rep.len_sum += g.members as u64;
-            common += g.members;
-            while let Some(&Reverse((step, stamp, slot))) = g.finish.peek() {
-                debug_assert!(step >= g.step, "a member outlived its output");
-                if step != g.step {
-                    break;
-                }
-                g.finish.pop();
-                leave_group(
-                    g,
-                    &mut rep.seqs[slot as usize],
-                    &rep.alloc,
-                    rep.alloc.block_size(),
-                );
-                rep.seqs[slot as usize].done = true;
-                rep.done.push((stamp, slot));
-            }
-        }
+        common += advance_group(rep, now);
         if common > 0 {
             obs.inter_token(common_gap, common);
         }
@@ -437,42 +413,7 @@ impl<'a> Simulation<'a> {
         } else {
             rep.done.sort_unstable();
         }
-        if !rep.done.is_empty() {
-            for &(_, slot) in &rep.done {
-                let s = &mut rep.seqs[slot as usize];
-                rep.alloc.free(slot);
-                // Its full blocks beyond the prompt's (the answer: the next turn of a
-                // conversation starts with it) join the cache too, as vLLM caches every full
-                // block. It holds KV for all its tokens but the last one generated.
-                if let Some(h) = s.cached.hashes.clone() {
-                    let held = s.req.prompt_tokens + s.req.output_tokens - 1;
-                    let upto = ((held / bs) as usize).min(h.len());
-                    let from = (s.cached.shared / bs) as usize;
-                    if upto > from {
-                        let new = rep.cache.insert(&h[..upto], from) as u32;
-                        let _ = rep.alloc.append(CACHE_SLOT, new * bs);
-                        s.cached.shared = upto as u32 * bs;
-                    }
-                }
-                release_cached(&mut rep.cache, s, bs);
-                rep.free_slots.push(slot);
-                rep.len_sum -= clamp_len(s, max_len);
-                self.ended.push((s.req.id, true));
-                obs.request(&RequestDone {
-                    req: s.req.clone(),
-                    replica: r,
-                    outcome: Outcome::Finished,
-                    first_scheduled: s.first_scheduled.unwrap_or(s.req.arrival),
-                    first_token: s.first_token.unwrap_or(now),
-                    last_token: s.last_token,
-                    preemptions: s.preemptions,
-                    cached_tokens: s.cached.first_hits.unwrap_or(0),
-                });
-            }
-            let seqs = &rep.seqs;
-            rep.running.retain(|&slot| !seqs[slot as usize].done);
-            rep.solo.retain(|&slot| !seqs[slot as usize].done);
-        }
+        release_finished(rep, now, (bs, max_len), &mut self.ended, obs);
         // Solo sequences that just emitted a decode token join the group.
         if !rep.joiners.is_empty() {
             for i in 0..rep.joiners.len() {
@@ -485,4 +426,52 @@ impl<'a> Simulation<'a> {
         }
         rep.busy = false;
     }
+}
+
+/// The sequences of `rep.done` leave: their blocks freed (their full blocks cached when
+/// prefix caching is on), each reported ended; (block size, model length limit).
+fn release_finished(
+    rep: &mut Replica,
+    now: Nanos,
+    (bs, max_len): (u32, u64),
+    ended: &mut Vec<(u64, bool)>,
+    obs: &mut dyn Observer,
+) {
+    if rep.done.is_empty() {
+        return;
+    }
+    for &(_, slot) in &rep.done {
+        let s = &mut rep.seqs[slot as usize];
+        rep.alloc.free(slot);
+        // Its full blocks beyond the prompt's (the answer: the next turn of a
+        // conversation starts with it) join the cache too, as vLLM caches every full
+        // block. It holds KV for all its tokens but the last one generated.
+        if let Some(h) = s.cached.hashes.clone() {
+            let held = s.req.prompt_tokens + s.req.output_tokens - 1;
+            let upto = ((held / bs) as usize).min(h.len());
+            let from = (s.cached.shared / bs) as usize;
+            if upto > from {
+                let new = rep.cache.insert(&h[..upto], from) as u32;
+                let _ = rep.alloc.append(CACHE_SLOT, new * bs);
+                s.cached.shared = upto as u32 * bs;
+            }
+        }
+        release_cached(&mut rep.cache, s, bs);
+        rep.free_slots.push(slot);
+        rep.len_sum -= clamp_len(s, max_len);
+        ended.push((s.req.id, true));
+        obs.request(&RequestDone {
+            req: s.req.clone(),
+            replica: rep.id,
+            outcome: Outcome::Finished,
+            first_scheduled: s.first_scheduled.unwrap_or(s.req.arrival),
+            first_token: s.first_token.unwrap_or(now),
+            last_token: s.last_token,
+            preemptions: s.preemptions,
+            cached_tokens: s.cached.first_hits.unwrap_or(0),
+        });
+    }
+    let seqs = &rep.seqs;
+    rep.running.retain(|&slot| !seqs[slot as usize].done);
+    rep.solo.retain(|&slot| !seqs[slot as usize].done);
 }

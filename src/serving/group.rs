@@ -138,3 +138,35 @@ pub fn dissolve_group(rep: &mut Replica) {
     rep.solo.clear();
     rep.solo.extend_from_slice(&rep.running);
 }
+
+/// End a group step (if the group stepped in the iteration that ended `now`): every member
+/// emitted a token; those that reached their output leave, marked done and queued in
+/// `rep.done`. Returns the tokens emitted.
+pub fn advance_group(rep: &mut Replica, now: Nanos) -> u32 {
+    let g = &mut rep.group;
+    if !g.scheduled {
+        return 0;
+    }
+    g.scheduled = false;
+    g.step += 1;
+    g.held += g.members as u64;
+    g.last_emit = now;
+    rep.len_sum += g.members as u64;
+    let emitted = g.members;
+    while let Some(&Reverse((step, stamp, slot))) = g.finish.peek() {
+        debug_assert!(step >= g.step, "a member outlived its output");
+        if step != g.step {
+            break;
+        }
+        g.finish.pop();
+        leave_group(
+            g,
+            &mut rep.seqs[slot as usize],
+            &rep.alloc,
+            rep.alloc.block_size(),
+        );
+        rep.seqs[slot as usize].done = true;
+        rep.done.push((stamp, slot));
+    }
+    emitted
+}

@@ -48,7 +48,13 @@ fn cpu_suite_runs_checks_and_round_trips() {
     let mut backend = CpuBackend::new();
     let file = run_suite(&mut backend, &suite, |_| {});
     for m in &file.measurement {
-        assert!(m.status.is_ok(), "{} {}: {}", m.primitive, m.shape, m.status);
+        assert!(
+            m.status.is_ok(),
+            "{} {}: {}",
+            m.primitive,
+            m.shape,
+            m.status
+        );
         assert!(m.time_us > 0.0 && m.reps >= 3, "{m:?}");
     }
     let text = file.to_toml();
