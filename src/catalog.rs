@@ -333,8 +333,15 @@ pub enum CatalogError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A built-in model, for tests anywhere in the crate.
+    pub(crate) fn builtin_model(name: &str) -> Model {
+        Catalog::builtin()
+            .model(name)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
     use crate::hardware::{ComputeDtype, LinkKind, Vendor};
     use crate::units::GIB;
 

@@ -90,19 +90,6 @@ fn time(mut f: impl FnMut()) -> (f64, f64, u32) {
     (super::median(&mut t), min, n)
 }
 
-fn check(m: &Measurement, tolerance: f64) -> Result<(), BenchError> {
-    if m.check_error.is_finite() && m.check_error <= tolerance {
-        Ok(())
-    } else {
-        Err(BenchError::WrongResult {
-            primitive: m.primitive.clone(),
-            shape: m.shape.clone(),
-            error: m.check_error,
-            tolerance,
-        })
-    }
-}
-
 impl super::Backend for CpuBackend {
     fn device(&self) -> &DeviceInfo {
         &self.info
@@ -148,7 +135,7 @@ fn stream(m: &mut Measurement, case: &Case) -> Result<(f64, f64, u32), BenchErro
                 let want: f64 = a.iter().map(|&x| x as f64).sum();
                 let l1: f64 = a.iter().map(|&x| (x as f64).abs()).sum();
                 m.check_error = (sum(&a) - want).abs() / l1;
-                check(m, 1e-5)?;
+                m.check(1e-5)?;
                 time(|| {
                     black_box(sum(black_box(&a)));
                 })
@@ -159,7 +146,7 @@ fn stream(m: &mut Measurement, case: &Case) -> Result<(f64, f64, u32), BenchErro
                     .iter()
                     .map(|&x| (x - 0.5).abs() as f64)
                     .fold(0.0, f64::max);
-                check(m, 0.0)?;
+                m.check(0.0)?;
                 time(|| black_box(&mut b).fill(0.5))
             }
             StreamOp::Copy | StreamOp::Memcpy => {
@@ -179,7 +166,7 @@ fn stream(m: &mut Measurement, case: &Case) -> Result<(f64, f64, u32), BenchErro
                     .zip(&b)
                     .map(|(x, y)| (x - y).abs() as f64)
                     .fold(0.0, f64::max);
-                check(m, 0.0)?;
+                m.check(0.0)?;
                 time(|| run(black_box(&mut b)))
             }
         }
@@ -224,7 +211,7 @@ fn gemm(m: &mut Measurement, case: &Case) -> Result<(f64, f64, u32), BenchError>
             got.push(c[i * nu + j] as f64);
         }
         m.check_error = rel_error(&got, &want);
-        check(m, 1e-4)?;
+        m.check(1e-4)?;
         time(|| gemm(black_box(&mut c)))
     })
 }
@@ -286,7 +273,7 @@ fn attention(m: &mut Measurement, case: &Case) -> Result<(f64, f64, u32), BenchE
             got.extend(o[r * d..(r + 1) * d].iter().map(|&x| x as f64));
         }
         m.check_error = rel_error(&got, &want);
-        check(m, 1e-4)?;
+        m.check(1e-4)?;
         if *kind == AttnKind::Tiled {
             m.bytes = *heads as f64
                 * super::suite::tiled_attention_bytes(n as f64, d as f64, 4.0, CPU_TILED_BR as f64);
@@ -376,7 +363,7 @@ fn paged_decode(m: &mut Measurement, case: &Case) -> Result<(f64, f64, u32), Ben
         let want = reference::attention_row(&q[..d], &kf, &vf, d, scale as f64);
         let got: Vec<f64> = out[..d].iter().map(|&x| x as f64).collect();
         m.check_error = rel_error(&got, &want);
-        check(m, 1e-4)?;
+        m.check(1e-4)?;
         time(|| run(black_box(&mut out)))
     })
 }
@@ -405,7 +392,7 @@ fn quantize(m: &mut Measurement, case: &Case) -> Result<(f64, f64, u32), BenchEr
         let want: Vec<f64> = x.iter().map(|&h| reference::f16_to_f32(h) as f64).collect();
         // Quantization error itself: q8_0 ~0.5%, q4_0 ~10% of the signal.
         m.check_error = rel_error(&got, &want);
-        check(m, if *format == KvFormat::Q8_0 { 0.02 } else { 0.2 })?;
+        m.check(if *format == KvFormat::Q8_0 { 0.02 } else { 0.2 })?;
         time(|| {
             black_box(reference::quantize(*format, black_box(&x)));
         })

@@ -308,7 +308,7 @@ impl CudaBackend {
                 let cpu: f64 = host.iter().map(|&x| x as f64).sum();
                 let l1: f64 = host.iter().map(|&x| (x as f64).abs()).sum();
                 m.check_error = (gpu - cpu).abs() / l1;
-                check(m, 1e-5)?;
+                m.check(1e-5).map_err(|e| e.to_string())?;
                 let (t, mn, r) = self.time(|_| {
                     let mut b = self.stream.launch_builder(self.f("stream_read"));
                     b.arg(&a).arg(&n4).arg(&mut partial);
@@ -328,7 +328,7 @@ impl CudaBackend {
                 };
                 run(&mut a)?;
                 m.check_error = self.max_abs_diff_ends(&a, None, 0.5, check_len)?;
-                check(m, 0.0)?;
+                m.check(0.0).map_err(|e| e.to_string())?;
                 let (t, mn, r) = self.time(|_| run(&mut a))?;
                 (m.time_us, m.min_us, m.reps) = (t, mn, r);
             }
@@ -349,7 +349,7 @@ impl CudaBackend {
                 };
                 run(&mut b)?;
                 m.check_error = self.max_abs_diff_ends(&b, Some(&a), 0.0, check_len)?;
-                check(m, 0.0)?;
+                m.check(0.0).map_err(|e| e.to_string())?;
                 let (t, mn, r) = self.time(|_| run(&mut b))?;
                 (m.time_us, m.min_us, m.reps) = (t, mn, r);
             }
@@ -472,7 +472,7 @@ impl CudaBackend {
             got.push(reference::bf16_to_f32(cij[0]) as f64);
         }
         m.check_error = rel_error(&got, &want);
-        check(m, 1e-2)?;
+        m.check(1e-2).map_err(|e| e.to_string())?;
         let (t, mn, r) = self.time(|i| run(i, &mut c))?;
         (m.time_us, m.min_us, m.reps) = (t, mn, r);
         Ok(())
@@ -605,7 +605,7 @@ impl CudaBackend {
             }
         }
         m.check_error = rel_error(&got, &want);
-        check(m, 2e-3)?;
+        m.check(2e-3).map_err(|e| e.to_string())?;
         let (t, mn, r) = self.time(|i| run(i, &mut o, &mut s))?;
         (m.time_us, m.min_us, m.reps) = (t, mn, r);
         Ok(())
@@ -792,7 +792,7 @@ impl CudaBackend {
             );
         }
         m.check_error = rel_error(&got, &want);
-        check(m, 1e-3)?;
+        m.check(1e-3).map_err(|e| e.to_string())?;
         let (t, mn, r) = self.time(|i| run(i, &mut out))?;
         (m.time_us, m.min_us, m.reps) = (t, mn, r);
         Ok(())
@@ -848,7 +848,7 @@ impl CudaBackend {
         let a64: Vec<f64> = a.iter().map(|&v| v as f64).collect();
         let b64: Vec<f64> = b.iter().map(|&v| v as f64).collect();
         m.check_error = rel_error(&a64, &b64);
-        if let Err(e) = check(m, 1e-3) {
+        if let Err(e) = m.check(1e-3).map_err(|e| e.to_string()) {
             // Show the first block that differs, to find the disagreement.
             let blk = (0..cv / 32)
                 .find(|&bi| (0..32).any(|j| a[bi * 32 + j] != b[bi * 32 + j]))
@@ -875,20 +875,6 @@ fn unsafe_view_u16(
     // SAFETY: u8 → u16 reinterpretation of a buffer whose length is even; alignment of
     // device allocations is 256 bytes.
     unsafe { pool.transmute_mut::<u16>(len) }.ok_or_else(|| "pool size is odd".to_string())
-}
-
-fn check(m: &Measurement, tolerance: f64) -> Result<(), String> {
-    if m.check_error.is_finite() && m.check_error <= tolerance {
-        Ok(())
-    } else {
-        Err(BenchError::WrongResult {
-            primitive: m.primitive.clone(),
-            shape: m.shape.clone(),
-            error: m.check_error,
-            tolerance,
-        }
-        .to_string())
-    }
 }
 
 /// The kernel module's version from /proc/driver/nvidia/version, e.g. "580.159.04".

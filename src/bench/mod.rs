@@ -133,6 +133,22 @@ pub enum Status {
     Error(String),
 }
 
+impl Measurement {
+    /// The case's output was checked within `tolerance` (relative error) of the reference.
+    pub fn check(&self, tolerance: f64) -> Result<(), BenchError> {
+        if self.check_error.is_finite() && self.check_error <= tolerance {
+            Ok(())
+        } else {
+            Err(BenchError::WrongResult {
+                primitive: self.primitive.clone(),
+                shape: self.shape.clone(),
+                error: self.check_error,
+                tolerance,
+            })
+        }
+    }
+}
+
 impl Status {
     /// Checked and timed.
     pub fn is_ok(&self) -> bool {

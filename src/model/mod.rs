@@ -212,11 +212,7 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    fn catalog(name: &str) -> Model {
-        crate::catalog::Catalog::builtin()
-            .model(name)
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
+    use crate::catalog::tests::builtin_model as catalog;
 
     fn count(model: &Model, kind: LayerKind) -> usize {
         model.layers.iter().filter(|l| **l == kind).count()

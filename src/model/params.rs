@@ -221,11 +221,7 @@ impl Model {
 mod tests {
     use super::*;
 
-    fn catalog(name: &str) -> Model {
-        crate::catalog::Catalog::builtin()
-            .model(name)
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
+    use crate::catalog::tests::builtin_model as catalog;
 
     fn assert_near(name: &str, what: &str, got: u64, want: f64) {
         let rel = (got as f64 - want).abs() / want;
