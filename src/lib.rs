@@ -1,22 +1,28 @@
 //! `planner`: a discrete-event simulator and capacity planner for LLM inference serving.
 //!
 //! ```text
-//!  model  ──► model/      Hugging Face config → shape, params, weight bytes, FLOPs per token
-//!  gpu    ──► hardware/   HBM GB/s and GiB, SRAM/SM, SMs, FLOP/s per dtype, links, $/h
-//!  engine ──► kv/         bytes/token per K/V dtype, memory budget (vLLM), llama.cpp's cache
-//!             cost/       roofline + attention IO model, efficiencies fitted by least squares
-//!    ▼
-//!  size       `planner size`: the KV / memory trade-off report
-//!  validate   `planner validate`: cost model vs measured (our bench, Vidur)
-//!  report/    PNG renderers (pure)
-//!  bench/     measures real hardware (CUDA via cudarc + NVRTC; CPU) → hardware/measured/*.toml
+//! scenario.toml ─► scenario/   raw (serde mirror, spans) ─lower─► Scenario (file:line:key errors)
+//!   model   ─► model/      Hugging Face config → shape, params, weight bytes, FLOPs per token
+//!   gpu     ─► hardware/   HBM, SRAM, SMs, FLOP/s per dtype, links, $/h   (catalog: built in
+//!                          + --models-dir/--hardware-dir)
+//!   engine  ─► kv/         bytes/token per K/V dtype, memory budget, paged blocks, prefix cache
+//!              cost/       roofline + attention IO, efficiencies fitted by least squares
+//!   load    ─► workload/   arrivals, lengths, tenants, shared prefixes, traces
+//!      ▼
+//! sim/      generic event kernel: integer time, ordered queue, seeded streams (no LLM words)
+//! serving/  event · engine (the loop, pricing) · router · replica · batcher (BatchPolicy:
+//!           static, continuous, chunked prefill) · group (aggregate decode) · seq · spec
+//!      ▼
+//! metrics/  Recorder (observer) → RunSummary (typed: latencies, SLO verdicts, cache, tenants)
+//! report/   pure renderers: CSV/Parquet tables, PNG charts, trace-event JSON, report folders
+//! simulate  wiring: workload + engine + metrics + report writers
+//! sweep/    grid over scenario keys, load knob, journal (resume, shards), parallel in order
+//! plan/     capacity search per configuration, typed results, the answer and its report
+//! speculate, size, fidelity (validate), bench/ (CUDA and CPU micro-benchmarks)
+//! commands/ one file per subcommand: wiring only; main.rs parses and maps the exit code
 //! ```
 //!
-//! The serving simulator: `scenario/` (validated TOML) → `workload/` (requests) → `serving/`
-//! (scheduler + event loop on `sim/`) priced by `cost::iteration` → `metrics/` →
-//! `simulate` (reports).
-//!
-//! Modules are declared in pipeline order; arrows point down the list only.
+//! Modules are declared in pipeline order; a module imports only modules above it.
 #![warn(missing_docs)]
 // Modules in pipeline order (blank lines keep rustfmt from sorting them).
 pub mod util;
@@ -42,11 +48,13 @@ pub mod sim;
 
 pub mod workload;
 
-pub mod scenario;
-
 pub mod serving;
 
+pub mod scenario;
+
 pub mod metrics;
+
+pub mod report;
 
 pub mod bench;
 
@@ -63,8 +71,6 @@ pub mod plan;
 pub mod speculate;
 
 pub mod size;
-
-pub mod report;
 
 pub mod cli;
 

@@ -3,6 +3,8 @@
 //! - `cli`: the command line as a user meets it (outputs, exit codes, errors).
 //! - `golden`: the committed sizing table, a regression check on sizing assumptions.
 //! - `snapshot`: every shipped scenario's report and a small plan's, pinned byte for byte.
+//! - `layering`: modules use only modules above them (src/lib.rs order); the event kernel
+//!   names nothing of LLMs.
 //! - `simulate`: the serving simulator — closed forms, conservation, determinism, overload.
 //! - `prefix`: prefix caching in the engine against the Mooncake trace's hash lists, its fall
 //!   with capacity, and the tenant closed form under both isolation modes.
@@ -26,6 +28,7 @@ mod cli;
 mod common;
 mod fuzz;
 mod golden;
+mod layering;
 mod plan;
 mod prefix;
 mod reliability;
