@@ -64,7 +64,7 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
         block_size: e.block_size as u64,
         max_num_batched_tokens: e.max_num_batched_tokens as u64,
         max_num_seqs: e.max_num_seqs as u64,
-        weight_dtype: scn.weight_dtype,
+        weights: scn.precision.clone(),
         ..EngineMemory::default()
     };
     let mut budget = Budget::new(&scn.model, &kv, scn.gpu.memory_bytes, &engine_mem);
@@ -85,7 +85,7 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
         budget = Budget::from_bytes_per_token(
             budget.memory,
             budget.usable,
-            budget.weights + d.weight_bytes(scn.weight_dtype) as f64 / scn.tp as f64,
+            budget.weights + d.weight_bytes(&scn.precision) as f64 / scn.tp as f64,
             budget.activations,
             budget.reserve,
             kv_bytes_per_token,
@@ -136,7 +136,7 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
             model,
             &scn.gpu,
             kv,
-            scn.weight_dtype,
+            &scn.precision,
             e.attention,
             max_tokens,
             e.max_num_seqs * positions,

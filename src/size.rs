@@ -192,9 +192,7 @@ pub fn size(
         let headroom = budget.usable - budget.activations - budget.reserve - need as f64;
         let fits_instead = catalog
             .iter()
-            .filter(|m| {
-                (m.weight_bytes(req.engine.weight_dtype) as f64 / req.tp as f64) <= headroom
-            })
+            .filter(|m| (m.weight_bytes(&req.engine.weights) as f64 / req.tp as f64) <= headroom)
             .max_by_key(|m| m.params_total())
             .map(|m| m.name.clone());
         let row = PairRow {
@@ -245,8 +243,8 @@ pub fn size(
     let row = &rows[requested_row];
     // Weights touched by one step (all sequences share the read), split over TP; KV is
     // already per GPU.
-    let weights_per_step = model.decode_bytes_per_token(req.engine.weight_dtype, req.parallel, 0)
-        * req.parallel as f64;
+    let weights_per_step =
+        model.decode_bytes_per_token(&req.engine.weights, req.parallel, 0) * req.parallel as f64;
     let bytes_per_step = weights_per_step / req.tp as f64 + row.request_bytes as f64;
     let step = bytes_per_step / gpu.effective_hbm_bytes_per_s();
     let decode = DecodeFloor {

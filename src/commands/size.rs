@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 pub(super) fn run_size(args: SizeArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
     use crate::kv::{CacheDtype, EngineMemory};
-    use crate::model::WeightDtype;
+    use crate::model::{Precision, WeightDtype};
     use crate::size::{SizeRequest, size};
     use crate::units::GIB;
     let model = catalog.model(&args.model)?;
@@ -61,7 +61,7 @@ pub(super) fn run_size(args: SizeArgs, catalog: &Catalog) -> anyhow::Result<Exit
             max_num_batched_tokens: args.max_num_batched_tokens,
             max_num_seqs: args.max_num_seqs,
             runtime_reserve_bytes: args.runtime_reserve_gib * GIB as f64,
-            weight_dtype,
+            weights: Precision::uniform(weight_dtype).from("--weight-dtype"),
             activation_bytes: 2.0,
         },
     };

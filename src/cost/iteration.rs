@@ -24,7 +24,7 @@ use super::attention::{AttentionKernel, flash_tiles};
 use super::roofline::{gemm, op_time};
 use crate::hardware::GpuSpec;
 use crate::kv::KvSpec;
-use crate::model::{AttentionKind, LayerKind, MlpKind, Model, WeightDtype};
+use crate::model::{AttentionKind, LayerKind, MlpKind, Model, Precision, Role};
 
 /// Per-op efficiencies fitted by `planner validate` to Vidur's A100 profiles (least squares,
 /// see `reports/validate/nvidia-h100-80gb-hbm3/fits.csv`, source `a100`); a test checks they
@@ -138,7 +138,7 @@ impl IterationCost {
         model: &Model,
         gpu: &GpuSpec,
         kv: &KvSpec,
-        weight_dtype: WeightDtype,
+        precision: &Precision,
         kernel: AttentionKernel,
         max_tokens: u32,
         max_seqs: u32,
@@ -150,7 +150,15 @@ impl IterationCost {
         let heads = model.num_attention_heads as f64 / tp;
         let d = model.head_dim as f64;
         let kvh = (model.kv_heads() as f64 / tp).max(1.0);
-        let ew = weight_dtype.bytes_per_param();
+        let ew_of = |r: Role| precision.bytes_per_param(model, r);
+        let (ew_attn, ew_mlp, ew_expert, ew_shared, ew_lm) = (
+            ew_of(Role::Attention),
+            ew_of(Role::DenseMlp),
+            ew_of(Role::Expert),
+            ew_of(Role::SharedExpert),
+            ew_of(Role::LmHead),
+        );
+        let ew_router = ew_of(Role::Router);
         let ea = 2.0; // bf16/fp16 activations
         let peak = gpu.peak.bf16;
         let bw = gpu.hbm_bytes_per_s;
@@ -163,7 +171,7 @@ impl IterationCost {
             },
             None => e,
         };
-        let lin = |t: f64, n: f64, k: f64, e: Efficiency| {
+        let lin = |t: f64, n: f64, k: f64, ew: f64, e: Efficiency| {
             // Weights at their dtype, activations at 2 bytes.
             let (f, _) = gemm(t, n, k, ea);
             let bytes = n * k * ew + ea * (t * k + t * n);
@@ -195,10 +203,10 @@ impl IterationCost {
             .count() as f64;
         let n_layers = model.n_layers() as f64;
         let layer_time = |t: f64| -> f64 {
-            let attn_proj =
-                lin(t, q_dim + 2.0 * kv_dim, h, vidur_a100::QKV) + lin(t, h, o_in, vidur_a100::O);
-            let dense_mlp =
-                lin(t, up_mult * dense_i, h, vidur_a100::UP) + lin(t, h, dense_i, vidur_a100::DOWN);
+            let attn_proj = lin(t, q_dim + 2.0 * kv_dim, h, ew_attn, vidur_a100::QKV)
+                + lin(t, h, o_in, ew_attn, vidur_a100::O);
+            let dense_mlp = lin(t, up_mult * dense_i, h, ew_mlp, vidur_a100::UP)
+                + lin(t, h, dense_i, ew_mlp, vidur_a100::DOWN);
             let moe_mlp = match &model.moe {
                 Some(m) if n_moe > 0.0 => {
                     let e = m.num_experts as f64;
@@ -206,16 +214,17 @@ impl IterationCost {
                     let ie = m.expert_intermediate_size as f64 / tp;
                     let touched = e * (1.0 - (1.0 - 1.0 / e).powf(t * k));
                     // Router, then the touched experts' weights once each, tokens × k rows.
-                    let router = lin(t, e, h, vidur_a100::O);
+                    let router = lin(t, e, h, ew_router, vidur_a100::O);
                     let (fu, _) = gemm(t * k, up_mult * ie, h, ea);
                     let (fd, _) = gemm(t * k, h, ie, ea);
-                    let wbytes = touched * (up_mult + 1.0) * ie * h * ew;
+                    let wbytes = touched * (up_mult + 1.0) * ie * h * ew_expert;
                     let abytes = ea * t * k * (2.0 * h + (up_mult + 1.0) * ie);
                     let experts =
                         op_time(fu + fd, wbytes + abytes, peak, bw, &scale(vidur_a100::UP));
                     let shared = if m.shared_intermediate_size > 0 {
                         let si = m.shared_intermediate_size as f64 / tp;
-                        lin(t, up_mult * si, h, vidur_a100::UP) + lin(t, h, si, vidur_a100::DOWN)
+                        lin(t, up_mult * si, h, ew_shared, vidur_a100::UP)
+                            + lin(t, h, si, ew_shared, vidur_a100::DOWN)
                     } else {
                         0.0
                     };
@@ -259,7 +268,7 @@ impl IterationCost {
                 if s == 0 {
                     0.0
                 } else {
-                    lin(s as f64, vocab, h, vidur_a100::O)
+                    lin(s as f64, vocab, h, ew_lm, vidur_a100::O)
                 }
             })
             .collect();
@@ -497,6 +506,7 @@ mod tests {
     use super::*;
     use crate::catalog::Catalog;
     use crate::kv::CacheDtype;
+    use crate::model::WeightDtype;
 
     fn cost(model: &str, gpu: &str, tp: u64, kernel: AttentionKernel) -> (Model, IterationCost) {
         let m = Catalog::builtin().model(model).unwrap();
@@ -507,7 +517,7 @@ mod tests {
                 &m,
                 &g,
                 &kv,
-                WeightDtype::Bf16,
+                &Precision::uniform(WeightDtype::Bf16),
                 kernel,
                 8192,
                 256,
@@ -549,7 +559,7 @@ mod tests {
     #[test]
     fn decode_step_is_weight_bandwidth_bound() {
         let (m, c) = cost("llama-3.1-8b", "h100-sxm", 1, AttentionKernel::Flash);
-        let floor = m.weight_bytes(WeightDtype::Bf16) as f64 / 3.35e12;
+        let floor = m.weight_bytes(&Precision::uniform(WeightDtype::Bf16)) as f64 / 3.35e12;
         let one = c.iteration_seconds(
             &[SeqWork {
                 context: 1000,

@@ -11,7 +11,7 @@
 //! 2 % of the profiled peak, the blocks within 1.1 %).
 
 use super::KvSpec;
-use crate::model::{Model, MoeDims, WeightDtype};
+use crate::model::{Model, MoeDims, Precision, WeightDtype};
 use crate::units::GIB;
 use serde::Serialize;
 
@@ -28,8 +28,8 @@ pub struct EngineMemory {
     pub max_num_seqs: u64,
     /// Memory outside PyTorch's allocator: CUDA context, cuBLAS workspaces, NCCL buffers.
     pub runtime_reserve_bytes: f64,
-    /// Weight storage type.
-    pub weight_dtype: WeightDtype,
+    /// How the weights are stored.
+    pub weights: Precision,
     /// Bytes per activation value (2 for bf16/fp16 models).
     pub activation_bytes: f64,
 }
@@ -43,7 +43,7 @@ impl Default for EngineMemory {
             max_num_seqs: 256,
             // non_torch_memory=0.35GiB in the single-GPU vLLM log of sizing_cases.md.
             runtime_reserve_bytes: 0.35 * GIB as f64,
-            weight_dtype: WeightDtype::Bf16,
+            weights: Precision::uniform(WeightDtype::Bf16),
             activation_bytes: 2.0,
         }
     }
@@ -76,7 +76,7 @@ impl Budget {
     /// Compute the budget for one GPU of a TP group.
     pub fn new(model: &Model, kv: &KvSpec, memory_bytes: f64, engine: &EngineMemory) -> Budget {
         let usable = memory_bytes * engine.gpu_memory_utilization;
-        let weights = model.weight_bytes(engine.weight_dtype) as f64 / kv.tp as f64;
+        let weights = model.weight_bytes(&engine.weights) as f64 / kv.tp as f64;
         let activations = activation_peak_bytes(model, kv.tp, engine);
         Budget::from_parts(
             memory_bytes,

@@ -174,6 +174,7 @@ impl Model {
             moe,
             layers: resolve_layers(raw, n_layers, &check)?,
             mtp_layers: raw.num_nextn_predict_layers.unwrap_or(0),
+            quantization: None,
         })
     }
 }

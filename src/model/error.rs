@@ -57,7 +57,7 @@ pub enum ModelError {
     },
     /// A weight dtype string that [`WeightDtype`](super::WeightDtype) does not know.
     #[error(
-        "unknown weight dtype `{given}` (known: bf16, fp16, fp8, int8, int4, int4-g<group size> e.g. int4-g64)"
+        "unknown weight dtype `{given}` (known: bf16, fp16, fp8, int8, int4, int4-g<group size> e.g. int4-g64, nvfp4, mxfp4, nf4, and llama.cpp's q8_0, q6_k, q5_k_m, q4_k_m, q4_0, iq4_xs, …)"
     )]
     UnknownDtype {
         /// The string as given.

@@ -16,12 +16,15 @@ pub mod config;
 pub mod dtype;
 pub mod error;
 pub mod file;
+pub mod gguf;
 pub mod params;
+pub mod precision;
 
 pub use config::RawConfig;
 pub use dtype::WeightDtype;
 pub use error::ModelError;
 pub use file::load_model_file;
+pub use precision::{Precision, Role, Scope};
 
 use serde::Serialize;
 use std::path::PathBuf;
@@ -75,6 +78,9 @@ pub struct Model {
     /// `num_nextn_predict_layers` (DeepSeek-V3's multi-token-prediction module). Shipped with
     /// the weights but not run in ordinary decoding, so *not* counted in params or FLOPs.
     pub mtp_layers: u64,
+    /// The precision the checkpoint is published in, from its `quantization_config`; `None`
+    /// for an unquantized checkpoint (see [`Model::default_precision`]).
+    pub quantization: Option<Precision>,
 }
 
 /// The attention variant, which decides the KV cache layout.

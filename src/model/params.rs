@@ -11,10 +11,7 @@
 //! were the model's attention projections: an approximation, since their own widths are not
 //! in the keys the planner reads; no catalog model has such layers.
 
-use super::{AttentionKind, MlpKind, Model, WeightDtype};
-
-/// Bytes per parameter at which embeddings and the lm_head are kept in [`Model::weight_bytes`].
-const EMBEDDING_BYTES_PER_PARAM: f64 = 2.0;
+use super::{AttentionKind, MlpKind, Model, Precision, Role};
 
 impl Model {
     /// Input embedding plus lm_head: `vocab_size · hidden_size`, × 2 unless
@@ -130,16 +127,6 @@ impl Model {
         self.embedding_params() + layers
     }
 
-    /// Bytes of all weights stored at `dtype`:
-    /// `(params_total − embedding_params) · dtype.bytes_per_param() + embedding_params · 2`.
-    /// Embeddings and lm_head stay at 2 bytes (bf16/fp16), as GPTQ, AWQ and vLLM's fp8 leave
-    /// them unquantized. Rounded up to a whole byte.
-    pub fn weight_bytes(&self, dtype: WeightDtype) -> u64 {
-        let embedding = self.embedding_params();
-        let body = (self.params_total() - embedding) as f64 * dtype.bytes_per_param();
-        (body + embedding as f64 * EMBEDDING_BYTES_PER_PARAM).ceil() as u64
-    }
-
     /// Matmul parameters one token runs through: `params_active − embedding_params +
     /// lm_head_params` (the embedding lookup is a gather, not a matmul; the lm_head is one).
     pub fn matmul_params_active(&self) -> u64 {
@@ -175,24 +162,19 @@ impl Model {
     /// sharing one step: every weight is read once per step (MoE: the experts a step's tokens
     /// route to, at most all of them; estimated as `min(batch × top_k, experts)` experts per
     /// layer), and each sequence reads its whole KV cache, `kv_bytes_per_seq`.
-    pub fn decode_bytes_per_token(
-        &self,
-        dtype: WeightDtype,
-        batch: u64,
-        kv_bytes_per_seq: u64,
-    ) -> f64 {
+    pub fn decode_bytes_per_token(&self, p: &Precision, batch: u64, kv_bytes_per_seq: u64) -> f64 {
         let batch = batch.max(1);
         let weights = match &self.moe {
             Some(moe) if moe.num_experts > 0 => {
-                let all = self.weight_bytes(dtype) as f64;
+                let all = self.weight_bytes(p) as f64;
                 let experts = (self.expert_params() * moe.num_experts * self.moe_layer_count())
                     as f64
-                    * dtype.bytes_per_param();
+                    * p.bytes_per_param(self, Role::Expert);
                 let touched = ((batch * moe.experts_per_token).min(moe.num_experts)) as f64
                     / moe.num_experts as f64;
                 all - experts + experts * touched
             }
-            _ => self.weight_bytes(dtype) as f64,
+            _ => self.weight_bytes(p) as f64,
         };
         weights / batch as f64 + kv_bytes_per_seq as f64
     }
@@ -201,11 +183,11 @@ impl Model {
     /// once for the whole pass, plus the token's KV written, `kv_bytes_per_token`.
     pub fn prefill_bytes_per_token(
         &self,
-        dtype: WeightDtype,
+        p: &Precision,
         tokens: u64,
         kv_bytes_per_token: u64,
     ) -> f64 {
-        self.weight_bytes(dtype) as f64 / tokens.max(1) as f64 + kv_bytes_per_token as f64
+        self.weight_bytes(p) as f64 / tokens.max(1) as f64 + kv_bytes_per_token as f64
     }
 
     /// Number of layers whose MLP is a mixture of experts.
@@ -222,6 +204,7 @@ mod tests {
     use super::*;
 
     use crate::catalog::tests::builtin_model as catalog;
+    use crate::model::WeightDtype;
 
     fn assert_near(name: &str, what: &str, got: u64, want: f64) {
         let rel = (got as f64 - want).abs() / want;
@@ -308,12 +291,15 @@ mod tests {
     fn weight_bytes_keep_embeddings_at_two_bytes() {
         let m = catalog("llama-3.1-8b");
         let (total, embedding) = (m.params_total(), m.embedding_params());
-        assert_eq!(m.weight_bytes(WeightDtype::Bf16), 2 * total);
         assert_eq!(
-            m.weight_bytes(WeightDtype::Fp8),
+            m.weight_bytes(&Precision::uniform(WeightDtype::Bf16)),
+            2 * total
+        );
+        assert_eq!(
+            m.weight_bytes(&Precision::uniform(WeightDtype::Fp8)),
             total - embedding + 2 * embedding
         );
-        let int4 = m.weight_bytes(WeightDtype::Int4 { group: 128 });
+        let int4 = m.weight_bytes(&Precision::uniform(WeightDtype::Int4 { group: 128 }));
         let want = (total - embedding) as f64 * (0.5 + 2.0 / 128.0) + 2.0 * embedding as f64;
         assert_eq!(int4, want.ceil() as u64);
     }
@@ -346,27 +332,27 @@ mod tests {
     #[test]
     fn decode_and_prefill_bytes() {
         let m = catalog("llama-3.1-8b");
-        let w = m.weight_bytes(WeightDtype::Bf16) as f64;
+        let w = m.weight_bytes(&Precision::uniform(WeightDtype::Bf16)) as f64;
         // One sequence: all weights plus its KV; eight sequences share the weight read.
         assert_eq!(
-            m.decode_bytes_per_token(WeightDtype::Bf16, 1, 1000),
+            m.decode_bytes_per_token(&Precision::uniform(WeightDtype::Bf16), 1, 1000),
             w + 1000.0
         );
         assert_eq!(
-            m.decode_bytes_per_token(WeightDtype::Bf16, 8, 1000),
+            m.decode_bytes_per_token(&Precision::uniform(WeightDtype::Bf16), 8, 1000),
             w / 8.0 + 1000.0
         );
         assert_eq!(
-            m.prefill_bytes_per_token(WeightDtype::Bf16, 1000, 131_072),
+            m.prefill_bytes_per_token(&Precision::uniform(WeightDtype::Bf16), 1000, 131_072),
             w / 1000.0 + 131_072.0
         );
         // Mixtral at batch 1 touches 2 of 8 experts per layer: far less than all weights.
         let x = catalog("mixtral-8x7b");
-        let all = x.weight_bytes(WeightDtype::Bf16) as f64;
-        let one = x.decode_bytes_per_token(WeightDtype::Bf16, 1, 0);
+        let all = x.weight_bytes(&Precision::uniform(WeightDtype::Bf16)) as f64;
+        let one = x.decode_bytes_per_token(&Precision::uniform(WeightDtype::Bf16), 1, 0);
         assert!(one < 0.35 * all && one > 0.25 * all, "{one} vs {all}");
         assert_eq!(
-            x.decode_bytes_per_token(WeightDtype::Bf16, 64, 0),
+            x.decode_bytes_per_token(&Precision::uniform(WeightDtype::Bf16), 64, 0),
             all / 64.0
         );
     }

@@ -15,7 +15,7 @@ use super::{MAX_REQUESTS, Scenario, ScenarioError, Slo, SloMetric, SloTarget};
 use crate::catalog::{Catalog, is_path};
 use crate::hardware::GpuSpec;
 use crate::kv::{CacheDtype, KvSpec};
-use crate::model::{Model, WeightDtype};
+use crate::model::{Model, Precision, WeightDtype};
 use crate::serving::config::{EngineConfig, Router, SchedulerKind};
 use crate::serving::spec::{Acceptance, SpecMethod, Speculative};
 use crate::sim::Nanos;
@@ -202,7 +202,7 @@ pub fn lower(
     files: &Files,
 ) -> Result<Scenario, ScenarioError> {
     let cx = Cx { text, path, files };
-    let (model, weight_dtype) = lower_model(&cx, &raw.model, catalog)?;
+    let (model, precision) = lower_model(&cx, &raw.model, catalog)?;
     let hw = lower_hardware(&cx, &raw.hardware, catalog)?;
     let (engine, draft) = lower_engine(&cx, &raw.engine, &model, &hw, catalog)?;
     let batched_at = raw.engine.max_num_batched_tokens.as_ref().map(|b| b.span());
@@ -228,7 +228,7 @@ pub fn lower(
         seed: raw.seed,
         output_dir: PathBuf::from(raw.output_dir.clone().unwrap_or_else(|| "reports".into())),
         model,
-        weight_dtype,
+        precision,
         gpu: hw.gpu,
         tp: hw.tp,
         replicas: hw.replicas,
@@ -247,18 +247,21 @@ pub fn lower_model(
     cx: &Cx,
     m: &RawModel,
     catalog: &Catalog,
-) -> Result<(Model, WeightDtype), ScenarioError> {
+) -> Result<(Model, Precision), ScenarioError> {
     let model = catalog
         .model(&cx.catalog_spec(m.name.get_ref()))
         .map_err(|e| cx.bad_str(&m.name, "model.name", &e.to_string()))?;
-    let weight_dtype = match &m.weight_dtype {
-        Some(s) => s.get_ref().parse().map_err(|e: crate::model::ModelError| {
-            cx.bad_str(s, "model.weight_dtype", &e.to_string())
-        })?,
-        None if model.torch_dtype.as_deref() == Some("float16") => WeightDtype::Fp16,
-        None => WeightDtype::Bf16,
+    let precision = match &m.weight_dtype {
+        Some(s) => {
+            let dtype: WeightDtype =
+                s.get_ref().parse().map_err(|e: crate::model::ModelError| {
+                    cx.bad_str(s, "model.weight_dtype", &e.to_string())
+                })?;
+            Precision::uniform(dtype).from("model.weight_dtype")
+        }
+        None => model.default_precision(),
     };
-    Ok((model, weight_dtype))
+    Ok((model, precision))
 }
 
 /// `[hardware]`, lowered.

@@ -120,7 +120,7 @@ pub use error::{ScenarioError, line_of};
 
 use crate::catalog::Catalog;
 use crate::hardware::GpuSpec;
-use crate::model::{Model, WeightDtype};
+use crate::model::{Model, Precision};
 use crate::serving::config::EngineConfig;
 use crate::workload::WorkloadSpec;
 use std::path::{Path, PathBuf};
@@ -184,8 +184,8 @@ pub struct Scenario {
     pub output_dir: PathBuf,
     /// Model.
     pub model: Model,
-    /// Weight dtype.
-    pub weight_dtype: WeightDtype,
+    /// How the weights are stored, and where that came from.
+    pub precision: Precision,
     /// GPU.
     pub gpu: GpuSpec,
     /// Tensor parallel degree.

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::kv::CacheDtype;
+use crate::model::WeightDtype;
 use crate::serving::config::{AttentionKernel, Preemption, SchedulerKind};
 use crate::sim::Nanos;
 use crate::workload::{
@@ -81,7 +82,7 @@ e2e_ms = { p99 = 20000 }
     let s = Scenario::from_str(text, Path::new("scenarios/rag.toml"), &Catalog::builtin()).unwrap();
     assert_eq!((s.name.as_str(), s.seed), ("rag", 42));
     assert_eq!(s.output_dir, PathBuf::from("out"));
-    assert_eq!(s.weight_dtype, WeightDtype::Fp8);
+    assert_eq!(s.precision.format, WeightDtype::Fp8);
     assert_eq!((s.tp, s.replicas, s.measured.as_ref()), (2, 3, None));
     assert_eq!(
         s.engine,
@@ -152,7 +153,7 @@ fn defaults_fill_what_is_not_written() {
     assert_eq!(s.output_dir, PathBuf::from("reports"));
     assert_eq!(s.engine, EngineConfig::default());
     assert_eq!((s.tp, s.replicas), (1, 1));
-    assert_eq!(s.weight_dtype, WeightDtype::Bf16);
+    assert_eq!(s.precision.format, WeightDtype::Bf16);
     assert_eq!(s.workload.max_output_tokens, 4096);
     assert_eq!(s.workload.max_prompt_tokens, 131_072 - 4096);
     // A short-context model still gets defaults that fit it.
@@ -168,7 +169,7 @@ fn defaults_fill_what_is_not_written() {
     );
     // pythia's torch_dtype is float16: auto K/V and the default weights follow it.
     assert_eq!(s.engine.cache_type_k, CacheDtype::F16);
-    assert_eq!(s.weight_dtype, WeightDtype::Fp16);
+    assert_eq!(s.precision.format, WeightDtype::Fp16);
 }
 
 #[test]
