@@ -407,10 +407,16 @@ pub(crate) mod tests {
                 "{name}"
             );
             assert!(gpu.effective_bf16_flops() <= gpu.peak.bf16, "{name}");
-            for dtype in ComputeDtype::ALL {
-                if dtype != ComputeDtype::Fp8 {
-                    assert!(gpu.peak_flops(dtype).is_some(), "{name} {dtype}");
-                }
+            // Every GPU has FP32, TF32 and FP16; the rest depend on the generation.
+            for dtype in [ComputeDtype::Fp32, ComputeDtype::Tf32, ComputeDtype::Fp16] {
+                assert!(gpu.peak_flops(dtype).is_some(), "{name} {dtype}");
+            }
+            // A newer format implies the older ones (FP4 → FP8 → BF16).
+            if gpu.peak_flops(ComputeDtype::Fp4).is_some() {
+                assert!(gpu.peak_flops(ComputeDtype::Fp8).is_some(), "{name}");
+            }
+            if gpu.peak_flops(ComputeDtype::Fp8).is_some() {
+                assert!(gpu.peak_flops(ComputeDtype::Bf16).is_some(), "{name}");
             }
         }
     }

@@ -128,8 +128,16 @@ impl GpuSpec {
             fp32: check.positive("compute.fp32_tflops", c.fp32_tflops, "TFLOP/s, non-tensor")?
                 * FLOPS_PER_TFLOPS,
             tf32: check.positive("compute.tf32_tflops", c.tf32_tflops, TFLOPS)? * FLOPS_PER_TFLOPS,
-            bf16: check.positive("compute.bf16_tflops", c.bf16_tflops, TFLOPS)? * FLOPS_PER_TFLOPS,
             fp16: check.positive("compute.fp16_tflops", c.fp16_tflops, TFLOPS)? * FLOPS_PER_TFLOPS,
+            bf16: match check.optional(
+                "compute.bf16_tflops",
+                c.bf16_tflops,
+                "dense TFLOP/s; omit the key if the GPU has no BF16 (Volta)",
+            )? {
+                Some(t) => t * FLOPS_PER_TFLOPS,
+                None => c.fp16_tflops * FLOPS_PER_TFLOPS,
+            },
+            has_bf16: c.bf16_tflops.is_some(),
             fp8: check
                 .optional(
                     "compute.fp8_tflops",
@@ -137,11 +145,20 @@ impl GpuSpec {
                     "dense TFLOP/s; omit the key if the GPU has no FP8",
                 )?
                 .map(|t| t * FLOPS_PER_TFLOPS),
-            int8: check.positive(
-                "compute.int8_tops",
-                c.int8_tops,
-                "dense TOP/s, 1 TOP/s = 1e12 op/s",
-            )? * FLOPS_PER_TFLOPS,
+            int8: check
+                .optional(
+                    "compute.int8_tops",
+                    c.int8_tops,
+                    "dense TOP/s, 1 TOP/s = 1e12 op/s; omit the key if the GPU has no INT8 tensor cores",
+                )?
+                .map(|t| t * FLOPS_PER_TFLOPS),
+            fp4: check
+                .optional(
+                    "compute.fp4_tflops",
+                    c.fp4_tflops,
+                    "dense TFLOP/s; omit the key if the GPU has no FP4 (before Blackwell)",
+                )?
+                .map(|t| t * FLOPS_PER_TFLOPS),
         };
 
         let i = &raw.interconnect;

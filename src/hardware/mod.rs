@@ -68,19 +68,22 @@ pub enum ComputeDtype {
     Fp16,
     /// FP8 (E4M3/E5M2) on tensor units; not every GPU has it.
     Fp8,
-    /// INT8 on tensor units (integer op/s rather than FLOP/s).
+    /// INT8 on tensor units (integer op/s rather than FLOP/s); not every GPU has it.
     Int8,
+    /// FP4 (NVFP4/MXFP4 E2M1) on tensor units; Blackwell and later.
+    Fp4,
 }
 
 impl ComputeDtype {
     /// Every dtype, in declaration order.
-    pub const ALL: [ComputeDtype; 6] = [
+    pub const ALL: [ComputeDtype; 7] = [
         ComputeDtype::Fp32,
         ComputeDtype::Tf32,
         ComputeDtype::Bf16,
         ComputeDtype::Fp16,
         ComputeDtype::Fp8,
         ComputeDtype::Int8,
+        ComputeDtype::Fp4,
     ];
 
     /// The lowercase name used in TOML files and reports, e.g. `bf16`.
@@ -92,6 +95,7 @@ impl ComputeDtype {
             ComputeDtype::Fp16 => "fp16",
             ComputeDtype::Fp8 => "fp8",
             ComputeDtype::Int8 => "int8",
+            ComputeDtype::Fp4 => "fp4",
         }
     }
 }
@@ -110,14 +114,19 @@ pub struct PeakFlops {
     pub fp32: f64,
     /// TF32 tensor.
     pub tf32: f64,
-    /// BF16 tensor.
+    /// BF16 tensor; on a GPU without BF16 (`has_bf16` false) the FP16 figure, since 16-bit
+    /// models run there in FP16 (vLLM casts bf16 checkpoints to fp16 on Volta).
     pub bf16: f64,
+    /// Whether the GPU has BF16 tensor math.
+    pub has_bf16: bool,
     /// FP16 tensor.
     pub fp16: f64,
     /// FP8 tensor; `None` on GPUs without FP8 (A100, RTX 3090, A10G).
     pub fp8: Option<f64>,
-    /// INT8 tensor, op/s.
-    pub int8: f64,
+    /// INT8 tensor, op/s; `None` on GPUs without INT8 tensor cores (V100).
+    pub int8: Option<f64>,
+    /// FP4 tensor (NVFP4/MXFP4); `None` before Blackwell.
+    pub fp4: Option<f64>,
 }
 
 /// Ceilings measured on a real device, in SI units. Each is what a simple, well-tuned kernel
@@ -192,10 +201,11 @@ impl GpuSpec {
         match dtype {
             ComputeDtype::Fp32 => Some(self.peak.fp32),
             ComputeDtype::Tf32 => Some(self.peak.tf32),
-            ComputeDtype::Bf16 => Some(self.peak.bf16),
+            ComputeDtype::Bf16 => self.peak.has_bf16.then_some(self.peak.bf16),
             ComputeDtype::Fp16 => Some(self.peak.fp16),
             ComputeDtype::Fp8 => self.peak.fp8,
-            ComputeDtype::Int8 => Some(self.peak.int8),
+            ComputeDtype::Int8 => self.peak.int8,
+            ComputeDtype::Fp4 => self.peak.fp4,
         }
     }
 

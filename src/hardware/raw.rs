@@ -67,15 +67,21 @@ pub struct RawCompute {
     pub fp32_tflops: f64,
     /// Dense TF32 tensor, TFLOP/s.
     pub tf32_tflops: f64,
-    /// Dense BF16 tensor (FP32 accumulate), TFLOP/s.
-    pub bf16_tflops: f64,
+    /// Dense BF16 tensor (FP32 accumulate), TFLOP/s; absent on GPUs without BF16 (Volta),
+    /// where 16-bit models run in FP16 at `fp16_tflops`.
+    #[serde(default)]
+    pub bf16_tflops: Option<f64>,
     /// Dense FP16 tensor (FP32 accumulate), TFLOP/s.
     pub fp16_tflops: f64,
     /// Dense FP8 tensor, TFLOP/s; absent on GPUs without FP8 (Ampere).
     #[serde(default)]
     pub fp8_tflops: Option<f64>,
-    /// Dense INT8 tensor, TOP/s.
-    pub int8_tops: f64,
+    /// Dense INT8 tensor, TOP/s; absent on GPUs without INT8 tensor cores (Volta).
+    #[serde(default)]
+    pub int8_tops: Option<f64>,
+    /// Dense FP4 tensor (NVFP4/MXFP4), TFLOP/s; absent on GPUs without FP4 (before Blackwell).
+    #[serde(default)]
+    pub fp4_tflops: Option<f64>,
 }
 
 /// `[interconnect]`: the GPU-to-GPU link used for tensor parallelism, and the host link.
