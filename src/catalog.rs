@@ -476,6 +476,63 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn added_gpus_headline_figures() {
+        use ComputeDtype::{Bf16, Fp4, Fp8, Fp16, Int8};
+        use LinkKind::{Nvlink as NV, Pcie as PC, Xgmi as XG};
+        // (name, HBM GB/s, dense BF16 TFLOP/s or None, FP8?, FP4?, link, link GB/s per direction)
+        let cases: [(&str, f64, Option<f64>, bool, bool, LinkKind, f64); 9] = [
+            ("gh200", 4000.0, Some(990.0), true, false, NV, 450.0),
+            ("h800", 3350.0, Some(989.4), true, false, NV, 200.0),
+            ("h20", 4000.0, Some(148.0), true, false, NV, 450.0),
+            ("rtx-pro-6000", 1792.0, Some(503.8), true, true, PC, 64.0),
+            ("rtx-5090", 1792.0, Some(209.5), true, true, PC, 64.0),
+            ("l40", 864.0, Some(181.05), true, false, PC, 32.0),
+            ("a10", 600.0, Some(125.0), false, false, PC, 32.0),
+            ("v100", 900.0, None, false, false, NV, 150.0),
+            ("mi325x", 6000.0, Some(1307.4), true, false, XG, 448.0),
+        ];
+        let cat = Catalog::builtin();
+        for (name, hbm_gb_s, bf16, fp8, fp4, link, link_gb_s) in cases {
+            let gpu = cat.gpu(name).unwrap_or_else(|e| panic!("{e}"));
+            assert_close(gpu.hbm_bytes_per_s, hbm_gb_s * 1e9, 1e-9);
+            let peak_bf16 = gpu.peak_flops(Bf16);
+            assert_eq!(
+                peak_bf16.map(|f| (f / 1e10).round()),
+                bf16.map(|t| (t * 100.0).round()),
+                "{name}"
+            );
+            assert_eq!(gpu.peak_flops(Fp8).is_some(), fp8, "{name} fp8");
+            assert_eq!(gpu.peak_flops(Fp4).is_some(), fp4, "{name} fp4");
+            assert_eq!(gpu.link_kind, link, "{name}");
+            assert_close(gpu.link_bytes_per_s, link_gb_s * 1e9, 1e-9);
+            // Usable memory sits just under the marketed size.
+            let ratio = gpu.memory_bytes / (gpu.nominal_gb * GIB as f64);
+            assert!((0.9..1.0).contains(&ratio), "{name}: {ratio}");
+        }
+        // FP4 only on Blackwell (B200 and the RTX Blackwell cards), never on Hopper, Ada or CDNA 3.
+        let fp4 = |name: &str| cat.gpu(name).unwrap().peak_flops(Fp4);
+        assert_eq!(fp4("b200"), Some(9000e12));
+        assert_eq!(fp4("rtx-5090"), Some(1676e12));
+        // Volta: no BF16 (16-bit models run at the FP16 tensor rate), no INT8 tensor cores.
+        let v100 = cat.gpu("v100").unwrap();
+        assert!(!v100.peak.has_bf16);
+        assert_eq!(v100.peak.bf16, v100.peak.fp16);
+        assert_eq!(v100.peak_flops(Fp16), Some(125e12));
+        assert_eq!(v100.peak_flops(Int8), None);
+        // MI325X: the MI300X's compute with 256 GB at 6 TB/s.
+        let mi325x = cat.gpu("mi325x").unwrap();
+        assert_eq!(mi325x.vendor, Vendor::Amd);
+        assert_close(mi325x.peak_flops(Fp8).unwrap(), 2614.9e12, 1e-9);
+        // GeForce runs BF16 with FP32 accumulate at half the RTX PRO rate on the same chip family.
+        let bf16 = |name: &str| cat.gpu(name).unwrap().peak_flops(Bf16).unwrap();
+        assert!(bf16("rtx-pro-6000") > 2.0 * bf16("rtx-5090"));
+        // The H800 is an H100 SXM with a slower NVLink.
+        let (h100, h800) = (cat.gpu("h100-sxm").unwrap(), cat.gpu("h800").unwrap());
+        assert_eq!(h800.peak_flops(Fp8), h100.peak_flops(Fp8));
+        assert!(h800.link_bytes_per_s < h100.link_bytes_per_s);
+    }
+
+    #[test]
     fn measured_ceilings_from_the_catalog() {
         // hardware/h100-sxm.toml and h200.toml carry [measured] from data/sizing_cases.md.
         let cat = Catalog::builtin();

@@ -37,6 +37,9 @@ pub enum Command {
     Merge(MergeArgs),
     /// KV cache bytes per token, the GPU memory budget, and what quantizing the cache buys.
     Size(SizeArgs),
+    /// Time one engine iteration (a prefill chunk, a decode batch) with its parts and the
+    /// math each GEMM runs in; side by side with 16-bit weights when quantized.
+    Step(StepArgs),
     /// Measure the cost model's primitives on real hardware and write hardware/measured/<device>.toml.
     Bench(BenchArgs),
     /// Compare the cost model's predictions with a measured file and with the Vidur profiles.
@@ -98,20 +101,36 @@ pub struct SizeArgs {
     /// Catalog GPU name (`planner catalog`) or a path to a GPU .toml.
     #[arg(long)]
     pub gpu: String,
-    /// Tokens of context per sequence.
+    /// Whose memory rules: vllm (V1), vllm-v0, sglang, trtllm, llama.cpp.
+    #[arg(long, default_value = "vllm")]
+    pub engine: String,
+    /// Tokens of context per sequence (vLLM's --max-model-len). Default 8192.
     #[arg(
         long,
-        short = 'c',
-        default_value_t = 8192,
-        allow_negative_numbers = true
+        visible_alias = "max-model-len",
+        allow_negative_numbers = true,
+        conflicts_with = "ctx_size"
     )]
-    pub ctx: i64,
-    /// Parallel sequences.
+    pub ctx: Option<i64>,
+    /// llama.cpp's -c: the TOTAL context, split over the -np slots (each slot gets
+    /// pad256(c / np) tokens, as llama.cpp @63d93d173 pads them).
+    #[arg(long = "ctx-size", short = 'c', allow_negative_numbers = true)]
+    pub ctx_size: Option<i64>,
+    /// Parallel sequences (llama.cpp -np).
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub parallel: i64,
     /// Tensor-parallel degree.
     #[arg(long, default_value_t = 1)]
     pub tp: u64,
+    /// Pipeline-parallel stages (layers split evenly unless --pp-layer-partition).
+    #[arg(long, default_value_t = 1)]
+    pub pp: u64,
+    /// Layers per stage, e.g. 14,18 (vLLM's VLLM_PP_LAYER_PARTITION).
+    #[arg(long, value_delimiter = ',')]
+    pub pp_layer_partition: Vec<u64>,
+    /// GPU of each stage, e.g. rtx-4060-ti,rtx-5090 (default: --gpu for every stage).
+    #[arg(long, value_delimiter = ',')]
+    pub pp_gpus: Vec<String>,
     /// K cache type (llama.cpp -ctk): f16, bf16, f32, fp8, fp8_e5m2, q8_0, q5_1, q5_0, q4_1, q4_0.
     #[arg(long, default_value = "f16")]
     pub cache_type_k: String,
@@ -121,24 +140,49 @@ pub struct SizeArgs {
     /// vLLM's kv_cache_dtype: sets both K and V (overrides --cache-type-k/-v).
     #[arg(long)]
     pub kv_cache_dtype: Option<String>,
-    /// Tokens per KV block (vLLM --block-size).
-    #[arg(long, default_value_t = 16)]
-    pub block_size: u64,
-    /// Fraction of GPU memory the engine may use.
+    /// Tokens per KV block (vLLM --block-size; default: the engine's, vLLM 16, TensorRT-LLM
+    /// 32, SGLang and llama.cpp 1).
+    #[arg(long)]
+    pub block_size: Option<u64>,
+    /// vLLM: fraction of total GPU memory the engine may use.
     #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
     pub gpu_memory_utilization: f64,
-    /// Tokens of vLLM's profiling pass (sets the activation-peak estimate).
-    #[arg(long, default_value_t = 8192)]
-    pub max_num_batched_tokens: u64,
-    /// Sequences in vLLM's profiling pass (sampler logits).
-    #[arg(long, default_value_t = 256)]
-    pub max_num_seqs: u64,
-    /// Weight type: bf16, fp16, fp8, int8, int4 (group 128), int4-g64, …
-    #[arg(long, default_value = "bf16")]
-    pub weight_dtype: String,
-    /// Memory outside PyTorch (CUDA context, NCCL), GiB.
-    #[arg(long, default_value_t = 0.35)]
-    pub runtime_reserve_gib: f64,
+    /// SGLang: (weights + KV pool) / GPU memory (default: SGLang's rule for the GPU and TP).
+    #[arg(long, allow_negative_numbers = true)]
+    pub mem_fraction_static: Option<f64>,
+    /// TensorRT-LLM: share of the memory free after weights and activations for KV.
+    #[arg(
+        long,
+        visible_alias = "kv_cache_free_gpu_memory_fraction",
+        default_value_t = 0.9,
+        allow_negative_numbers = true
+    )]
+    pub kv_cache_free_gpu_memory_fraction: f64,
+    /// Tokens of the profiling pass (default: the engine's for this GPU, e.g. vLLM V1 8192
+    /// on 70 GiB and larger GPUs, 2048 below).
+    #[arg(long)]
+    pub max_num_batched_tokens: Option<u64>,
+    /// Sequences the profiling pass samples (default: the engine's, e.g. vLLM V1 1024 on
+    /// 70 GiB and larger GPUs, 256 below).
+    #[arg(long)]
+    pub max_num_seqs: Option<u64>,
+    /// Weight type: bf16, fp16, fp8, int8, int4 (group 128), int4-g64, nvfp4, mxfp4, nf4,
+    /// q4_k_m, q8_0, … (default: the checkpoint's quantization_config, else torch_dtype).
+    #[arg(long)]
+    pub weight_dtype: Option<String>,
+    /// Memory outside the engine's tensors per GPU, GiB (vLLM's non-torch memory; default:
+    /// the engine's for the TP degree).
+    #[arg(long, visible_alias = "non-torch-gib")]
+    pub runtime_reserve_gib: Option<f64>,
+    /// llama.cpp -ngl: repeating layers on the GPU (default: all, and the output layer).
+    #[arg(long = "n-gpu-layers")]
+    pub n_gpu_layers: Option<u64>,
+    /// llama.cpp --n-cpu-moe: keep the routed experts of the first N layers in host memory.
+    #[arg(long, default_value_t = 0)]
+    pub n_cpu_moe: u64,
+    /// llama.cpp -ub: the physical batch its compute buffer is sized for.
+    #[arg(long = "ubatch-size", default_value_t = 512)]
+    pub ubatch_size: u64,
     /// llama.cpp --tensor-split proportions, e.g. 10,6 (per-device KV lines).
     #[arg(long, value_delimiter = ',')]
     pub tensor_split: Vec<f64>,
@@ -151,6 +195,38 @@ pub struct SizeArgs {
     pub out: Option<std::path::PathBuf>,
 }
 
+/// `planner step`.
+#[derive(Debug, clap::Args)]
+pub struct StepArgs {
+    /// Catalog model name or a path to a config.json.
+    #[arg(long)]
+    pub model: String,
+    /// Catalog GPU name or a path to a GPU .toml.
+    #[arg(long)]
+    pub gpu: String,
+    /// Tensor-parallel degree.
+    #[arg(long, default_value_t = 1)]
+    pub tp: u64,
+    /// Whose kernels: vllm, vllm-v0, sglang, trtllm, llama.cpp.
+    #[arg(long, default_value = "vllm")]
+    pub engine: String,
+    /// Weight type (default: the checkpoint's quantization_config, else torch_dtype).
+    #[arg(long)]
+    pub weight_dtype: Option<String>,
+    /// KV cache type for K and V (bf16, fp8, …).
+    #[arg(long, default_value = "bf16")]
+    pub kv_cache_dtype: String,
+    /// Prompt tokens of the prefill step (one sequence, empty cache).
+    #[arg(long, default_value_t = 8192)]
+    pub prefill: u32,
+    /// Sequences in the decode step.
+    #[arg(long, default_value_t = 64)]
+    pub decode_batch: u32,
+    /// Context of each decoding sequence.
+    #[arg(long, default_value_t = 2048)]
+    pub context: u32,
+}
+
 /// Rewrite llama.cpp-style short flags (`-ctk`, `-ctv`, `-np`, `-ts`) to their long forms,
 /// which clap's single-character short options cannot express.
 pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -160,6 +236,8 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
             "-ctv" => "--cache-type-v".to_string(),
             "-np" => "--parallel".to_string(),
             "-ts" => "--tensor-split".to_string(),
+            "-ngl" => "--n-gpu-layers".to_string(),
+            "-ub" => "--ubatch-size".to_string(),
             _ => a,
         })
         .collect()

@@ -7,7 +7,7 @@
 //! at the end, so a killed run leaves no half-written report.
 
 use crate::cost::Efficiency;
-use crate::cost::iteration::{ATTENTION, IterationCost};
+use crate::cost::iteration::{ATTENTION, CostSetup, IterationCost};
 use crate::kv::{Budget, EngineMemory, KvSpec};
 use crate::metrics::Recorder;
 pub use crate::metrics::RunSummary;
@@ -60,6 +60,9 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
     let e = &scn.engine;
     let kv = KvSpec::new(&scn.model, e.cache_type_k, e.cache_type_v, scn.tp as u64)?;
     let engine_mem = EngineMemory {
+        kind: e.kind,
+        mem_fraction_static: e.mem_fraction_static,
+        kv_cache_free_gpu_mem_fraction: e.kv_cache_free_gpu_mem_fraction,
         gpu_memory_utilization: e.gpu_memory_utilization,
         block_size: e.block_size as u64,
         max_num_batched_tokens: e.max_num_batched_tokens as u64,
@@ -82,14 +85,14 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
     let kv_bytes_per_token =
         kv.total_bytes_per_token() + draft_kv.as_ref().map_or(0, |d| d.total_bytes_per_token());
     if let Some(d) = &scn.draft {
-        budget = Budget::from_bytes_per_token(
+        budget = Budget::assemble(
+            &engine_mem,
             budget.memory,
-            budget.usable,
             budget.weights + d.weight_bytes(&scn.precision) as f64 / scn.tp as f64,
             budget.activations,
             budget.reserve,
             kv_bytes_per_token,
-            e.block_size as u64,
+            scn.tp as u64,
         );
     }
     if budget.blocks == 0 {
@@ -132,24 +135,25 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
     // A verification samples every one of its γ + 1 positions.
     let positions = 1 + e.speculative.as_ref().map_or(0, |s| s.num_tokens);
     let table = |model, kv| {
-        IterationCost::new(
+        IterationCost::new(&CostSetup {
             model,
-            &scn.gpu,
+            gpu: &scn.gpu,
             kv,
-            &scn.precision,
-            e.attention,
+            precision: &scn.precision,
+            engine: e.kind,
+            kernel: e.attention,
             max_tokens,
-            e.max_num_seqs * positions,
+            max_seqs: e.max_num_seqs * positions,
             gemm_scale,
-            ATTENTION,
-        )
+            attn_eff: ATTENTION,
+        })
+        .map_err(|u| anyhow::anyhow!("{}: model.weight_dtype: {u}", scn.path.display()))
     };
-    let cost = table(&scn.model, &kv);
-    let draft_cost = scn
-        .draft
-        .as_ref()
-        .zip(draft_kv.as_ref())
-        .map(|(d, dkv)| table(d, dkv));
+    let cost = table(&scn.model, &kv)?;
+    let draft_cost = match scn.draft.as_ref().zip(draft_kv.as_ref()) {
+        Some((d, dkv)) => Some(table(d, dkv)?),
+        None => None,
+    };
     Ok(Prepared {
         num_blocks: budget.blocks.min(u32::MAX as u64) as u32,
         kv_bytes_per_token: kv_bytes_per_token as f64,

@@ -4,7 +4,7 @@
 
 use crate::hardware::GpuSpec;
 use crate::kv::sizing::{llama_cpp_bytes, llama_cpp_layer_split};
-use crate::kv::{Budget, CacheDtype, EngineMemory, KvError, KvSpec};
+use crate::kv::{Budget, CacheDtype, EngineKind, EngineMemory, KvError, KvSpec, Stage};
 use crate::model::Model;
 use crate::units::{GIB, MIB};
 use serde::Serialize;
@@ -27,6 +27,10 @@ pub struct SizeRequest {
     pub parallel: u64,
     /// Tensor-parallel degree.
     pub tp: u64,
+    /// Pipeline stages with their GPUs (empty: one stage on the report's GPU).
+    pub stages: Vec<StageGpu>,
+    /// llama.cpp's `-c` as typed (the total over `-np` slots), when the user gave it.
+    pub ctx_size: Option<u64>,
     /// K cache type.
     pub k: CacheDtype,
     /// V cache type.
@@ -35,6 +39,15 @@ pub struct SizeRequest {
     pub tensor_split: Vec<f64>,
     /// Engine memory settings.
     pub engine: EngineMemory,
+}
+
+/// One pipeline stage and the GPU it runs on.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageGpu {
+    /// Its layers.
+    pub stage: Stage,
+    /// Its GPU.
+    pub gpu: GpuSpec,
 }
 
 /// llama.cpp's start-up line for one device.
@@ -88,8 +101,13 @@ pub struct SizeReport {
     pub gpu: String,
     /// The request.
     pub request: SizeRequest,
-    /// Memory budget at the requested pair.
+    /// Memory budget at the requested pair (under PP: the stage with the fewest KV tokens,
+    /// which bounds the engine's capacity).
     pub budget: Budget,
+    /// Every stage's budget at the requested pair (one entry without PP).
+    pub stage_budgets: Vec<Budget>,
+    /// The budget at the requested pair under each engine's rules (defaults otherwise).
+    pub engines: Vec<Budget>,
     /// llama.cpp lines (one per device).
     pub llama_cpp: Vec<LlamaCppLine>,
     /// The trade-off table; the requested pair is marked by `requested_row`.
@@ -185,9 +203,11 @@ pub fn size(
             Err(_) if i != requested_row => continue,
             Err(e) => return Err(e.into()),
         };
-        let budget = Budget::new(model, &kv, gpu.memory_bytes, &req.engine);
+        let (budget, stage_budgets) = budgets_by_stage(model, &kv, gpu, req, &req.engine);
         let need = request_bytes(&kv, req);
-        let kv_budget = budget.kv_bytes();
+        // Tokens are what every stage must hold (llama.cpp: cells on the GPU); in bytes of
+        // the whole model's KV per GPU.
+        let kv_budget = budget.tokens.saturating_mul(kv.total_bytes_per_token());
         let (max_context, capped) = kv.max_context(kv_budget, req.parallel);
         let headroom = budget.usable - budget.activations - budget.reserve - need as f64;
         let fits_instead = catalog
@@ -210,11 +230,23 @@ pub fn size(
             fits_instead,
         };
         if i == requested_row {
-            budget_at_request = Some((rows.len(), budget));
+            budget_at_request = Some((rows.len(), budget, stage_budgets));
         }
         rows.push(row);
     }
-    let (requested_row, budget) = budget_at_request.expect("the requested pair always has a row");
+    let (requested_row, budget, stage_budgets) =
+        budget_at_request.expect("the requested pair always has a row");
+    let requested_kv = KvSpec::new(model, req.k, req.v, req.tp)?;
+    let engines = EngineKind::ALL
+        .iter()
+        .map(|&kind| {
+            let engine = EngineMemory {
+                weights: req.engine.weights.clone(),
+                ..EngineMemory::defaults_for(kind, &gpu.name, gpu.memory_bytes, req.ctx)
+            };
+            budgets_by_stage(model, &requested_kv, gpu, req, &engine).0
+        })
+        .collect();
     let kv = KvSpec::new(model, req.k, req.v, 1)?;
     let n = model.n_layers();
     let llama_cpp = if req.tensor_split.len() > 1 {
@@ -258,10 +290,40 @@ pub fn size(
         gpu: gpu.name.clone(),
         request: req.clone(),
         budget,
+        stage_budgets,
+        engines,
         llama_cpp,
         rows,
         requested_row,
     })
+}
+
+/// Every stage's budget under `engine` and the binding one (fewest KV tokens: vLLM and
+/// TensorRT-LLM take the minimum over ranks).
+fn budgets_by_stage(
+    model: &Model,
+    kv: &KvSpec,
+    gpu: &GpuSpec,
+    req: &SizeRequest,
+    engine: &EngineMemory,
+) -> (Budget, Vec<Budget>) {
+    let all = if req.stages.is_empty() {
+        vec![Budget::new(model, kv, gpu.memory_bytes, engine)]
+    } else {
+        req.stages
+            .iter()
+            .map(|s| {
+                let pp = req.stages.len() as u64;
+                Budget::for_stage(model, kv, s.gpu.memory_bytes, engine, &s.stage, pp)
+            })
+            .collect()
+    };
+    let binding = all
+        .iter()
+        .min_by_key(|b| b.tokens)
+        .cloned()
+        .unwrap_or_else(|| Budget::new(model, kv, gpu.memory_bytes, engine));
+    (binding, all)
 }
 
 /// KV bytes the request needs on one GPU: `parallel` sequences of `ctx` tokens, each
@@ -288,8 +350,34 @@ impl SizeReport {
         let mut s = String::new();
         let r = &self.request;
         s.push_str(&format!(
-            "{} on {} × {} (TP {}), ctx {} × {} parallel, K {} / V {}, block {}, gpu_memory_utilization {}\n\n",
-            self.model, r.tp, self.gpu, r.tp, r.ctx, r.parallel, r.k, r.v, r.engine.block_size, r.engine.gpu_memory_utilization
+            "{} on {} × {} (TP {}{}), engine {}, ctx {} × {} parallel, K {} / V {}, block {}\n",
+            self.model,
+            r.tp * (r.stages.len().max(1) as u64),
+            if r.stages.is_empty() {
+                self.gpu.clone()
+            } else {
+                r.stages
+                    .iter()
+                    .map(|s| s.gpu.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+")
+            },
+            r.tp,
+            if r.stages.len() > 1 {
+                format!(", PP {}", r.stages.len())
+            } else {
+                String::new()
+            },
+            r.engine.kind,
+            r.ctx,
+            r.parallel,
+            r.k,
+            r.v,
+            r.engine.block_size
+        ));
+        s.push_str(&format!(
+            "weights: {} ({})\n\n",
+            r.engine.weights.format, r.engine.weights.source
         ));
         s.push_str(&format!(
             "llama.cpp (-c {} -np {} -ctk {} -ctv {}):\n",
@@ -314,21 +402,34 @@ impl SizeReport {
             ));
         }
         let b = &self.budget;
-        s.push_str(&format!(
-            "\nvLLM (per GPU: {:.2} GiB × {} − weights {:.2} GiB − activations {:.2} GiB − reserve {:.2} GiB = KV {:.2} GiB):\n",
-            b.memory / GIB as f64,
-            r.engine.gpu_memory_utilization,
-            b.weights / GIB as f64,
-            b.activations / GIB as f64,
-            b.reserve / GIB as f64,
-            b.kv / GIB as f64
-        ));
-        s.push_str(&format!("  GPU KV cache size: {} tokens\n", b.tokens));
-        s.push_str(&format!(
-            "  Maximum concurrency for {} tokens per request: {:.2}x\n\n",
-            r.ctx,
-            b.max_concurrency(r.ctx)
-        ));
+        s.push_str(&format!("\n{} budget per GPU: {}\n", b.kind, b.formula()));
+        if self.stage_budgets.len() > 1 {
+            for (i, (st, sb)) in r.stages.iter().zip(&self.stage_budgets).enumerate() {
+                s.push_str(&format!(
+                    "  stage {i} ({}, layers {}..{}): {} → {} tokens\n",
+                    st.gpu.name,
+                    st.stage.layers.start,
+                    st.stage.layers.end,
+                    sb.formula(),
+                    sb.tokens
+                ));
+            }
+            s.push_str("  the engine's KV capacity is the smallest stage's (minimum over ranks)\n");
+        }
+        for line in b.engine_log(r.engine.block_size, r.ctx) {
+            s.push_str(&format!("  {line}\n"));
+        }
+        s.push_str("\nEach engine at its defaults (same weights and cache types, one stage per GPU group):\n");
+        for e in &self.engines {
+            s.push_str(&format!(
+                "  {:<10} KV {:>8.2} GiB, {:>9} tokens   {}\n",
+                e.kind.as_str(),
+                e.kv / GIB as f64,
+                e.tokens,
+                e.engine_log(e.block_size(), r.ctx).join(" | ")
+            ));
+        }
+        s.push('\n');
         s.push_str(&format!(
             "Decode with all {} sequences at {} tokens: {:.2} GB read per step per GPU (weights + KV) → at least {:.2} ms per step, at most {:.0} tokens/s per replica (HBM-bound floor)\n\n",
             r.parallel,
@@ -409,15 +510,17 @@ impl SizeReport {
     }
 }
 
-/// The golden sizing table: every catalog model × GPU × [`TABLE_PAIRS`] at default engine
-/// settings (TP 1, bf16 weights, utilization 0.9, block 16, 8192 batched tokens): bytes per
-/// token, KV tokens, and vLLM's maximum concurrency at 8192 tokens. Any change to a figure
+/// The golden sizing table: every catalog model × GPU × [`TABLE_PAIRS`] at `vllm serve`'s
+/// V1 defaults for that GPU (TP 1, bf16 weights, utilization 0.9, block 16, and 8192 batched
+/// tokens / 1024 sequences on 70 GiB and larger GPUs but the A100, else 2048 / 256): bytes
+/// per token, KV tokens, and vLLM's maximum concurrency at 8192 tokens. Any change to a figure
 /// changes this CSV; `tests/golden/sizing.csv` holds the committed copy.
 pub fn golden_table(models: &[Model], gpus: &[GpuSpec]) -> String {
-    let engine = EngineMemory::default();
     let mut s = String::from("model,gpu,k,v,bytes_per_token,kv_tokens,max_concurrency_8k\n");
     for m in models {
         for g in gpus {
+            let engine =
+                EngineMemory::defaults_for(EngineKind::Vllm, &g.name, g.memory_bytes, 8192);
             for (k, v) in TABLE_PAIRS {
                 let Ok(kv) = KvSpec::new(m, k, v, 1) else {
                     s.push_str(&format!("{},{},{k},{v},unsupported,,\n", m.name, g.name));

@@ -4,7 +4,7 @@
 //! play the role of SRAM, its DRAM the role of HBM).
 
 use super::reference::{self, rel_error};
-use super::suite::{AttnKind, Case, KvFormat, StreamOp};
+use super::suite::{AttnKind, Case, Gemm8Format, KvFormat, StreamOp};
 use super::{BenchError, DeviceInfo, Measurement};
 use std::hint::black_box;
 use std::time::Instant;
@@ -100,6 +100,7 @@ impl super::Backend for CpuBackend {
         let timing = match case {
             Case::Stream { .. } => stream(&mut m, case)?,
             Case::Gemm { .. } => gemm(&mut m, case)?,
+            Case::Gemm8 { .. } => gemm8(&mut m, case)?,
             Case::Attention { .. } => attention(&mut m, case)?,
             Case::PagedDecode { .. } => paged_decode(&mut m, case)?,
             Case::Quantize { .. } => quantize(&mut m, case)?,
@@ -214,6 +215,84 @@ fn gemm(m: &mut Measurement, case: &Case) -> Result<(f64, f64, u32), BenchError>
         m.check(1e-4)?;
         time(|| gemm(black_box(&mut c)))
     })
+}
+
+/// Measure an 8-bit `gemm` case: the GPU's formats emulated on the host — fp8 inputs
+/// decoded through a 256-entry table, f32 accumulate, bf16 out; int8 inputs, i32
+/// accumulate, i32 out — and checked against [`reference::dot8`] like the CUDA case.
+fn gemm8(m: &mut Measurement, case: &Case) -> Result<(f64, f64, u32), BenchError> {
+    let Case::Gemm8 {
+        format,
+        m: mm,
+        n,
+        k,
+        ..
+    } = case
+    else {
+        unreachable!("dispatched by kind")
+    };
+    let (mu, nu, ku) = (*mm as usize, *n as usize, *k as usize);
+    let encode = |x: f32| match format {
+        Gemm8Format::Fp8E4m3 => reference::f32_to_e4m3(x),
+        Gemm8Format::Int8 => (x * 128.0).floor().clamp(-128.0, 127.0) as i8 as u8,
+    };
+    let a: Vec<u8> = values(mu * ku, 11).into_iter().map(encode).collect();
+    let w: Vec<u8> = values(nu * ku, 12).into_iter().map(encode).collect();
+    let ob = format.output_bytes() as usize;
+    let mut c = vec![0u8; mu * nu * ob];
+    let table: Vec<f32> = (0..=255u8).map(reference::e4m3_to_f32).collect();
+    let gemm = |c: &mut [u8]| {
+        for i in 0..mu {
+            let ar = &a[i * ku..(i + 1) * ku];
+            for j in 0..nu {
+                let wr = &w[j * ku..(j + 1) * ku];
+                let out = &mut c[(i * nu + j) * ob..(i * nu + j + 1) * ob];
+                match format {
+                    Gemm8Format::Fp8E4m3 => {
+                        let mut acc = [0f32; 8];
+                        for (x, y) in ar.chunks_exact(8).zip(wr.chunks_exact(8)) {
+                            for l in 0..8 {
+                                acc[l] += table[x[l] as usize] * table[y[l] as usize];
+                            }
+                        }
+                        let sum: f32 = acc.iter().sum();
+                        out.copy_from_slice(&reference::f32_to_bf16(sum).to_le_bytes());
+                    }
+                    Gemm8Format::Int8 => {
+                        let mut acc = [0i32; 8];
+                        for (x, y) in ar.chunks_exact(8).zip(wr.chunks_exact(8)) {
+                            for l in 0..8 {
+                                acc[l] += x[l] as i8 as i32 * y[l] as i8 as i32;
+                            }
+                        }
+                        let sum: i32 = acc.iter().sum();
+                        out.copy_from_slice(&sum.to_le_bytes());
+                    }
+                }
+            }
+        }
+    };
+    gemm(&mut c);
+    let mut got = Vec::new();
+    let mut want = Vec::new();
+    for s in 0..32usize {
+        let (i, j) = (s * 7919 % mu, s * 104_729 % nu);
+        want.push(reference::dot8(
+            *format,
+            &a[i * ku..(i + 1) * ku],
+            &w[j * ku..(j + 1) * ku],
+        ));
+        got.push(reference::gemm8_output(
+            *format,
+            &c[(i * nu + j) * ob..(i * nu + j + 1) * ob],
+        ));
+    }
+    m.check_error = rel_error(&got, &want);
+    m.check(match format {
+        Gemm8Format::Fp8E4m3 => 1e-2,
+        Gemm8Format::Int8 => 0.0,
+    })?;
+    Ok(time(|| gemm(black_box(&mut c))))
 }
 
 /// Measure a `attention` case.
@@ -397,4 +476,40 @@ fn quantize(m: &mut Measurement, case: &Case) -> Result<(f64, f64, u32), BenchEr
             black_box(reference::quantize(*format, black_box(&x)));
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Backend;
+    use super::*;
+
+    #[test]
+    fn eight_bit_gemms_run_and_check_on_the_host() {
+        let mut backend = CpuBackend::new();
+        for format in [Gemm8Format::Fp8E4m3, Gemm8Format::Int8] {
+            let case = Case::Gemm8 {
+                format,
+                m: 3,
+                n: 48,
+                k: 64,
+                label: "tiny".into(),
+            };
+            let m = backend.run(&case).unwrap();
+            assert_eq!(
+                (m.primitive.as_str(), m.variant.as_str()),
+                ("gemm", format.name())
+            );
+            assert!(
+                m.status.is_ok() && m.time_us > 0.0 && m.tflop_per_s > 0.0,
+                "{m:?}"
+            );
+            match format {
+                // bf16 output: rounded, so off the f64 reference, by at most ~2⁻⁹.
+                Gemm8Format::Fp8E4m3 => {
+                    assert!(m.check_error > 0.0 && m.check_error < 4e-3, "{m:?}")
+                }
+                Gemm8Format::Int8 => assert_eq!(m.check_error, 0.0),
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! The CUDA backend: cudarc with libraries loaded at run time, kernels from `kernels.cu`
-//! compiled by NVRTC for the device's architecture, GEMM through cuBLAS, every launch timed
+//! compiled by NVRTC for the device's architecture, bf16 GEMM through cuBLAS
+//! (`cublasGemmEx`), fp8 and int8 GEMM through cuBLASLt ([`super::lt`]), every launch timed
 //! with CUDA events.
 //!
 //! Method (see `BENCHMARKS.md`): random inputs generated on the device; each kernel's output
@@ -8,8 +9,9 @@
 //! repetitions chosen to fill about 200 ms (5 to 200), each timed with its own event pair;
 //! median and minimum reported; inputs rotated over enough copies to exceed 4 × L2.
 
+use super::lt::Lt;
 use super::reference::{self, rel_error};
-use super::suite::{AttnKind, Case, KvFormat, StreamOp};
+use super::suite::{AttnKind, Case, Gemm8Format, KvFormat, StreamOp};
 use super::{BenchError, DeviceInfo, Measurement};
 use cudarc::cublas::{CudaBlas, result as blas, sys as blas_sys};
 use cudarc::driver::{
@@ -24,10 +26,12 @@ use std::sync::Arc;
 pub const KERNELS: &str = include_str!("kernels.cu");
 
 /// Kernel entry points in `kernels.cu`.
-pub const KERNEL_NAMES: [&str; 17] = [
+pub const KERNEL_NAMES: [&str; 19] = [
     "fill_f32",
     "fill_f16",
     "fill_bf16",
+    "fill_e4m3",
+    "fill_i8",
     "stream_read",
     "stream_write",
     "stream_copy",
@@ -89,13 +93,18 @@ fn dev_err(primitive: &str, shape: &str, e: impl std::fmt::Debug) -> BenchError 
     }
 }
 
-/// The CUDA backend, holding one context, stream, module and cuBLAS handle.
+/// The CUDA backend, holding one context, stream, module, cuBLAS and cuBLASLt handle.
 pub struct CudaBackend {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
     blas: CudaBlas,
+    /// cuBLASLt for the 8-bit GEMMs, or why it could not start (those cases then fail
+    /// with this message; the rest of the suite still runs).
+    lt: Result<Lt, String>,
     funcs: HashMap<&'static str, CudaFunction>,
     info: DeviceInfo,
+    /// Compute capability (major, minor).
+    cc: (u32, u32),
     sms: u32,
 }
 
@@ -185,12 +194,15 @@ impl CudaBackend {
             funcs.insert(name, f);
         }
         let blas = CudaBlas::new(stream.clone()).map_err(|e| dev_err("cublas", "init", e))?;
+        let lt = Lt::new(&stream);
         Ok(CudaBackend {
             ctx,
             stream,
             blas,
+            lt,
             funcs,
             info,
+            cc: (major.max(0) as u32, minor.max(0) as u32),
             sms,
         })
     }
@@ -473,6 +485,78 @@ impl CudaBackend {
         }
         m.check_error = rel_error(&got, &want);
         m.check(1e-2).map_err(|e| e.to_string())?;
+        let (t, mn, r) = self.time(|i| run(i, &mut c))?;
+        (m.time_us, m.min_us, m.reps) = (t, mn, r);
+        Ok(())
+    }
+
+    /// An 8-bit GEMM through cuBLASLt: inputs from `fill_e4m3` / `fill_i8`, output poisoned,
+    /// 64 sampled entries checked against f64 dot products of the inputs copied back (fp8:
+    /// relative error ≤ 1e-2, the bf16 output's rounding with room; int8: exact).
+    fn gemm8_case(
+        &self,
+        format: Gemm8Format,
+        mm: u64,
+        n: u64,
+        k: u64,
+        m: &mut Measurement,
+    ) -> Result<(), String> {
+        format.supported_on(self.cc, &self.info.name)?;
+        format.check_shape(n, k)?;
+        let lt = self.lt.as_ref().map_err(Clone::clone)?;
+        let (mu, nu, ku) = (mm as usize, n as usize, k as usize);
+        let ob = format.output_bytes() as usize;
+        let fill = match format {
+            Gemm8Format::Fp8E4m3 => "fill_e4m3",
+            Gemm8Format::Int8 => "fill_i8",
+        };
+        let nb = self.copies(mm * k + n * k);
+        let mut a_bufs = Vec::new();
+        let mut w_bufs = Vec::new();
+        for i in 0..nb {
+            let mut a = self.alloc::<u8>(mu * ku, m).map_err(|e| e.to_string())?;
+            let mut w = self.alloc::<u8>(nu * ku, m).map_err(|e| e.to_string())?;
+            self.fill(fill, &mut a, 20 + 2 * i as u64)?;
+            self.fill(fill, &mut w, 21 + 2 * i as u64)?;
+            a_bufs.push(a);
+            w_bufs.push(w);
+        }
+        let mut c = self
+            .alloc::<u8>(mu * nu * ob, m)
+            .map_err(|e| e.to_string())?;
+        self.fill("fill_i8", &mut c, 98)?; // poison: random bytes
+        let plan = lt.plan(&self.stream, format, mm, n, k)?;
+        let run = |i: usize, c: &mut CudaSlice<u8>| -> Result<(), String> {
+            let (ap, _ga) = a_bufs[i % nb].device_ptr(&self.stream);
+            let (wp, _gw) = w_bufs[i % nb].device_ptr(&self.stream);
+            let (cp, _gc) = c.device_ptr_mut(&self.stream);
+            // SAFETY: the buffers were allocated above at the plan's shape and format.
+            unsafe { lt.matmul(&plan, &self.stream, wp, ap, cp) }
+        };
+        run(0, &mut c)?;
+        self.sync()?;
+        let mut got = Vec::new();
+        let mut want = Vec::new();
+        let dtoh = |b: &CudaSlice<u8>, r: std::ops::Range<usize>| {
+            self.stream
+                .clone_dtoh(&b.slice(r))
+                .map_err(|e| format!("{e:?}"))
+        };
+        for s in 0..64u64 {
+            let i = ((s * 2_654_435_761) % mm) as usize;
+            let j = ((s * 40_503 + 7) % n) as usize;
+            let arow = dtoh(&a_bufs[0], i * ku..(i + 1) * ku)?;
+            let wrow = dtoh(&w_bufs[0], j * ku..(j + 1) * ku)?;
+            let cij = dtoh(&c, (i * nu + j) * ob..(i * nu + j + 1) * ob)?;
+            want.push(reference::dot8(format, &arow, &wrow));
+            got.push(reference::gemm8_output(format, &cij));
+        }
+        m.check_error = rel_error(&got, &want);
+        m.check(match format {
+            Gemm8Format::Fp8E4m3 => 1e-2,
+            Gemm8Format::Int8 => 0.0,
+        })
+        .map_err(|e| e.to_string())?;
         let (t, mn, r) = self.time(|i| run(i, &mut c))?;
         (m.time_us, m.min_us, m.reps) = (t, mn, r);
         Ok(())
@@ -902,6 +986,13 @@ impl super::Backend for CudaBackend {
         let r = match case {
             Case::Stream { op, bytes } => self.stream_case(*op, *bytes, &mut m),
             Case::Gemm { m: mm, n, k, .. } => self.gemm_case(*mm, *n, *k, &mut m),
+            Case::Gemm8 {
+                format,
+                m: mm,
+                n,
+                k,
+                ..
+            } => self.gemm8_case(*format, *mm, *n, *k, &mut m),
             Case::Attention {
                 kind,
                 seq_len,

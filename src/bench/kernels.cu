@@ -8,6 +8,7 @@
 //   paged KV   pool: [num_blocks][block_size][heads][row_bytes], row_bytes per dtype:
 //              f16 = 2*D, q8_0 = D/32*34 ({f16 d; i8 q[32]}), q4_0 = D/32*18 ({f16 d; u8 q[16]})
 //   quantize   x: [nblocks*32] f16 -> y: nblocks * (34 | 18) bytes, GGML block layouts.
+//   8-bit GEMM inputs: one byte per value, FP8 E4M3 bits (s eeee mmm, bias 7) or int8.
 
 typedef unsigned short f16_t;
 typedef unsigned char u8;
@@ -56,6 +57,39 @@ extern "C" __global__ void fill_bf16(f16_t* __restrict__ x, unsigned long long n
         u += 0x7FFFu + ((u >> 16) & 1u);
         x[i] = (f16_t)(u >> 16);
     }
+}
+
+// f32 -> FP8 E4M3 bits, round to nearest even, saturating to +-448 (as PTX
+// cvt.rn.satfinite.e4m3x2.f32, which only sm_89+ has; this runs everywhere). Same algorithm
+// as reference.rs `f32_to_e4m3`.
+__device__ __forceinline__ u8 f2e4m3(float x) {
+    unsigned int u = __float_as_uint(x);
+    u8 sign = (u8)((u >> 24) & 0x80u);
+    float a = fabsf(x);
+    if (a != a) return 0x7f;
+    if (a >= 448.0f) return sign | 0x7e;
+    if (a < 0.015625f)  // below 2^-6: subnormal, a multiple of 2^-9 (8 * 2^-9 is 0x08)
+        return sign | (u8)__float2int_rn(a * 512.0f);
+    int e = (int)((u >> 23) & 0xffu) - 127 + 7;
+    unsigned int man = u & 0x7fffffu, r = man >> 20, rem = man & 0xfffffu;
+    if (rem > 0x80000u || (rem == 0x80000u && (r & 1u))) r++;
+    if (r == 8u) { r = 0u; e++; }
+    if (e > 15 || (e == 15 && r == 7u)) return sign | 0x7e;
+    return sign | (u8)(e << 3) | (u8)r;
+}
+
+// Uniform in [-1, 1), rounded to E4M3.
+extern "C" __global__ void fill_e4m3(u8* __restrict__ x, unsigned long long n, unsigned long long seed) {
+    for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
+         i += (unsigned long long)gridDim.x * blockDim.x)
+        x[i] = f2e4m3(uniform_pm1(seed, i));
+}
+
+// Uniform int8 in [-128, 127].
+extern "C" __global__ void fill_i8(u8* __restrict__ x, unsigned long long n, unsigned long long seed) {
+    for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
+         i += (unsigned long long)gridDim.x * blockDim.x)
+        x[i] = (u8)(hash_u32(seed * 0x9E3779B97F4A7C15ULL + i) >> 24);
 }
 
 // ---------------------------------------------------------------- HBM stream

@@ -2,8 +2,11 @@
 //!
 //! A [`Backend`] runs [`Case`]s and returns [`Measurement`]s; the simulator never calls a
 //! backend, it only reads the tables they write (`hardware/measured/<device>.toml`).
-//! Two backends: `cuda` (cudarc, kernels compiled at run time by NVRTC, cuBLAS for GEMM,
-//! timed with CUDA events) and `cpu` (the same primitives in Rust on the host).
+//! Two backends: `cuda` (cudarc, kernels compiled at run time by NVRTC, cuBLAS for bf16
+//! GEMM and cuBLASLt for fp8/int8 GEMM ([`lt`](mod@lt) names the cuBLAS documentation it
+//! follows), timed with CUDA events) and `cpu` (the same primitives in Rust on the host).
+//! Besides its `[[measurement]]` rows, the TOML ends with the `[measured]` ceilings for
+//! `hardware/<gpu>.toml` as comments ([`MeasuredFile::measured_ceilings`]).
 //!
 //! Every case's output is checked against a CPU reference ([`reference`](mod@reference)) before it is
 //! timed; a case that fails its check, runs out of memory or fails to launch is recorded
@@ -12,9 +15,12 @@
 pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
+#[cfg(feature = "cuda")]
+pub mod lt;
 pub mod reference;
 pub mod suite;
 
+use crate::hardware::raw::RawMeasured;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -80,7 +86,7 @@ pub struct DeviceInfo {
 pub struct Measurement {
     /// `stream`, `gemm`, `attention`, `paged_decode`, `kv_quantize`.
     pub primitive: String,
-    /// Variant within the primitive: `read`/`write`/`copy`/`memcpy`, `bf16`,
+    /// Variant within the primitive: `read`/`write`/`copy`/`memcpy`, `bf16`/`fp8`/`int8`,
     /// `standard`/`tiled`, `f16`/`q8_0`/`q4_0`.
     pub variant: String,
     /// Human-readable shape, e.g. `m=1 n=6144 k=4096`.
@@ -108,11 +114,11 @@ pub struct Measurement {
     pub reps: u32,
     /// Bytes the primitive must move through device memory (by its design; see each case).
     pub bytes: f64,
-    /// Floating-point operations.
+    /// Floating-point operations (integer multiply-adds ×2 for `int8` GEMM).
     pub flops: f64,
     /// bytes / median time, GB/s (1e9 B/s).
     pub gb_per_s: f64,
-    /// flops / median time, TFLOP/s.
+    /// flops / median time, TFLOP/s (TOP/s for `int8` GEMM).
     pub tflop_per_s: f64,
     /// Relative error of the checked output against the CPU reference.
     pub check_error: f64,
@@ -229,14 +235,73 @@ pub fn run_suite(
 }
 
 impl MeasuredFile {
-    /// Render as TOML (the committed, human-readable form).
+    /// Render as TOML (the committed, human-readable form), ending with the `[measured]`
+    /// ceilings as comments.
     pub fn to_toml(&self) -> String {
         let body =
             toml::to_string(self).unwrap_or_else(|e| format!("# serialization failed: {e}\n"));
         format!(
-            "# Measured by `planner bench --backend {}` on {} ({}), {}.\n# Written by the tool; never edit by hand: rerun the bench.\n{body}",
-            self.device.backend, self.device.name, self.device.driver, self.device.date
+            "# Measured by `planner bench --backend {}` on {} ({}), {}.\n# Written by the tool; never edit by hand: rerun the bench.\n{body}{}",
+            self.device.backend,
+            self.device.name,
+            self.device.driver,
+            self.device.date,
+            self.ceilings_comment()
         )
+    }
+
+    /// The `[measured]` table of `hardware/<gpu>.toml` this file supports, each figure from
+    /// the largest passing case of its kind: `copy_gb_s` from `stream/memcpy` and `read_gb_s`
+    /// from `stream/read` (most bytes), `bf16_tflops` and `fp8_tflops` from `gemm/bf16` and
+    /// `gemm/fp8` (most FLOPs); rounded to 4 significant digits. `None` where no such case
+    /// passed.
+    pub fn measured_ceilings(&self) -> RawMeasured {
+        let largest = |primitive, variant, size: fn(&Measurement) -> f64| {
+            self.find(primitive, variant)
+                .max_by(|a, b| size(a).total_cmp(&size(b)))
+        };
+        let gb = |variant| largest("stream", variant, |m| m.bytes).map(|m| sig4(m.gb_per_s));
+        let tf = |variant| largest("gemm", variant, |m| m.flops).map(|m| sig4(m.tflop_per_s));
+        let mut ceilings = RawMeasured {
+            copy_gb_s: gb("memcpy"),
+            read_gb_s: gb("read"),
+            bf16_tflops: tf("bf16"),
+            fp8_tflops: tf("fp8"),
+            source: None,
+        };
+        if ceilings != RawMeasured::default() {
+            ceilings.source = Some(format!(
+                "planner bench --backend {} on {}, {} (largest case of each kind)",
+                self.device.backend, self.device.name, self.device.date
+            ));
+        }
+        ceilings
+    }
+
+    /// [`Self::measured_ceilings`] as TOML comments, with the largest int8 GEMM's TOP/s
+    /// (which has no `[measured]` key); empty for the CPU backend or when nothing passed.
+    fn ceilings_comment(&self) -> String {
+        let ceilings = self.measured_ceilings();
+        if self.device.backend != "cuda" || ceilings == RawMeasured::default() {
+            return String::new();
+        }
+        let table = toml::to_string(&ceilings).unwrap_or_default();
+        let mut s = String::from(
+            "\n# Ceilings for hardware/<gpu>.toml, largest passing case of each kind:\n# [measured]\n",
+        );
+        for line in table.lines() {
+            s.push_str(&format!("# {line}\n"));
+        }
+        if let Some(int8) = self
+            .find("gemm", "int8")
+            .max_by(|a, b| a.flops.total_cmp(&b.flops))
+        {
+            s.push_str(&format!(
+                "# int8 GEMM: {:.1} TOP/s ({}; no [measured] key)\n",
+                int8.tflop_per_s, int8.shape
+            ));
+        }
+        s
     }
 
     /// Render as CSV, one row per measurement, fixed column order.
@@ -285,6 +350,22 @@ impl MeasuredFile {
         self.measurement
             .iter()
             .filter(move |m| m.primitive == primitive && m.variant == variant && m.status.is_ok())
+    }
+}
+
+/// `x` rounded to 4 significant digits (dividing by an exact power of ten, so the result
+/// prints short: 711.8174 → 711.8, 0.0140537 → 0.01405).
+fn sig4(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let e = x.abs().log10().floor() as i32 - 3;
+    if e >= 0 {
+        let p = 10f64.powi(e);
+        (x / p).round() * p
+    } else {
+        let p = 10f64.powi(-e);
+        (x * p).round() / p
     }
 }
 
@@ -347,6 +428,107 @@ mod tests {
     fn median_odd_even() {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    fn row(primitive: &str, variant: &str, size: f64, rate: f64, status: Status) -> Measurement {
+        Measurement {
+            primitive: primitive.into(),
+            variant: variant.into(),
+            shape: format!("size={size}"),
+            bytes: size,
+            flops: size,
+            gb_per_s: rate,
+            tflop_per_s: rate,
+            status,
+            ..Default::default()
+        }
+    }
+
+    fn file(measurement: Vec<Measurement>) -> MeasuredFile {
+        MeasuredFile {
+            device: DeviceInfo {
+                name: "GPU".into(),
+                backend: "cuda".into(),
+                driver: "1".into(),
+                cuda: "13.0".into(),
+                arch: "9.0".into(),
+                units: 132,
+                l2_bytes: 0,
+                memory_bytes: 0,
+                date: "2026-01-01".into(),
+            },
+            measurement,
+        }
+    }
+
+    #[test]
+    fn ceilings_come_from_the_largest_passing_case_of_each_kind() {
+        let f = file(vec![
+            row("stream", "memcpy", 1e9, 3012.34, Status::Ok),
+            row("stream", "read", 1e9, 3045.0, Status::Ok),
+            row("gemm", "bf16", 1e12, 711.84, Status::Ok),
+            row("gemm", "bf16", 1e9, 500.0, Status::Ok),
+            // The largest fp8 case failed: the next largest passing one counts.
+            row("gemm", "fp8", 1e12, 0.0, Status::Error("boom".into())),
+            row("gemm", "fp8", 5e11, 1250.06, Status::Ok),
+            row("gemm", "fp8", 1e9, 100.0, Status::Ok),
+            row("gemm", "int8", 1e12, 1400.0, Status::Ok),
+        ]);
+        let c = f.measured_ceilings();
+        assert_eq!(c.copy_gb_s, Some(3012.0));
+        assert_eq!(c.read_gb_s, Some(3045.0));
+        assert_eq!(c.bf16_tflops, Some(711.8));
+        assert_eq!(c.fp8_tflops, Some(1250.0));
+        let text = f.to_toml();
+        assert!(
+            text.contains("# [measured]\n# copy_gb_s = 3012.0\n"),
+            "{text}"
+        );
+        assert!(text.contains("# fp8_tflops = 1250.0\n"), "{text}");
+        assert!(
+            text.contains("# int8 GEMM: 1400.0 TOP/s (size=1000000000000;"),
+            "{text}"
+        );
+        // The commented table parses as the hardware file's [measured] table.
+        let table: String = text
+            .lines()
+            .skip_while(|l| *l != "# [measured]")
+            .skip(1)
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| !l.starts_with("int8"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let back: RawMeasured = toml::from_str(&table).unwrap();
+        assert_eq!(back, c);
+        // And the file itself still round-trips.
+        assert_eq!(toml::from_str::<MeasuredFile>(&text).unwrap(), f);
+    }
+
+    #[test]
+    fn no_ceilings_without_passing_cases_or_from_the_cpu() {
+        let f = file(vec![row(
+            "gemm",
+            "fp8",
+            1e12,
+            0.0,
+            Status::Error("x".into()),
+        )]);
+        assert_eq!(f.measured_ceilings(), RawMeasured::default());
+        assert!(!f.to_toml().contains("[measured]"));
+        let mut cpu = file(vec![row("gemm", "bf16", 1e9, 0.0140537, Status::Ok)]);
+        assert_eq!(cpu.measured_ceilings().bf16_tflops, Some(0.01405));
+        cpu.device.backend = "cpu".into();
+        assert!(!cpu.to_toml().contains("[measured]"));
+    }
+
+    #[test]
+    fn four_significant_digits() {
+        assert_eq!(sig4(711.8174), 711.8);
+        assert_eq!(sig4(3045.143), 3045.0);
+        assert_eq!(sig4(12345.6), 12350.0);
+        assert_eq!(sig4(0.0140537), 0.01405);
+        assert_eq!(sig4(-2.34567), -2.346);
+        assert_eq!(sig4(0.0), 0.0);
     }
 
     #[test]

@@ -4,8 +4,11 @@
 //! Formats: f16 and bf16 are carried as `u16` bit patterns; GGML q8_0 is `{f16 d; i8 q[32]}`
 //! (34 bytes per 32 values), q4_0 is `{f16 d; u8 q[16]}` (18 bytes; value j < 16 in the low
 //! nibble of byte j, value j ≥ 16 in the high nibble of byte j − 16; x = (q − 8)·d).
+//! FP8 E4M3 is one byte `s eeee mmm` (bias 7, no infinities, `s 1111 111` is NaN, ±448 the
+//! largest finite value, `e = 0` subnormal: m·2⁻⁹) as in the OCP FP8 spec and CUDA's
+//! `__nv_fp8_e4m3`; int8 is two's complement.
 
-use super::suite::KvFormat;
+use super::suite::{Gemm8Format, KvFormat};
 
 /// IEEE half → f32.
 pub fn f16_to_f32(h: u16) -> f32 {
@@ -65,6 +68,92 @@ pub fn f32_to_f16(x: f32) -> u16 {
 /// bf16 → f32.
 pub fn bf16_to_f32(h: u16) -> f32 {
     f32::from_bits((h as u32) << 16)
+}
+
+/// f32 → bf16, round to nearest even (finite inputs; the `fill_bf16` kernel's rule).
+pub fn f32_to_bf16(x: f32) -> u16 {
+    let u = x.to_bits();
+    ((u + 0x7fff + ((u >> 16) & 1)) >> 16) as u16
+}
+
+/// FP8 E4M3 → f32 (exact).
+pub fn e4m3_to_f32(b: u8) -> f32 {
+    let (e, m) = ((b >> 3) & 0xf, b & 7);
+    if e == 0xf && m == 7 {
+        return f32::NAN;
+    }
+    let magnitude = if e == 0 {
+        m as f32 * 2f32.powi(-9)
+    } else {
+        (8 + m) as f32 * 2f32.powi(e as i32 - 10)
+    };
+    if b & 0x80 != 0 { -magnitude } else { magnitude }
+}
+
+/// f32 → FP8 E4M3, round to nearest even, saturating to ±448 (PTX `cvt.rn.satfinite`);
+/// NaN → `0x7f`. The `fill_e4m3` kernel's `f2e4m3` is the same algorithm.
+pub fn f32_to_e4m3(x: f32) -> u8 {
+    if x.is_nan() {
+        return 0x7f;
+    }
+    let bits = x.to_bits();
+    let sign = ((bits >> 24) & 0x80) as u8;
+    let a = x.abs();
+    if a >= 448.0 {
+        return sign | 0x7e;
+    }
+    if a < 2f32.powi(-6) {
+        // Subnormal: a multiple of 2⁻⁹; 8·2⁻⁹ rounds up into the smallest normal, 0x08.
+        return sign | (a * 512.0).round_ties_even() as u8;
+    }
+    let mut e = ((bits >> 23) & 0xff) as i32 - 127 + 7;
+    let man = bits & 0x7f_ffff;
+    let (mut r, rem) = (man >> 20, man & 0xf_ffff);
+    if rem > 0x8_0000 || (rem == 0x8_0000 && (r & 1) == 1) {
+        r += 1;
+    }
+    if r == 8 {
+        r = 0;
+        e += 1;
+    }
+    if e > 15 || (e == 15 && r == 7) {
+        return sign | 0x7e;
+    }
+    sign | ((e as u8) << 3) | r as u8
+}
+
+/// One 8-bit input element as a number: E4M3 decoded, or the int8 value.
+pub fn gemm8_input(format: Gemm8Format, b: u8) -> f64 {
+    match format {
+        Gemm8Format::Fp8E4m3 => e4m3_to_f32(b) as f64,
+        Gemm8Format::Int8 => b as i8 as f64,
+    }
+}
+
+/// Σ a[l]·w[l] of two rows stored in `format`, in f64: exact for int8 (|sum| < 2⁵³) and for
+/// each fp8 product; the GEMM checks compare the device's output element with this.
+pub fn dot8(format: Gemm8Format, a: &[u8], w: &[u8]) -> f64 {
+    match format {
+        Gemm8Format::Int8 => a
+            .iter()
+            .zip(w)
+            .map(|(&x, &y)| x as i8 as i64 * y as i8 as i64)
+            .sum::<i64>() as f64,
+        Gemm8Format::Fp8E4m3 => a
+            .iter()
+            .zip(w)
+            .map(|(&x, &y)| gemm8_input(format, x) * gemm8_input(format, y))
+            .sum(),
+    }
+}
+
+/// One output element of an 8-bit GEMM from its little-endian bytes: bf16 for fp8,
+/// int32 for int8 (`format.output_bytes()` bytes).
+pub fn gemm8_output(format: Gemm8Format, bytes: &[u8]) -> f64 {
+    match format {
+        Gemm8Format::Fp8E4m3 => bf16_to_f32(u16::from_le_bytes([bytes[0], bytes[1]])) as f64,
+        Gemm8Format::Int8 => i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as f64,
+    }
 }
 
 /// Relative L2 error ‖out − ref‖ / ‖ref‖ (NaN anywhere gives infinity).
@@ -334,6 +423,76 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn e4m3_round_trips_every_finite_code() {
+        for b in 0..=255u8 {
+            let x = e4m3_to_f32(b);
+            if b & 0x7f == 0x7f {
+                assert!(x.is_nan(), "{b:#04x}");
+                continue;
+            }
+            assert_eq!(f32_to_e4m3(x), b, "{b:#04x} = {x}");
+        }
+        assert_eq!(e4m3_to_f32(0x7e), 448.0);
+        assert_eq!(e4m3_to_f32(0x38), 1.0);
+        assert_eq!(e4m3_to_f32(0x01), 2f32.powi(-9));
+        assert_eq!(e4m3_to_f32(0x08), 2f32.powi(-6));
+        assert_eq!(e4m3_to_f32(0xb8), -1.0);
+    }
+
+    #[test]
+    fn e4m3_rounds_to_nearest_even_and_saturates() {
+        // Halfway between 1.0 (0x38) and 1.125 (0x39): the even code; above it: up.
+        assert_eq!(f32_to_e4m3(1.0625), 0x38);
+        assert_eq!(f32_to_e4m3(1.0626), 0x39);
+        // Halfway between 1.125 (0x39) and 1.25 (0x3a): the even code, 0x3a.
+        assert_eq!(f32_to_e4m3(1.1875), 0x3a);
+        // 1.9375 is halfway between 1.875 (odd code 0x3f) and 2.0: up across the exponent.
+        assert_eq!(f32_to_e4m3(1.9375), 0x40);
+        assert_eq!(f32_to_e4m3(1.9374), 0x3f);
+        assert_eq!(f32_to_e4m3(1e6), 0x7e);
+        assert_eq!(f32_to_e4m3(-460.0), 0xfe);
+        assert_eq!(f32_to_e4m3(f32::NAN), 0x7f);
+        // Subnormals: 2⁻¹⁰ is halfway between 0 and 2⁻⁹ → 0; 7.5·2⁻⁹ → 8·2⁻⁹ = 0x08.
+        assert_eq!(f32_to_e4m3(2f32.powi(-10)), 0x00);
+        assert_eq!(f32_to_e4m3(7.5 * 2f32.powi(-9)), 0x08);
+        assert_eq!(f32_to_e4m3(-3.0 * 2f32.powi(-9)), 0x83);
+        // Within half a step (2⁻⁴ relative) of the input across [-1, 1).
+        for i in -1000..1000 {
+            let x = i as f32 / 1000.0;
+            let y = e4m3_to_f32(f32_to_e4m3(x));
+            assert!(
+                (x - y).abs() <= x.abs() / 16.0 + 2f32.powi(-10),
+                "{x} -> {y}"
+            );
+        }
+    }
+
+    #[test]
+    fn bf16_encoder_rounds_to_nearest_even() {
+        assert_eq!(f32_to_bf16(1.0), 0x3f80);
+        assert_eq!(bf16_to_f32(f32_to_bf16(-2.5)), -2.5);
+        // 1 + 2⁻⁸ is halfway between 1 and 1 + 2⁻⁷: ties to even (1.0).
+        assert_eq!(f32_to_bf16(1.0 + 2f32.powi(-8)), 0x3f80);
+        assert_eq!(f32_to_bf16(1.0 + 3.0 * 2f32.powi(-8)), 0x3f82);
+    }
+
+    #[test]
+    fn eight_bit_dots_and_outputs() {
+        let int8 = Gemm8Format::Int8;
+        let a = [127u8, 0x80, 0xff, 3]; // 127, -128, -1, 3
+        let w = [0x80u8, 0x80, 2, 0xfd]; // -128, -128, 2, -3
+        assert_eq!(dot8(int8, &a, &w), (-16256 + 16384 - 2 - 9) as f64);
+        assert_eq!(gemm8_output(int8, &(-123_456i32).to_le_bytes()), -123_456.0);
+        let fp8 = Gemm8Format::Fp8E4m3;
+        let (one, half, neg2) = (0x38u8, 0x30u8, 0xc0u8);
+        assert_eq!(
+            dot8(fp8, &[one, half, neg2], &[half, neg2, neg2]),
+            0.5 - 1.0 + 4.0
+        );
+        assert_eq!(gemm8_output(fp8, &f32_to_bf16(3.5).to_le_bytes()), 3.5);
     }
 
     #[test]

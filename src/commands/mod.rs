@@ -8,6 +8,7 @@ mod plan;
 mod simulate;
 mod size;
 mod speculate;
+mod step;
 mod validate;
 
 use crate::catalog::Catalog;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan::run_plan(args, &catalog),
         Command::Merge(args) => plan::run_merge(args, &catalog),
         Command::Size(args) => size::run_size(args, &catalog),
+        Command::Step(args) => step::run_step(args, &catalog),
         Command::Validate(args) => validate::run_validate(args, &catalog),
         Command::Catalog => catalog::run_catalog(&catalog),
     }

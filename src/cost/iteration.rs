@@ -21,9 +21,10 @@
 
 use super::Efficiency;
 use super::attention::{AttentionKernel, flash_tiles};
+use super::precision::{GemmMath, Unsupported, attention_peak, gemm_math};
 use super::roofline::{gemm, op_time};
-use crate::hardware::GpuSpec;
-use crate::kv::KvSpec;
+use crate::hardware::{ComputeDtype, GpuSpec};
+use crate::kv::{EngineKind, KvSpec};
 use crate::model::{AttentionKind, LayerKind, MlpKind, Model, Precision, Role};
 
 /// Per-op efficiencies fitted by `planner validate` to Vidur's A100 profiles (least squares,
@@ -131,39 +132,87 @@ pub struct IterationCost {
     time_factor: f64,
 }
 
-impl IterationCost {
-    /// Precompute the tables up to `max_tokens` tokens and `max_seqs` sampled sequences.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        model: &Model,
-        gpu: &GpuSpec,
-        kv: &KvSpec,
-        precision: &Precision,
-        kernel: AttentionKernel,
-        max_tokens: u32,
-        max_seqs: u32,
-        gemm_scale: Option<Efficiency>,
-        attn_eff: Efficiency,
-    ) -> Self {
-        let tp = kv.tp as f64;
-        let h = model.hidden_size as f64;
-        let heads = model.num_attention_heads as f64 / tp;
-        let d = model.head_dim as f64;
-        let kvh = (model.kv_heads() as f64 / tp).max(1.0);
-        let ew_of = |r: Role| precision.bytes_per_param(model, r);
-        let (ew_attn, ew_mlp, ew_expert, ew_shared, ew_lm) = (
-            ew_of(Role::Attention),
-            ew_of(Role::DenseMlp),
-            ew_of(Role::Expert),
-            ew_of(Role::SharedExpert),
-            ew_of(Role::LmHead),
-        );
-        let ew_router = ew_of(Role::Router);
-        let ea = 2.0; // bf16/fp16 activations
-        let peak = gpu.peak.bf16;
-        let bw = gpu.hbm_bytes_per_s;
-        // A measured file can rescale the GEMM efficiencies (ratio of its fit to the A100 one).
-        let scale = |e: Efficiency| match gemm_scale {
+/// What an [`IterationCost`] is built for.
+#[derive(Debug, Clone, Copy)]
+pub struct CostSetup<'a> {
+    /// The model.
+    pub model: &'a Model,
+    /// The GPU.
+    pub gpu: &'a GpuSpec,
+    /// Its KV layout (and TP degree).
+    pub kv: &'a KvSpec<'a>,
+    /// How the weights are stored and multiplied.
+    pub precision: &'a Precision,
+    /// Whose kernels (FP8 attention, weight-only fallbacks).
+    pub engine: EngineKind,
+    /// Prefill attention kernel.
+    pub kernel: AttentionKernel,
+    /// Tokens the per-token table covers.
+    pub max_tokens: u32,
+    /// Sampled sequences the LM-head table covers.
+    pub max_seqs: u32,
+    /// A measured file's rescaling of the GEMM efficiencies (ratio of its fit to the A100
+    /// one), applied to every precision alike.
+    pub gemm_scale: Option<Efficiency>,
+    /// Attention efficiency.
+    pub attn_eff: Efficiency,
+}
+
+/// Per-role GEMM math of one setup.
+#[derive(Debug, Clone, Copy)]
+struct Maths {
+    attention: GemmMath,
+    mlp: GemmMath,
+    expert: GemmMath,
+    shared: GemmMath,
+    router: GemmMath,
+    lm_head: GemmMath,
+}
+
+impl Maths {
+    fn new(s: &CostSetup) -> Result<Maths, Unsupported> {
+        let m = |role| gemm_math(s.model, s.gpu, s.engine, s.precision, role);
+        Ok(Maths {
+            attention: m(Role::Attention)?,
+            mlp: m(Role::DenseMlp)?,
+            expert: m(Role::Expert)?,
+            shared: m(Role::SharedExpert)?,
+            router: m(Role::Router)?,
+            lm_head: m(Role::LmHead)?,
+        })
+    }
+}
+
+/// Prices GEMMs and element-wise ops on one GPU.
+struct Pricer {
+    bw: f64,
+    elementwise_peak: f64,
+    scale: Option<Efficiency>,
+}
+
+/// bf16/fp16 activations.
+const ACT_BYTES: f64 = 2.0;
+
+impl Pricer {
+    /// A `t × k` by `k × n` GEMM with weights in `math`'s format: tensor (and dequant)
+    /// arithmetic against the weight and activation traffic. Quantized activations (W8A8,
+    /// W4A4) add their dynamic quantization pass (read 16-bit, write 8-bit).
+    fn gemm(&self, t: f64, n: f64, k: f64, math: &GemmMath, e: Efficiency) -> f64 {
+        self.grouped_gemm(t, n, k, n * k, math, e)
+    }
+
+    /// [`Pricer::gemm`] reading `weights` weights (a grouped MoE GEMM reads every touched
+    /// expert's `n × k`).
+    fn grouped_gemm(
+        &self,
+        t: f64,
+        n: f64,
+        k: f64,
+        weights: f64,
+        math: &GemmMath,
+        e: Efficiency,
+    ) -> f64 {
+        let e = match self.scale {
             Some(s) => Efficiency {
                 compute: e.compute * s.compute,
                 memory: e.memory * s.memory,
@@ -171,138 +220,210 @@ impl IterationCost {
             },
             None => e,
         };
-        let lin = |t: f64, n: f64, k: f64, ew: f64, e: Efficiency| {
-            // Weights at their dtype, activations at 2 bytes.
-            let (f, _) = gemm(t, n, k, ea);
-            let bytes = n * k * ew + ea * (t * k + t * n);
-            op_time(f, bytes, peak, bw, &scale(e))
+        let (flops, _) = gemm(t, n, k, ACT_BYTES);
+        let bytes = weights * math.weight_bytes + ACT_BYTES * (t * k + t * n);
+        let compute = math.compute_seconds(flops, weights, t, e.compute);
+        let memory = bytes / (self.bw * e.memory);
+        let quant = if math.dtype == ComputeDtype::Bf16 || math.dtype == ComputeDtype::Fp16 {
+            0.0
+        } else {
+            self.elementwise(3.0 * t * k, &vidur_a100::ACT)
         };
-        let ew_op = |bytes: f64, e: &Efficiency| op_time(0.0, bytes, peak, bw, e);
-        let (q_dim, kv_dim) = match &model.attention {
+        compute.max(memory) + e.overhead_s + quant
+    }
+
+    fn elementwise(&self, bytes: f64, e: &Efficiency) -> f64 {
+        op_time(0.0, bytes, self.elementwise_peak, self.bw, e)
+    }
+}
+
+/// One layer's shapes on one GPU of the TP group.
+struct LayerShape {
+    h: f64,
+    tp: f64,
+    q_dim: f64,
+    kv_dim: f64,
+    o_in: f64,
+    dense_i: f64,
+    up_mult: f64,
+    act_i: f64,
+    n_dense: f64,
+    n_moe: f64,
+    n_layers: f64,
+    link_bytes_per_s: f64,
+}
+
+impl LayerShape {
+    fn new(model: &Model, gpu: &GpuSpec, tp: f64) -> LayerShape {
+        let heads = model.num_attention_heads as f64 / tp;
+        let d = model.head_dim as f64;
+        let kvh = (model.kv_heads() as f64 / tp).max(1.0);
+        let (q_dim, kv_dim, o_in) = match &model.attention {
             AttentionKind::Mla(m) => (
                 heads * (m.qk_nope_head_dim + m.qk_rope_head_dim) as f64,
                 (m.kv_lora_rank + m.qk_rope_head_dim) as f64,
+                heads * m.v_head_dim as f64,
             ),
-            _ => (heads * d, kvh * d),
+            _ => (heads * d, kvh * d, heads * d),
         };
-        let o_in = match &model.attention {
-            AttentionKind::Mla(m) => heads * m.v_head_dim as f64,
-            _ => heads * d,
-        };
+        let count = |kind: MlpKind| model.mlp_layers.iter().filter(|k| **k == kind).count() as f64;
+        let (n_dense, n_moe) = (count(MlpKind::Dense), count(MlpKind::Moe));
         let dense_i = model.intermediate_size as f64 / tp;
-        let up_mult = if model.gated_mlp { 2.0 } else { 1.0 };
-        let n_dense = model
-            .mlp_layers
-            .iter()
-            .filter(|k| matches!(k, MlpKind::Dense))
-            .count() as f64;
-        let n_moe = model
-            .mlp_layers
-            .iter()
-            .filter(|k| matches!(k, MlpKind::Moe))
-            .count() as f64;
-        let n_layers = model.n_layers() as f64;
-        let layer_time = |t: f64| -> f64 {
-            let attn_proj = lin(t, q_dim + 2.0 * kv_dim, h, ew_attn, vidur_a100::QKV)
-                + lin(t, h, o_in, ew_attn, vidur_a100::O);
-            let dense_mlp = lin(t, up_mult * dense_i, h, ew_mlp, vidur_a100::UP)
-                + lin(t, h, dense_i, ew_mlp, vidur_a100::DOWN);
-            let moe_mlp = match &model.moe {
-                Some(m) if n_moe > 0.0 => {
-                    let e = m.num_experts as f64;
-                    let k = m.experts_per_token as f64;
-                    let ie = m.expert_intermediate_size as f64 / tp;
-                    let touched = e * (1.0 - (1.0 - 1.0 / e).powf(t * k));
-                    // Router, then the touched experts' weights once each, tokens × k rows.
-                    let router = lin(t, e, h, ew_router, vidur_a100::O);
-                    let (fu, _) = gemm(t * k, up_mult * ie, h, ea);
-                    let (fd, _) = gemm(t * k, h, ie, ea);
-                    let wbytes = touched * (up_mult + 1.0) * ie * h * ew_expert;
-                    let abytes = ea * t * k * (2.0 * h + (up_mult + 1.0) * ie);
-                    let experts =
-                        op_time(fu + fd, wbytes + abytes, peak, bw, &scale(vidur_a100::UP));
-                    let shared = if m.shared_intermediate_size > 0 {
-                        let si = m.shared_intermediate_size as f64 / tp;
-                        lin(t, up_mult * si, h, ew_shared, vidur_a100::UP)
-                            + lin(t, h, si, ew_shared, vidur_a100::DOWN)
-                    } else {
-                        0.0
-                    };
-                    router + experts + shared
-                }
-                _ => 0.0,
-            };
-            let norms = 2.0 * ew_op(ea * (2.0 * t * h + h), &vidur_a100::NORM);
-            let rope = ew_op(ea * 2.0 * t * (q_dim + kv_dim), &vidur_a100::ROPE);
-            let act_i = if n_moe > 0.0 && n_dense == 0.0 {
-                model.moe.as_ref().map_or(dense_i, |m| {
-                    m.experts_per_token as f64 * m.expert_intermediate_size as f64 / tp
-                })
-            } else {
-                dense_i
-            };
-            let act = ew_op(ea * (up_mult + 1.0) * t * act_i, &vidur_a100::ACT);
-            let adds = 2.0 * ew_op(ea * 3.0 * t * h, &vidur_a100::ADD);
-            let allreduce = if kv.tp > 1 {
-                2.0 * (ALLREDUCE_LATENCY_S
-                    + 2.0 * (tp - 1.0) / tp * t * h * ea / gpu.link_bytes_per_s)
-            } else {
-                0.0
-            };
-            // Dense and MoE layers mixed: weight each MLP kind by its share of layers.
-            let mlp = (n_dense * dense_mlp + n_moe * moe_mlp) / n_layers.max(1.0);
-            attn_proj + mlp + norms + rope + act + adds + allreduce
+        let act_i = if n_moe > 0.0 && n_dense == 0.0 {
+            model.moe.as_ref().map_or(dense_i, |m| {
+                m.experts_per_token as f64 * m.expert_intermediate_size as f64 / tp
+            })
+        } else {
+            dense_i
         };
-        let per_tokens: Vec<f64> = (0..=max_tokens)
-            .map(|t| {
-                if t == 0 {
-                    0.0
-                } else {
-                    n_layers * layer_time(t as f64)
+        LayerShape {
+            h: model.hidden_size as f64,
+            tp,
+            q_dim,
+            kv_dim,
+            o_in,
+            dense_i,
+            up_mult: if model.gated_mlp { 2.0 } else { 1.0 },
+            act_i,
+            n_dense,
+            n_moe,
+            n_layers: model.n_layers() as f64,
+            link_bytes_per_s: gpu.link_bytes_per_s,
+        }
+    }
+
+    /// Seconds of one (average) layer's linear, element-wise and all-reduce work for `t`
+    /// tokens.
+    fn seconds(&self, t: f64, model: &Model, maths: &Maths, p: &Pricer) -> f64 {
+        let (h, tp) = (self.h, self.tp);
+        let attn = &maths.attention;
+        let attn_proj = p.gemm(t, self.q_dim + 2.0 * self.kv_dim, h, attn, vidur_a100::QKV)
+            + p.gemm(t, h, self.o_in, attn, vidur_a100::O);
+        let mlp = &maths.mlp;
+        let dense_mlp = p.gemm(t, self.up_mult * self.dense_i, h, mlp, vidur_a100::UP)
+            + p.gemm(t, h, self.dense_i, mlp, vidur_a100::DOWN);
+        let moe_mlp = match &model.moe {
+            Some(m) if self.n_moe > 0.0 => self.moe_seconds(t, m, maths, p),
+            _ => 0.0,
+        };
+        let norms = 2.0 * p.elementwise(ACT_BYTES * (2.0 * t * h + h), &vidur_a100::NORM);
+        let rope = p.elementwise(
+            ACT_BYTES * 2.0 * t * (self.q_dim + self.kv_dim),
+            &vidur_a100::ROPE,
+        );
+        let act = p.elementwise(
+            ACT_BYTES * (self.up_mult + 1.0) * t * self.act_i,
+            &vidur_a100::ACT,
+        );
+        let adds = 2.0 * p.elementwise(ACT_BYTES * 3.0 * t * h, &vidur_a100::ADD);
+        let allreduce = if tp > 1.0 {
+            2.0 * (ALLREDUCE_LATENCY_S
+                + 2.0 * (tp - 1.0) / tp * t * h * ACT_BYTES / self.link_bytes_per_s)
+        } else {
+            0.0
+        };
+        // Dense and MoE layers mixed: weight each MLP kind by its share of layers.
+        let mlp = (self.n_dense * dense_mlp + self.n_moe * moe_mlp) / self.n_layers.max(1.0);
+        attn_proj + mlp + norms + rope + act + adds + allreduce
+    }
+
+    /// A MoE layer's MLP: the router, the experts the batch touches — `E·(1 − (1 − 1/E)^(T·k))`
+    /// of `E` under uniform routing — read once each over `T·k` rows, and any shared expert.
+    fn moe_seconds(&self, t: f64, m: &crate::model::MoeDims, maths: &Maths, p: &Pricer) -> f64 {
+        let (h, tp) = (self.h, self.tp);
+        let e = m.num_experts as f64;
+        let k = m.experts_per_token as f64;
+        let ie = m.expert_intermediate_size as f64 / tp;
+        let touched = e * (1.0 - (1.0 - 1.0 / e).powf(t * k));
+        let router = p.gemm(t, e, h, &maths.router, vidur_a100::O);
+        // The touched experts as one grouped GEMM: their weights once, t·k rows.
+        let rows = t * k;
+        let width = (self.up_mult + 1.0) * ie;
+        let experts = p.grouped_gemm(
+            rows,
+            width,
+            h,
+            touched * width * h,
+            &maths.expert,
+            vidur_a100::UP,
+        );
+        let shared = if m.shared_intermediate_size > 0 {
+            let si = m.shared_intermediate_size as f64 / tp;
+            p.gemm(t, self.up_mult * si, h, &maths.shared, vidur_a100::UP)
+                + p.gemm(t, h, si, &maths.shared, vidur_a100::DOWN)
+        } else {
+            0.0
+        };
+        router + experts + shared
+    }
+}
+
+/// KV bytes per token per GPU of the full-attention layers, the same per sliding window, and
+/// the number of layers holding KV.
+fn kv_layout(model: &Model, kv: &KvSpec) -> (f64, Vec<(u32, f64)>, f64) {
+    let mut kv_full = 0.0;
+    let mut kv_windows: Vec<(u32, f64)> = Vec::new();
+    let mut attn_layers = 0.0;
+    for (l, kind) in model.layers.iter().enumerate() {
+        let (kb, vb) = kv.layer_bytes(l);
+        let b = (kb + vb) as f64;
+        match *kind {
+            LayerKind::Full => {
+                kv_full += b;
+                attn_layers += 1.0;
+            }
+            LayerKind::Sliding { window } => {
+                attn_layers += 1.0;
+                let w = window.min(u32::MAX as u64) as u32;
+                match kv_windows.iter_mut().find(|(x, _)| *x == w) {
+                    Some(e) => e.1 += b,
+                    None => kv_windows.push((w, b)),
                 }
+            }
+            LayerKind::NoKv => {}
+        }
+    }
+    (kv_full, kv_windows, attn_layers)
+}
+
+impl IterationCost {
+    /// Precompute the tables up to `s.max_tokens` tokens and `s.max_seqs` sampled sequences;
+    /// an error when the GPU cannot run the weights' format under the engine.
+    pub fn new(s: &CostSetup) -> Result<Self, Unsupported> {
+        let (model, gpu, kv) = (s.model, s.gpu, s.kv);
+        let tp = kv.tp as f64;
+        let maths = Maths::new(s)?;
+        let bw = gpu.hbm_bytes_per_s;
+        let pricer = Pricer {
+            bw,
+            elementwise_peak: gpu.peak.bf16,
+            scale: s.gemm_scale,
+        };
+        let shape = LayerShape::new(model, gpu, tp);
+        let per_tokens: Vec<f64> = (0..=s.max_tokens)
+            .map(|t| match t {
+                0 => 0.0,
+                _ => shape.n_layers * shape.seconds(t as f64, model, &maths, &pricer),
             })
             .collect();
         let vocab = model.vocab_size as f64 / tp;
-        let lm_head: Vec<f64> = (0..=max_seqs)
-            .map(|s| {
-                if s == 0 {
-                    0.0
-                } else {
-                    lin(s as f64, vocab, h, ew_lm, vidur_a100::O)
-                }
+        let lm_head: Vec<f64> = (0..=s.max_seqs)
+            .map(|n| match n {
+                0 => 0.0,
+                _ => pricer.gemm(n as f64, vocab, shape.h, &maths.lm_head, vidur_a100::O),
             })
             .collect();
-        let mut kv_full = 0.0;
-        let mut kv_windows: Vec<(u32, f64)> = Vec::new();
-        let mut attn_layers = 0.0;
-        for (l, kind) in model.layers.iter().enumerate() {
-            let (kb, vb) = kv.layer_bytes(l);
-            let b = (kb + vb) as f64;
-            match *kind {
-                LayerKind::Full => {
-                    kv_full += b;
-                    attn_layers += 1.0;
-                }
-                LayerKind::Sliding { window } => {
-                    attn_layers += 1.0;
-                    let w = window.min(u32::MAX as u64) as u32;
-                    match kv_windows.iter_mut().find(|(x, _)| *x == w) {
-                        Some(e) => e.1 += b,
-                        None => kv_windows.push((w, b)),
-                    }
-                }
-                LayerKind::NoKv => {}
-            }
-        }
+        let (kv_full, kv_windows, attn_layers) = kv_layout(model, kv);
+        let heads = model.num_attention_heads as f64 / tp;
         let (qk_d, v_d) = match &model.attention {
             AttentionKind::Mla(m) => (
                 (m.qk_nope_head_dim + m.qk_rope_head_dim) as f64,
                 m.v_head_dim as f64,
             ),
-            _ => (d, d),
+            _ => (model.head_dim as f64, model.head_dim as f64),
         };
-        let (br, _) = flash_tiles(gpu.smem_per_sm_bytes, qk_d, ea);
-        IterationCost {
+        let (br, _) = flash_tiles(gpu.smem_per_sm_bytes, qk_d, ACT_BYTES);
+        Ok(IterationCost {
             per_tokens,
             lm_head,
             kv_full,
@@ -310,20 +431,20 @@ impl IterationCost {
             attn_layers,
             layers: model.layers.len() as f64,
             attn_flops_per_pair: attn_layers * 2.0 * heads * (qk_d + v_d),
-            qo_bytes_per_token: attn_layers * ea * heads * (qk_d + v_d),
+            qo_bytes_per_token: attn_layers * ACT_BYTES * heads * (qk_d + v_d),
             br: br.max(1.0),
-            sp_bytes_per_pair: if kernel == AttentionKernel::Standard {
+            sp_bytes_per_pair: if s.kernel == AttentionKernel::Standard {
                 attn_layers * heads * 5.0 * 4.0
             } else {
                 0.0
             },
-            peak_flops: peak,
+            peak_flops: attention_peak(gpu, s.engine, kv.k, kv.v),
             bandwidth: bw,
-            attn_eff,
+            attn_eff: s.attn_eff,
             pcie_bytes_per_s: gpu.pcie_bytes_per_s,
             fixed_seconds: None,
             time_factor: 1.0,
-        }
+        })
     }
 
     /// A constant cost model — every iteration takes `seconds`, swaps are free — for
@@ -509,23 +630,90 @@ mod tests {
     use crate::model::WeightDtype;
 
     fn cost(model: &str, gpu: &str, tp: u64, kernel: AttentionKernel) -> (Model, IterationCost) {
+        cost_at(model, gpu, tp, kernel, WeightDtype::Bf16)
+    }
+
+    fn cost_at(
+        model: &str,
+        gpu: &str,
+        tp: u64,
+        kernel: AttentionKernel,
+        dtype: WeightDtype,
+    ) -> (Model, IterationCost) {
         let m = Catalog::builtin().model(model).unwrap();
         let g = Catalog::builtin().gpu(gpu).unwrap();
         let c = {
             let kv = KvSpec::new(&m, CacheDtype::Bf16, CacheDtype::Bf16, tp).unwrap();
-            IterationCost::new(
-                &m,
-                &g,
-                &kv,
-                &Precision::uniform(WeightDtype::Bf16),
+            IterationCost::new(&CostSetup {
+                model: &m,
+                gpu: &g,
+                kv: &kv,
+                precision: &Precision::uniform(dtype),
+                engine: EngineKind::Vllm,
                 kernel,
-                8192,
-                256,
-                None,
-                ATTENTION,
-            )
+                max_tokens: 8192,
+                max_seqs: 256,
+                gemm_scale: None,
+                attn_eff: ATTENTION,
+            })
+            .unwrap()
         };
         (m, c)
+    }
+
+    /// FP8 W8A8 on an H100: a compute-bound prefill runs its GEMMs at the FP8 peak (2× the
+    /// BF16 one), but the element-wise ops stay 16-bit and each quantized GEMM adds its
+    /// activation-quantization pass, so the token-linear work is 1.4–2× faster; a decode
+    /// step reads half the weight bytes (the lm_head and embeddings stay bf16), so it is
+    /// faster by less than 2×.
+    #[test]
+    fn fp8_prefill_runs_at_the_fp8_peak_and_decode_reads_half_the_bytes() {
+        let bf16 = cost("llama-3.1-8b", "h100-sxm", 1, AttentionKernel::Flash).1;
+        let fp8 = cost_at(
+            "llama-3.1-8b",
+            "h100-sxm",
+            1,
+            AttentionKernel::Flash,
+            WeightDtype::Fp8,
+        )
+        .1;
+        let prefill = [SeqWork {
+            context: 0,
+            tokens: 8192,
+        }];
+        let linear = |c: &IterationCost| c.batch_cost(&prefill, 0, 0, 1).linear_s;
+        let r = linear(&bf16) / linear(&fp8);
+        assert!(r > 1.4 && r < 2.0, "prefill linear ops {r:.2}× faster");
+        let decode = vec![
+            SeqWork {
+                context: 1000,
+                tokens: 1
+            };
+            8
+        ];
+        let d = bf16.iteration_seconds(&decode, 8) / fp8.iteration_seconds(&decode, 8);
+        assert!(d > 1.3 && d < 2.0, "decode {d:.2}× faster");
+    }
+
+    #[test]
+    fn a_format_the_gpu_cannot_run_is_an_error() {
+        let m = Catalog::builtin().model("llama-3.1-8b").unwrap();
+        let g = Catalog::builtin().gpu("h100-sxm").unwrap();
+        let kv = KvSpec::new(&m, CacheDtype::Bf16, CacheDtype::Bf16, 1).unwrap();
+        let e = IterationCost::new(&CostSetup {
+            model: &m,
+            gpu: &g,
+            kv: &kv,
+            precision: &Precision::uniform(WeightDtype::Nvfp4),
+            engine: EngineKind::Sglang,
+            kernel: AttentionKernel::Flash,
+            max_tokens: 16,
+            max_seqs: 4,
+            gemm_scale: None,
+            attn_eff: ATTENTION,
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("FP4 tensor cores"), "{e}");
     }
 
     /// `scaled(f)` multiplies every iteration's time by f (the plan's error band).

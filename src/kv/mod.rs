@@ -9,11 +9,13 @@
 
 pub mod budget;
 pub mod dtype;
+pub mod engine;
 pub mod paged;
 pub mod prefix;
 pub mod sizing;
 
-pub use budget::{Budget, EngineMemory};
+pub use budget::{Budget, EngineMemory, Stage};
 pub use dtype::CacheDtype;
+pub use engine::{EngineKind, Offload};
 pub use prefix::{Isolation, PrefixCache};
 pub use sizing::{KvError, KvSpec};

@@ -217,6 +217,8 @@ impl Recorder {
             seed,
             model: scn.model.name.clone(),
             model_file: scn.model.source.clone(),
+            weights: format!("{} ({})", scn.precision.format, scn.precision.source),
+            engine: scn.engine.kind.to_string(),
             gpu: scn.gpu.name.clone(),
             gpu_file: scn.gpu.source.clone(),
             tp: scn.tp,

@@ -118,6 +118,10 @@ pub struct RunSummary {
     pub model: String,
     /// Where the model came from (a file or `built-in:…`).
     pub model_file: PathBuf,
+    /// The weights' format and where it came from (quantization_config, a key, torch_dtype).
+    pub weights: String,
+    /// Whose memory rules sized the KV cache.
+    pub engine: String,
     /// GPU name.
     pub gpu: String,
     /// Where the GPU came from.
@@ -211,6 +215,8 @@ impl RunSummary {
         put("seed", self.seed.to_string());
         put("model", self.model.clone());
         put("model_file", self.model_file.display().to_string());
+        put("weights", self.weights.clone());
+        put("engine", self.engine.clone());
         put("gpu", self.gpu.clone());
         put("gpu_file", self.gpu_file.display().to_string());
         put("tp", self.tp.to_string());

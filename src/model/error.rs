@@ -63,4 +63,18 @@ pub enum ModelError {
         /// The string as given.
         given: String,
     },
+    /// A `quantization_config.quant_method` the planner cannot size.
+    #[error(
+        "{}: unknown `quantization_config.quant_method` = \"{method}\" (known: {}); to size this checkpoint anyway, remove `quantization_config` from a copy of the file and name the weight format with --weight-dtype (planner size) or model.weight_dtype (scenario)",
+        path.display(),
+        known.join(", ")
+    )]
+    UnknownQuantMethod {
+        /// The file.
+        path: PathBuf,
+        /// The method as written.
+        method: String,
+        /// The methods the planner reads.
+        known: &'static [&'static str],
+    },
 }

@@ -9,8 +9,13 @@
 //! [`crate::catalog::Catalog::model`] is the entry point: a catalog name (`llama-3.1-8b`) or a
 //! path; [`load_model_file`] reads a path.
 //! Nothing here knows about GPUs, KV dtypes or the simulator; the `kv` and `cost` modules
-//! build on [`Model::kv_values_per_token`], [`Model::kv_tokens_held`] and the counts in
-//! [`params`].
+//! build on [`Model::kv_values_per_token`], [`Model::kv_tokens_held`],
+//! [`Model::recurrent_state_bytes_per_seq`] and the counts in [`params`].
+//!
+//! Checkpoints are read as published: a multimodal wrapper's `text_config` is the model (its
+//! vision tower counted in [`Model::vision_params`]), a `quantization_config` sets
+//! [`Model::quantization`] ([`quant`]), and linear-attention or Mamba layers hold no KV but a
+//! fixed recurrent state per sequence ([`RecurrentMixer`]).
 
 pub mod config;
 pub mod dtype;
@@ -19,12 +24,13 @@ pub mod file;
 pub mod gguf;
 pub mod params;
 pub mod precision;
+pub mod quant;
 
 pub use config::RawConfig;
 pub use dtype::WeightDtype;
 pub use error::ModelError;
 pub use file::load_model_file;
-pub use precision::{Precision, Role, Scope};
+pub use precision::{ActQuant, KeptLayer, Precision, Role, Scope};
 
 use serde::Serialize;
 use std::path::PathBuf;
@@ -81,6 +87,65 @@ pub struct Model {
     /// The precision the checkpoint is published in, from its `quantization_config`; `None`
     /// for an unquantized checkpoint (see [`Model::default_precision`]).
     pub quantization: Option<Precision>,
+    /// The token mixer of the [`LayerKind::NoKv`] layers (linear attention or Mamba), when the
+    /// config gives its widths; `None` for a model without such layers, or whose mixer the
+    /// planner does not know (those layers are then priced as attention projections).
+    pub recurrent: Option<RecurrentMixer>,
+    /// Parameters of a multimodal checkpoint's vision tower and projector (0 for a text-only
+    /// model): held in memory ([`Model::weight_bytes`]) but not run per text token. An
+    /// estimate from `vision_config`, see [`RawVision::params`](config::RawVision::params).
+    pub vision_params: u64,
+}
+
+/// The recurrent token mixer of the layers that keep no KV cache. Each holds a fixed state per
+/// sequence, whatever its length: a short convolution window and the recurrent (SSM) state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RecurrentMixer {
+    /// Gated DeltaNet (Qwen3-Next, Qwen3.5 `linear_attention` layers).
+    GatedDeltaNet(DeltaNetDims),
+    /// Mamba (selective SSM, first version): Jamba.
+    Mamba1(MambaDims),
+    /// Mamba-2: Granite-4.0-H, Bamba.
+    Mamba2(MambaDims),
+}
+
+/// Gated DeltaNet widths (config.json `linear_*` keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DeltaNetDims {
+    /// `linear_num_key_heads`: query/key heads.
+    pub key_heads: u64,
+    /// `linear_num_value_heads`: value heads (one recurrent state each).
+    pub value_heads: u64,
+    /// `linear_key_head_dim`.
+    pub key_head_dim: u64,
+    /// `linear_value_head_dim`.
+    pub value_head_dim: u64,
+    /// `linear_conv_kernel_dim`: the short convolution's width.
+    pub conv_kernel: u64,
+    /// Bytes per value of the recurrent state (see [`Model::recurrent_state_bytes_per_seq`]).
+    pub state_bytes: u64,
+}
+
+/// Mamba widths (Jamba's `mamba_*` keys; Mamba-2's also `mamba_n_heads`, `mamba_d_head`,
+/// `mamba_n_groups`, or Nemotron-H's names for them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MambaDims {
+    /// The inner width, `mamba_expand · hidden_size` (Mamba-2: `heads · head_dim`).
+    pub inner: u64,
+    /// `mamba_d_state`: the SSM state per channel (Mamba-1) or per head dimension (Mamba-2).
+    pub state_size: u64,
+    /// `mamba_d_conv`: the short convolution's width.
+    pub conv_kernel: u64,
+    /// Mamba-2 heads (0 for Mamba-1).
+    pub heads: u64,
+    /// Mamba-2 head width (0 for Mamba-1).
+    pub head_dim: u64,
+    /// Mamba-2 groups of B/C projections (1 for Mamba-1).
+    pub groups: u64,
+    /// Mamba-1 `mamba_dt_rank`: the rank of the time-step projection (0 for Mamba-2).
+    pub dt_rank: u64,
+    /// Bytes per value of the SSM state (see [`Model::recurrent_state_bytes_per_seq`]).
+    pub state_bytes: u64,
 }
 
 /// The attention variant, which decides the KV cache layout.
@@ -199,6 +264,46 @@ impl Model {
         }
     }
 
+    /// Bytes of recurrent state one sequence holds in the layers without KV, on one GPU without
+    /// tensor parallelism; 0 when the model has none (or its mixer is unknown). Fixed per
+    /// sequence: it does not grow with the context.
+    ///
+    /// Shapes as vLLM allocates them (`MambaStateShapeCalculator`,
+    /// `vllm/model_executor/layers/mamba/mamba_utils.py`, vLLM main at 02d7108, 2026):
+    /// - Gated DeltaNet: convolution `(conv_kernel − 1) × (2·key_heads·key_head_dim +
+    ///   value_heads·value_head_dim)` + recurrent `value_heads × value_head_dim × key_head_dim`;
+    /// - Mamba-1: convolution `(conv_kernel − 1) × inner` + SSM `inner × state_size`;
+    /// - Mamba-2: convolution `(conv_kernel − 1) × (inner + 2·groups·state_size)` + SSM
+    ///   `heads × head_dim × state_size`.
+    ///
+    /// Dtypes as vLLM's `MambaStateDtypeCalculator`: the convolution state in the model dtype
+    /// (2 bytes: `mamba_cache_dtype = auto`); the recurrent/SSM state in the model dtype too
+    /// unless the config asks for float32 (`mamba_ssm_cache_dtype`, Nemotron-H; or
+    /// `mamba_ssm_dtype`, Qwen3.5), then 4 bytes.
+    pub fn recurrent_state_bytes_per_seq(&self) -> u64 {
+        let Some(mixer) = self.recurrent else {
+            return 0;
+        };
+        let model_dtype_bytes = 2;
+        let per_layer = match mixer {
+            RecurrentMixer::GatedDeltaNet(d) => {
+                let conv_dim = 2 * d.key_heads * d.key_head_dim + d.value_heads * d.value_head_dim;
+                (d.conv_kernel - 1) * conv_dim * model_dtype_bytes
+                    + d.value_heads * d.value_head_dim * d.key_head_dim * d.state_bytes
+            }
+            RecurrentMixer::Mamba1(m) => {
+                (m.conv_kernel - 1) * m.inner * model_dtype_bytes
+                    + m.inner * m.state_size * m.state_bytes
+            }
+            RecurrentMixer::Mamba2(m) => {
+                (m.conv_kernel - 1) * (m.inner + 2 * m.groups * m.state_size) * model_dtype_bytes
+                    + m.heads * m.head_dim * m.state_size * m.state_bytes
+            }
+        };
+        let recurrent_layers = (self.n_layers() - self.kv_layers()) as u64;
+        recurrent_layers * per_layer
+    }
+
     /// Tokens of a `context`-token sequence whose K/V `layer` keeps: `context` for
     /// [`LayerKind::Full`], `min(context, window)` for [`LayerKind::Sliding`], 0 for
     /// [`LayerKind::NoKv`].
@@ -299,6 +404,9 @@ mod tests {
         let raw = RawConfig::from_json_str(json, Path::new("jamba.json")).unwrap();
         let m = Model::from_raw("jamba", &raw, Path::new("jamba.json")).unwrap();
         assert_eq!(m.kv_layers(), 4);
+        // No Mamba widths given: no state is counted, the layers priced as attention.
+        assert_eq!(m.recurrent, None);
+        assert_eq!(m.recurrent_state_bytes_per_seq(), 0);
         let full: Vec<usize> = (0..32)
             .filter(|&i| m.layers[i] == LayerKind::Full)
             .collect();
@@ -321,5 +429,98 @@ mod tests {
         assert_eq!(m.kv_layers(), 12);
         assert_eq!(m.layers[3], LayerKind::Full);
         assert_eq!(m.layers[0], LayerKind::NoKv);
+    }
+
+    /// ai21labs/Jamba-v0.1's shape with its Mamba keys (`mamba_d_state` 16, `mamba_d_conv` 4,
+    /// `mamba_expand` 2, `mamba_dt_rank` 256): 52 B parameters, 12 B active (AI21's model card).
+    #[test]
+    fn jamba_mamba_layers_hold_a_fixed_state_and_their_own_projections() {
+        let json = r#"{"model_type": "jamba", "num_hidden_layers": 32, "num_attention_heads": 32,
+            "num_key_value_heads": 8, "hidden_size": 4096, "intermediate_size": 14336,
+            "vocab_size": 65536, "max_position_embeddings": 262144, "attn_layer_period": 8,
+            "attn_layer_offset": 4, "num_experts": 16, "num_experts_per_tok": 2,
+            "expert_layer_period": 2, "expert_layer_offset": 1, "mamba_d_state": 16,
+            "mamba_d_conv": 4, "mamba_expand": 2, "mamba_dt_rank": 256}"#;
+        let raw = RawConfig::from_json_str(json, Path::new("jamba.json")).unwrap();
+        let m = Model::from_raw("jamba", &raw, Path::new("jamba.json")).unwrap();
+        let Some(RecurrentMixer::Mamba1(mamba)) = m.recurrent else {
+            panic!("{:?}", m.recurrent)
+        };
+        assert_eq!(
+            (mamba.inner, mamba.state_size, mamba.dt_rank),
+            (8192, 16, 256)
+        );
+        // 28 Mamba layers: conv (4 − 1) × 8192 and SSM 8192 × 16, both bf16.
+        assert_eq!(
+            m.recurrent_state_bytes_per_seq(),
+            28 * (3 * 8192 + 8192 * 16) * 2
+        );
+        let (h, inner) = (4096, 8192);
+        let mixer =
+            h * 2 * inner + inner * 4 + inner * (256 + 32) + 256 * inner + inner * 16 + inner * h;
+        assert_eq!(m.mixer_params(0), mixer);
+        assert_eq!(m.mixer_params(4), m.attention_params());
+        let total = m.params_total() as f64;
+        assert!((total / 52e9 - 1.0).abs() < 0.02, "{total:e}");
+        let active = m.params_active() as f64;
+        assert!((active / 12e9 - 1.0).abs() < 0.05, "{active:e}");
+    }
+
+    #[test]
+    fn mamba2_layers_from_layer_types_and_auto_head_dim() {
+        let types: Vec<&str> = (0..8)
+            .map(|i| if i % 4 == 3 { "attention" } else { "mamba" })
+            .collect();
+        let json = serde_json::json!({
+            "model_type": "granitemoehybrid", "num_hidden_layers": 8,
+            "num_attention_heads": 16, "num_key_value_heads": 4, "hidden_size": 1024,
+            "intermediate_size": 4096, "vocab_size": 1000, "max_position_embeddings": 4096,
+            "layer_types": types, "mamba_n_heads": 32, "mamba_d_head": "auto",
+            "mamba_n_groups": 1, "mamba_d_state": 128, "mamba_d_conv": 4, "mamba_expand": 2,
+        });
+        let raw = RawConfig::from_json_str(&json.to_string(), Path::new("g.json")).unwrap();
+        let m = Model::from_raw("g", &raw, Path::new("g.json")).unwrap();
+        assert_eq!(m.kv_layers(), 2);
+        let Some(RecurrentMixer::Mamba2(mamba)) = m.recurrent else {
+            panic!("{:?}", m.recurrent)
+        };
+        assert_eq!((mamba.heads, mamba.head_dim, mamba.inner), (32, 64, 2048));
+        // conv (4 − 1) × (2048 + 2·1·128) and SSM 32 × 64 × 128, bf16; 6 Mamba layers.
+        let per_layer = 3 * (2048 + 256) * 2 + 32 * 64 * 128 * 2;
+        assert_eq!(m.recurrent_state_bytes_per_seq(), 6 * per_layer);
+        let conv_dim = 2048 + 256;
+        assert_eq!(
+            m.mixer_params(0),
+            1024 * (2048 + conv_dim + 32) + conv_dim * 4 + 2048 * 1024
+        );
+    }
+
+    /// Llama-4-Scout's text model (the values of meta-llama/Llama-4-Scout-17B-16E-Instruct's
+    /// `text_config`): every layer MoE with 16 experts and a shared expert, both 8192 wide;
+    /// 109 B parameters with the vision tower, 17 B active (Meta's model card).
+    #[test]
+    fn llama_4_scout_text_config_with_shared_expert() {
+        let json = r#"{"architectures": ["Llama4ForConditionalGeneration"],
+            "model_type": "llama4", "torch_dtype": "bfloat16", "text_config": {
+            "attention_chunk_size": 8192, "head_dim": 128, "hidden_size": 5120,
+            "interleave_moe_layer_step": 1, "intermediate_size": 8192,
+            "intermediate_size_mlp": 16384, "max_position_embeddings": 10485760,
+            "model_type": "llama4_text", "num_attention_heads": 40, "num_experts_per_tok": 1,
+            "num_hidden_layers": 48, "num_key_value_heads": 8, "num_local_experts": 16,
+            "vocab_size": 202048}}"#;
+        let raw = RawConfig::from_json_str(json, Path::new("scout.json")).unwrap();
+        let m = Model::from_raw("scout", &raw, Path::new("scout.json")).unwrap();
+        let moe = m.moe.unwrap();
+        assert_eq!(
+            (moe.expert_intermediate_size, moe.shared_intermediate_size),
+            (8192, 8192)
+        );
+        assert_eq!(m.intermediate_size, 16384);
+        assert_eq!(m.moe_layer_count(), 48);
+        assert_eq!(m.torch_dtype.as_deref(), Some("bfloat16"));
+        let total = m.params_total() as f64;
+        assert!((total / 109e9 - 1.0).abs() < 0.02, "{total:e}");
+        let active = m.params_active() as f64;
+        assert!((active / 17e9 - 1.0).abs() < 0.03, "{active:e}");
     }
 }

@@ -7,11 +7,15 @@
 //! paper reports, against the 685B of the Hugging Face checkpoint, which includes the ~14B MTP
 //! module.
 //!
-//! Layers without a KV cache (linear attention, Mamba) are priced as if their token mixer
-//! were the model's attention projections: an approximation, since their own widths are not
-//! in the keys the planner reads; no catalog model has such layers.
+//! Layers without a KV cache count their own token mixer ([`Model::mixer_params`]): Gated
+//! DeltaNet or Mamba projections when the config gives their widths ([`RecurrentMixer`]);
+//! otherwise (a mixer the planner does not know) they are priced as if it were the model's
+//! attention projections, an approximation.
+//!
+//! A multimodal checkpoint's vision tower ([`Model::vision_params`]) is **not** in these
+//! counts: it is held in memory (`Model::weight_bytes`) but does not run per text token.
 
-use super::{AttentionKind, MlpKind, Model, Precision, Role};
+use super::{AttentionKind, LayerKind, MlpKind, Model, Precision, RecurrentMixer, Role};
 
 impl Model {
     /// Input embedding plus lm_head: `vocab_size · hidden_size`, × 2 unless
@@ -51,6 +55,57 @@ impl Model {
             _ => {
                 let (d, k) = (self.head_dim, self.num_key_value_heads);
                 h * n * d + 2 * h * k * d + n * d * h
+            }
+        }
+    }
+
+    /// Whether `layer` keeps no KV and runs a recurrent mixer whose widths are known.
+    /// Panics if `layer >= n_layers()`.
+    pub fn has_recurrent_mixer(&self, layer: usize) -> bool {
+        self.layers[layer] == LayerKind::NoKv && self.recurrent.is_some()
+    }
+
+    /// Token-mixer parameters of `layer`: [`attention_params`](Self::attention_params) for a
+    /// layer with attention (or a recurrent layer whose mixer is unknown), else the recurrent
+    /// mixer's projections, with `h` = hidden_size:
+    ///
+    /// - Gated DeltaNet (`Qwen3NextGatedDeltaNet` in transformers): `in_proj_qkvz`
+    ///   `h·(2·K + 2·V)`, `in_proj_ba` `h·2·value_heads`, the depthwise convolution
+    ///   `(2·K + V)·conv_kernel` and `out_proj` `V·h`, with `K = key_heads·key_head_dim`,
+    ///   `V = value_heads·value_head_dim`;
+    /// - Mamba-1 (Jamba): `in_proj` `h·2·inner`, convolution `inner·conv_kernel`, `x_proj`
+    ///   `inner·(dt_rank + 2·state_size)`, `dt_proj` `dt_rank·inner`, `A` `inner·state_size`,
+    ///   `out_proj` `inner·h`;
+    /// - Mamba-2: `in_proj` `h·(2·inner + 2·groups·state_size + heads)`, convolution
+    ///   `(inner + 2·groups·state_size)·conv_kernel`, `out_proj` `inner·h`.
+    ///
+    /// Norms, biases and per-head scalars (`A_log`, `dt_bias`, `D`) are not counted.
+    /// Panics if `layer >= n_layers()`.
+    pub fn mixer_params(&self, layer: usize) -> u64 {
+        let (Some(mixer), LayerKind::NoKv) = (self.recurrent, self.layers[layer]) else {
+            return self.attention_params();
+        };
+        let h = self.hidden_size;
+        match mixer {
+            RecurrentMixer::GatedDeltaNet(d) => {
+                let keys = d.key_heads * d.key_head_dim;
+                let values = d.value_heads * d.value_head_dim;
+                h * (2 * keys + 2 * values)
+                    + h * 2 * d.value_heads
+                    + (2 * keys + values) * d.conv_kernel
+                    + values * h
+            }
+            RecurrentMixer::Mamba1(m) => {
+                h * 2 * m.inner
+                    + m.inner * m.conv_kernel
+                    + m.inner * (m.dt_rank + 2 * m.state_size)
+                    + m.dt_rank * m.inner
+                    + m.inner * m.state_size
+                    + m.inner * h
+            }
+            RecurrentMixer::Mamba2(m) => {
+                let conv_dim = m.inner + 2 * m.groups * m.state_size;
+                h * (m.inner + conv_dim + m.heads) + conv_dim * m.conv_kernel + m.inner * h
             }
         }
     }
@@ -109,20 +164,20 @@ impl Model {
         }
     }
 
-    /// All stored parameters: `embedding_params + Σ_layers (attention_params + mlp_params)`
-    /// (no norms, biases or MTP layers; see the module docs).
+    /// All stored parameters of the text model: `embedding_params + Σ_layers (mixer_params +
+    /// mlp_params)` (no norms, biases, MTP layers or vision tower; see the module docs).
     pub fn params_total(&self) -> u64 {
         let layers: u64 = (0..self.n_layers())
-            .map(|l| self.attention_params() + self.mlp_params(l))
+            .map(|l| self.mixer_params(l) + self.mlp_params(l))
             .sum();
         self.embedding_params() + layers
     }
 
-    /// Parameters one token uses: `embedding_params + Σ_layers (attention_params +
+    /// Parameters one token uses: `embedding_params + Σ_layers (mixer_params +
     /// mlp_active_params)`; equals [`params_total`](Self::params_total) for a dense model.
     pub fn params_active(&self) -> u64 {
         let layers: u64 = (0..self.n_layers())
-            .map(|l| self.attention_params() + self.mlp_active_params(l))
+            .map(|l| self.mixer_params(l) + self.mlp_active_params(l))
             .sum();
         self.embedding_params() + layers
     }
@@ -159,14 +214,14 @@ impl Model {
     }
 
     /// Device-memory bytes read per generated token in decode, with `batch` sequences
-    /// sharing one step: every weight is read once per step (MoE: the experts a step's tokens
+    /// sharing one step: every text weight is read once per step (the vision tower is not run) (MoE: the experts a step's tokens
     /// route to, at most all of them; estimated as `min(batch × top_k, experts)` experts per
     /// layer), and each sequence reads its whole KV cache, `kv_bytes_per_seq`.
     pub fn decode_bytes_per_token(&self, p: &Precision, batch: u64, kv_bytes_per_seq: u64) -> f64 {
         let batch = batch.max(1);
         let weights = match &self.moe {
             Some(moe) if moe.num_experts > 0 => {
-                let all = self.weight_bytes(p) as f64;
+                let all = self.text_weight_bytes(p) as f64;
                 let experts = (self.expert_params() * moe.num_experts * self.moe_layer_count())
                     as f64
                     * p.bytes_per_param(self, Role::Expert);
@@ -174,20 +229,20 @@ impl Model {
                     / moe.num_experts as f64;
                 all - experts + experts * touched
             }
-            _ => self.weight_bytes(p) as f64,
+            _ => self.text_weight_bytes(p) as f64,
         };
         weights / batch as f64 + kv_bytes_per_seq as f64
     }
 
-    /// Device-memory bytes per prompt token in a prefill of `tokens` tokens: the weights read
-    /// once for the whole pass, plus the token's KV written, `kv_bytes_per_token`.
+    /// Device-memory bytes per prompt token in a prefill of `tokens` tokens: the text weights
+    /// read once for the whole pass, plus the token's KV written, `kv_bytes_per_token`.
     pub fn prefill_bytes_per_token(
         &self,
         p: &Precision,
         tokens: u64,
         kv_bytes_per_token: u64,
     ) -> f64 {
-        self.weight_bytes(p) as f64 / tokens.max(1) as f64 + kv_bytes_per_token as f64
+        self.text_weight_bytes(p) as f64 / tokens.max(1) as f64 + kv_bytes_per_token as f64
     }
 
     /// Number of layers whose MLP is a mixture of experts.

@@ -54,6 +54,32 @@ pub enum Role {
     Router,
 }
 
+/// What the activations are quantized to when they meet the weights: it decides the math.
+/// An FP8 W8A8 matmul runs on the FP8 tensor cores (vLLM runs `fp8` checkpoints so on
+/// Hopper and Ada); a weight-only format (W4A16, W8A16) dequantizes its weights and runs
+/// 16-bit math.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ActQuant {
+    /// Weight-only: activations stay 16-bit, weights are dequantized for a 16-bit matmul.
+    None,
+    /// Activations quantized to FP8 (W8A8 FP8, or W4A8 with FP8 activations).
+    Fp8,
+    /// Activations quantized to INT8 (W8A8 INT8, SmoothQuant style).
+    Int8,
+    /// Activations quantized to FP4 (NVFP4 W4A4 on Blackwell).
+    Fp4,
+}
+
+/// One layer where a role `scope` covers stays 16-bit nonetheless (fbgemm's Llama-3.1-405B
+/// keeps its first and last layers' MLPs in bf16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct KeptLayer {
+    /// The role kept 16-bit.
+    pub role: Role,
+    /// The decoder layer.
+    pub layer: usize,
+}
+
 /// The weights' formats.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Precision {
@@ -63,6 +89,10 @@ pub struct Precision {
     pub base: WeightDtype,
     /// Which tensors `format` covers.
     pub scope: Scope,
+    /// Layers where a role in `scope` stays at `base` all the same; usually empty.
+    pub kept: Vec<KeptLayer>,
+    /// What the activations are quantized to in the quantized tensors' matmuls.
+    pub activations: ActQuant,
     /// Where it came from, for reports: `config.json quantization_config (fp8)`,
     /// `--weight-dtype`, `model.weight_dtype`, `torch_dtype`.
     pub source: String,
@@ -70,6 +100,9 @@ pub struct Precision {
 
 impl Precision {
     /// `format` for every linear layer but the lm_head ([`Scope::LINEAR`]), bf16 elsewhere.
+    /// Activations as engines run each format by default: FP8 for `fp8` (W8A8, dynamic
+    /// per-token scales, as vLLM runs FP8 checkpoints on Hopper/Ada), INT8 for `int8`, FP4 for
+    /// `nvfp4`, and 16-bit (weight-only) for everything else.
     pub fn uniform(format: WeightDtype) -> Precision {
         Precision {
             format,
@@ -79,6 +112,13 @@ impl Precision {
                 WeightDtype::Bf16
             },
             scope: Scope::LINEAR,
+            kept: Vec::new(),
+            activations: match format {
+                WeightDtype::Fp8 => ActQuant::Fp8,
+                WeightDtype::Int8 => ActQuant::Int8,
+                WeightDtype::Nvfp4 => ActQuant::Fp4,
+                _ => ActQuant::None,
+            },
             source: "given".into(),
         }
     }
@@ -118,6 +158,7 @@ impl Precision {
                     .bits_per_weight()
                     / 8.0
             }
+            _ if self.kept.contains(&KeptLayer { role, layer }) => self.base.bytes_per_param(),
             _ => self.format_of(role).bytes_per_param(),
         }
     }
@@ -160,6 +201,11 @@ fn role_bytes(p: &Precision, model: &Model, role: Role) -> (f64, f64) {
         Role::Attention => {
             let (q, k, v, o) = attention_split(model);
             for l in 0..n {
+                if model.has_recurrent_mixer(l) {
+                    // A linear-attention or Mamba mixer: its projections as one tensor.
+                    add(model.mixer_params(l) as f64, Tensor::AttnQ, l);
+                    continue;
+                }
                 add(q, Tensor::AttnQ, l);
                 add(k, Tensor::AttnK, l);
                 add(v, Tensor::AttnV, l);
@@ -187,7 +233,6 @@ fn role_bytes(p: &Precision, model: &Model, role: Role) -> (f64, f64) {
             }
         }
     }
-    let _ = h;
     acc
 }
 
@@ -230,10 +275,23 @@ impl Model {
         Precision::uniform(dtype).from(source)
     }
 
-    /// Bytes of every weight under `p`, rounded up to a whole byte: embeddings, the lm_head
-    /// (once if tied), attention, MLPs, experts and routers, each at its format. (Norms and
-    /// biases are not counted; see the module docs of `params`.)
+    /// Bytes of every weight held in memory under `p`: [`text_weight_bytes`] plus a
+    /// multimodal checkpoint's vision tower and projector ([`Model::vision_params`]) at `p`'s
+    /// 16-bit base type. Engines keep the vision tower unquantized (vLLM's FP8 and
+    /// compressed-tensors checkpoints list it in their ignore lists; llama.cpp ships it as a
+    /// separate f16 `mmproj` file), whatever `p` says for the text layers.
+    ///
+    /// [`text_weight_bytes`]: Model::text_weight_bytes
     pub fn weight_bytes(&self, p: &Precision) -> u64 {
+        let vision = self.vision_params as f64 * p.base.bytes_per_param();
+        self.text_weight_bytes(p) + vision.ceil() as u64
+    }
+
+    /// Bytes of the text model's weights under `p`, rounded up to a whole byte: embeddings,
+    /// the lm_head (once if tied), attention (or linear-attention/Mamba mixers), MLPs, experts
+    /// and routers, each at its format: what a decode step reads. (Norms and biases are not
+    /// counted; see the module docs of `params`.)
+    pub fn text_weight_bytes(&self, p: &Precision) -> u64 {
         let mut roles = vec![
             Role::LmHead,
             Role::Attention,

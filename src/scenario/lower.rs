@@ -339,6 +339,36 @@ pub fn lower_engine(
     catalog: &Catalog,
 ) -> Result<(EngineConfig, Option<Model>), ScenarioError> {
     let mut engine = EngineConfig::default();
+    if let Some(k) = &e.kind {
+        engine.kind = k
+            .get_ref()
+            .parse()
+            .map_err(|err: crate::kv::engine::UnknownEngine| {
+                cx.bad_str(k, "engine.kind", &err.to_string())
+            })?;
+        if engine.kind == crate::kv::EngineKind::Trtllm {
+            // TensorRT-LLM's KvCacheConfig.tokens_per_block (PyTorch backend).
+            engine.block_size = 32;
+        }
+    }
+    if let Some(f) = &e.mem_fraction_static {
+        engine.mem_fraction_static = Some(positive_upto(
+            cx,
+            &Some(f.clone()),
+            "engine.mem_fraction_static",
+            (0.0, 1.0),
+            0.88,
+            "must be in (0, 1], e.g. 0.88 (SGLang: weights + KV pool over GPU memory)",
+        )?);
+    }
+    engine.kv_cache_free_gpu_mem_fraction = positive_upto(
+        cx,
+        &e.kv_cache_free_gpu_mem_fraction,
+        "engine.kv_cache_free_gpu_mem_fraction",
+        (0.0, 1.0),
+        engine.kv_cache_free_gpu_mem_fraction,
+        "must be in (0, 1], e.g. 0.9 (TensorRT-LLM: share of the memory free after weights)",
+    )?;
     engine.scheduler = e.scheduler.unwrap_or(engine.scheduler);
     engine.max_num_seqs = int_in(
         cx,

@@ -25,8 +25,9 @@
 //!
 //! [model]
 //! name = "llama-3.1-8b"     # catalog name (`planner catalog`) or a path to a config.json
-//! weight_dtype = "bf16"     # bf16 | fp16 | fp8 | int8 | int4 (default: fp16 if the model's
-//!                           # torch_dtype is float16, else bf16)
+//! weight_dtype = "bf16"     # bf16 | fp16 | fp8 | int8 | int4 | int4-g64 | nvfp4 | mxfp4 | nf4 |
+//!                           # a GGUF type (q4_k_m, q8_0, …). Default: the checkpoint's
+//!                           # quantization_config, else its torch_dtype (fp16 or bf16)
 //!
 //! [hardware]
 //! gpu = "h100-sxm"          # catalog name (`planner catalog`) or a path to a GPU .toml
@@ -36,6 +37,11 @@
 //! router = "round_robin"    # round_robin | least_outstanding | prefix_affinity (replicas > 1)
 //!
 //! [engine]                  # every key optional; defaults are EngineConfig::default() (vLLM's)
+//! kind = "vllm"                   # vllm | vllm-v0 | sglang | trtllm | llama.cpp: whose memory
+//!                                 # rules size the KV cache and whose kernels price FP8
+//!                                 # attention and weight-only fallbacks (scheduling: vLLM's)
+//! mem_fraction_static = 0.88      # sglang only; default: SGLang's rule for the GPU and TP
+//! kv_cache_free_gpu_mem_fraction = 0.9   # trtllm only
 //! scheduler = "chunked_prefill"   # static | continuous | chunked_prefill
 //! max_num_seqs = 256              # 1..=65536
 //! max_num_batched_tokens = 8192   # token budget per iteration; static and continuous need

@@ -70,6 +70,12 @@ pub struct RawHardware {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawEngine {
+    /// Whose rules: vllm, vllm-v0, sglang, trtllm, llama.cpp.
+    pub kind: Option<Sp<String>>,
+    /// SGLang's mem_fraction_static.
+    pub mem_fraction_static: Option<Sp<f64>>,
+    /// TensorRT-LLM's kv_cache_free_gpu_mem_fraction.
+    pub kv_cache_free_gpu_mem_fraction: Option<Sp<f64>>,
     /// Batching policy.
     pub scheduler: Option<SchedulerKind>,
     /// Sequences.

@@ -87,6 +87,9 @@ e2e_ms = { p99 = 20000 }
     assert_eq!(
         s.engine,
         EngineConfig {
+            kind: crate::kv::EngineKind::Vllm,
+            mem_fraction_static: None,
+            kv_cache_free_gpu_mem_fraction: 0.9,
             scheduler: SchedulerKind::Continuous,
             max_num_seqs: 128,
             max_num_batched_tokens: 16384,

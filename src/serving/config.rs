@@ -58,6 +58,12 @@ impl Router {
 /// A replica's engine configuration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EngineConfig {
+    /// Whose memory (and cost) rules apply.
+    pub kind: crate::kv::EngineKind,
+    /// SGLang's `mem_fraction_static` (`None`: SGLang's default for the GPU).
+    pub mem_fraction_static: Option<f64>,
+    /// TensorRT-LLM's `kv_cache_free_gpu_mem_fraction`.
+    pub kv_cache_free_gpu_mem_fraction: f64,
     /// Batching policy.
     pub scheduler: SchedulerKind,
     /// Most sequences running at once.
@@ -89,6 +95,9 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
+            kind: crate::kv::EngineKind::Vllm,
+            mem_fraction_static: None,
+            kv_cache_free_gpu_mem_fraction: 0.9,
             scheduler: SchedulerKind::ChunkedPrefill,
             max_num_seqs: 256,
             max_num_batched_tokens: 8192,

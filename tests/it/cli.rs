@@ -44,11 +44,15 @@ fn size_prints_all_three_parts() {
     }
 }
 
-/// llama.cpp's short flags and the sizing_cases.md two-GPU split.
+/// llama.cpp's short flags and the sizing_cases.md two-GPU split (under llama.cpp's own
+/// rules: under vLLM V1's, 61 GiB of bf16 weights and its 1024-row sampler profile leave no
+/// room for 32768 tokens on one H100).
 #[test]
 fn size_accepts_llama_cpp_flags() {
     let (code, out, err) = planner(&[
         "size",
+        "--engine",
+        "llama.cpp",
         "--model",
         "qwen2.5-32b",
         "--gpu",
@@ -108,7 +112,7 @@ fn size_exit_codes_and_errors() {
     let (code, _, err) = planner(&["size", "--model", "llama-3.1-70b", "--gpu", "h100-sxm"]);
     assert_eq!(code, 1);
     assert!(
-        err.contains("does not fit: weights") && err.contains("try --tp 2"),
+        err.contains("does not fit under vllm's rule") && err.contains("try --tp 2"),
         "{err}"
     );
     let (code, _, err) = planner(&[
@@ -244,11 +248,109 @@ fn size_writes_the_tradeoff_chart() {
         "k_dtype,v_dtype,parallel_sequences,max_context_tokens,capped_by_max_position_embeddings"
     );
     assert_eq!(lines.len(), 1 + 5 * 11);
-    // The table's own figure: f16/f16 at 8 sequences, 56,308 tokens each; q4_0/q4_0 at one
-    // sequence capped by the model's 131,072 positions.
-    assert!(lines.contains(&"f16,f16,8,56308,no"), "{csv}");
+    // The table's own figure: f16/f16 at 8 sequences, 52,650 tokens each (vLLM V1's budget
+    // with its 1024-row sampler profile); q4_0/q4_0 at one sequence capped by the model's
+    // 131,072 positions.
+    assert!(lines.contains(&"f16,f16,8,52650,no"), "{csv}");
     assert!(lines.contains(&"q4_0,q4_0,1,131072,yes"), "{csv}");
     let index = std::fs::read_to_string(dir.join("README.md")).unwrap();
     assert!(index.contains("![kv_tradeoff.png](kv_tradeoff.png)"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// llama.cpp's `-c` is the total cache over the `-np` slots: `-c 65536 -np 4` sizes the same
+/// cache as `--ctx 16384 --parallel 4` (issue #14); `-c` smaller than `-np` names both.
+#[test]
+fn size_llama_cpp_c_is_the_total_over_slots() {
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "size",
+            "--engine",
+            "llama.cpp",
+            "--model",
+            "llama-3.1-8b",
+            "--gpu",
+            "rtx-4090",
+            "--format",
+            "csv",
+        ];
+        args.extend_from_slice(extra);
+        let (code, out, err) = planner(&args);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let total = run(&["-c", "65536", "-np", "4"]);
+    let per_seq = run(&["--ctx", "16384", "--parallel", "4"]);
+    assert_eq!(total, per_seq);
+    assert!(total.contains(",16384,4,"), "{total}");
+    let (code, _, err) = planner(&[
+        "size",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "rtx-4090",
+        "-c",
+        "2",
+        "-np",
+        "4",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("-c 2 is smaller than -np 4"), "{err}");
+}
+
+/// `size` prints its engine's formula and log lines, and every engine's line; `--pp` splits
+/// the layers over stages on different GPUs and the smallest stage bounds the capacity.
+#[test]
+fn size_prints_each_engines_budget_and_pipeline_stages() {
+    let (code, out, err) = planner(&["size", "--model", "llama-3.1-8b", "--gpu", "h100-sxm"]);
+    assert_eq!(code, 0, "{err}");
+    for needle in [
+        "vllm budget per GPU: ",
+        "GPU KV cache size: ",
+        "KV Cache is allocated. #tokens: ",
+        "Memory usage when calculating max tokens in paged kv cache",
+        "compute buffer",
+    ] {
+        assert!(out.contains(needle), "missing {needle}:\n{out}");
+    }
+    let (code, out, err) = planner(&[
+        "size",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "rtx-4090",
+        "--pp",
+        "2",
+        "--pp-layer-partition",
+        "12,20",
+        "--pp-gpus",
+        "l4,rtx-4090",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("stage 0 (l4, layers 0..12)"), "{out}");
+    assert!(out.contains("stage 1 (rtx-4090, layers 12..32)"), "{out}");
+    let (code, _, err) = planner(&[
+        "size",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "l4",
+        "--pp",
+        "2",
+        "--pp-layer-partition",
+        "10,10",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("summing to the model's 32 layers"), "{err}");
+    let (code, _, err) = planner(&[
+        "size",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "l4",
+        "--engine",
+        "tgi",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown engine `tgi`"), "{err}");
 }

@@ -2,6 +2,8 @@
 //!
 //! - `cli`: the command line as a user meets it (outputs, exit codes, errors).
 //! - `golden`: the committed sizing table, a regression check on sizing assumptions.
+//! - `configs`: published `config.json` files (FP8, AWQ, MXFP4, NVFP4, multimodal, hybrid)
+//!   load and size as their checkpoints are published.
 //! - `snapshot`: every shipped scenario's report and a small plan's, pinned byte for byte.
 //! - `layering`: modules use only modules above them (src/lib.rs order); the event kernel
 //!   names nothing of LLMs.
@@ -26,6 +28,7 @@ mod bench;
 mod calibration;
 mod cli;
 mod common;
+mod configs;
 mod fuzz;
 mod golden;
 mod layering;
