@@ -480,7 +480,8 @@ pub(crate) mod tests {
         use ComputeDtype::{Bf16, Fp4, Fp8, Fp16, Int8};
         use LinkKind::{Nvlink as NV, Pcie as PC, Xgmi as XG};
         // (name, HBM GB/s, dense BF16 TFLOP/s or None, FP8?, FP4?, link, link GB/s per direction)
-        let cases: [(&str, f64, Option<f64>, bool, bool, LinkKind, f64); 9] = [
+        type Case = (&'static str, f64, Option<f64>, bool, bool, LinkKind, f64);
+        let cases: [Case; 9] = [
             ("gh200", 4000.0, Some(990.0), true, false, NV, 450.0),
             ("h800", 3350.0, Some(989.4), true, false, NV, 200.0),
             ("h20", 4000.0, Some(148.0), true, false, NV, 450.0),

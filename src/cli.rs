@@ -36,7 +36,7 @@ pub enum Command {
     /// Combine the shard files of a sharded plan into its report.
     Merge(MergeArgs),
     /// KV cache bytes per token, the GPU memory budget, and what quantizing the cache buys.
-    Size(SizeArgs),
+    Size(Box<SizeArgs>),
     /// Time one engine iteration (a prefill chunk, a decode batch) with its parts and the
     /// math each GEMM runs in; side by side with 16-bit weights when quantized.
     Step(StepArgs),

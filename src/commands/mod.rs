@@ -25,7 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Speculate(args) => speculate::run_speculate(args, &catalog),
         Command::Plan(args) => plan::run_plan(args, &catalog),
         Command::Merge(args) => plan::run_merge(args, &catalog),
-        Command::Size(args) => size::run_size(args, &catalog),
+        Command::Size(args) => size::run_size(*args, &catalog),
         Command::Step(args) => step::run_step(args, &catalog),
         Command::Validate(args) => validate::run_validate(args, &catalog),
         Command::Catalog => catalog::run_catalog(&catalog),

@@ -105,8 +105,11 @@ fn request(
     }
     let parallel = args.parallel as u64;
     let ctx = match (args.ctx, args.ctx_size) {
-        (Some(c), _) | (None, Some(c)) if !(1..=1 << 32).contains(&c) => {
-            anyhow::bail!("context {c}: must be in 1..=4294967296 tokens")
+        (Some(c), _) if !(1..=1 << 32).contains(&c) => {
+            anyhow::bail!("--ctx {c}: must be in 1..=4294967296 tokens")
+        }
+        (None, Some(c)) if !(1..=1 << 32).contains(&c) => {
+            anyhow::bail!("-c {c}: must be in 1..=4294967296 tokens")
         }
         (_, Some(total)) if (total as u64) < parallel => anyhow::bail!(
             "-c {total} is smaller than -np {parallel}: llama.cpp splits -c over the slots, so each would get no context; give -c at least {parallel} (e.g. -c {} for {} tokens per slot)",
@@ -159,7 +162,14 @@ fn request(
         max_num_batched_tokens: args
             .max_num_batched_tokens
             .unwrap_or(defaults.max_num_batched_tokens),
-        max_num_seqs: args.max_num_seqs.unwrap_or(defaults.max_num_seqs),
+        // llama.cpp keeps one recurrent state per -np slot.
+        max_num_seqs: args
+            .max_num_seqs
+            .unwrap_or(if kind == EngineKind::LlamaCpp {
+                parallel
+            } else {
+                defaults.max_num_seqs
+            }),
         non_torch_bytes: args.runtime_reserve_gib.map(|g| g * GIB as f64),
         weights,
         offload: Offload {

@@ -25,7 +25,16 @@ pub fn bench_sample(
     let bw = gpu.hbm_bytes_per_s;
     let (class, peak) = match primitive {
         "stream" => ("stream".to_string(), 0.0),
-        "gemm" => (format!("gemm/{variant}"), gpu.peak.bf16),
+        // Each GEMM class against its own format's peak (FP8 and INT8 where the GPU has
+        // them; a measurement of a format the GPU lacks cannot exist).
+        "gemm" => {
+            let peak = match variant {
+                "fp8" => gpu.peak.fp8.unwrap_or(gpu.peak.bf16),
+                "int8" => gpu.peak.int8.unwrap_or(gpu.peak.bf16),
+                _ => gpu.peak.bf16,
+            };
+            (format!("gemm/{variant}"), peak)
+        }
         "attention" => (format!("attention/{variant}"), gpu.peak.fp32),
         "paged_decode" => (format!("paged_decode/{variant}"), gpu.peak.fp32),
         "kv_quantize" => (format!("kv_quantize/{variant}"), 0.0),

@@ -8,6 +8,11 @@
 //! blocks       = floor(kv / (block_size × KV bytes per token per GPU))
 //! ```
 //!
+//! Hybrid (linear-attention/Mamba) models also hold a fixed state per running sequence: the
+//! budget sets aside `max_num_seqs` of them (llama.cpp: `-np`) before counting KV blocks, as
+//! SGLang sizes its mamba pool; vLLM shares one pool between state pages and KV blocks, so
+//! this is its capacity when `max_num_seqs` sequences run at once.
+//!
 //! The sources each rule follows are in [`super::engine`]'s table. vLLM measures the
 //! activation peak by profiling a forward pass of `max_num_batched_tokens` tokens and a
 //! sampler pass; a planner must estimate it ([`activation_peak_bytes`]). Checked against
@@ -192,6 +197,9 @@ pub struct Budget {
     pub activations: f64,
     /// Memory outside the measured tensors (non-torch, CUDA context).
     pub reserve: f64,
+    /// Linear-attention/Mamba state of every sequence the engine may run at once
+    /// (`max_num_seqs`; llama.cpp: `-np`), taken from the KV share before blocks.
+    pub state: f64,
     /// What is left for KV cache (negative: the model does not fit).
     pub kv: f64,
     /// KV bytes per token on this GPU (the layers it holds).
@@ -241,7 +249,27 @@ impl Budget {
             kv.tp * pp,
         );
         b.host_weights = placed.host_weights;
+        // Hybrid models hold a fixed state per running sequence (vLLM's Mamba/GDN state
+        // pages, SGLang's mamba pool, llama.cpp's recurrent cells), in this stage's share.
+        let layers_here = stage.layers.len() as f64 / model.n_layers().max(1) as f64;
+        let state = model.recurrent_state_bytes_per_seq() as f64 * layers_here / kv.tp as f64
+            * engine.max_num_seqs as f64;
+        if state > 0.0 {
+            b.take_state(state, engine.block_size);
+        }
         b
+    }
+
+    /// Take `state` bytes out of the KV share and recount the blocks.
+    fn take_state(&mut self, state: f64, block_size: u64) {
+        self.state = state;
+        self.kv -= state;
+        self.blocks = if self.kv > 0.0 && self.block_bytes > 0 {
+            (self.kv / self.block_bytes as f64).floor() as u64
+        } else {
+            0
+        };
+        self.tokens = self.blocks * block_size;
     }
 
     /// The budget from its parts under `engine`'s rule (`ranks`: GPUs of the TP group, for
@@ -290,6 +318,7 @@ impl Budget {
             host_weights: 0.0,
             activations,
             reserve,
+            state: 0.0,
             kv,
             kv_bytes_per_token,
             block_bytes,
@@ -336,11 +365,9 @@ impl Budget {
 
     /// Tokens per block of this budget.
     pub fn block_size(&self) -> u64 {
-        if self.kv_bytes_per_token == 0 {
-            1
-        } else {
-            (self.block_bytes / self.kv_bytes_per_token).max(1)
-        }
+        self.block_bytes
+            .checked_div(self.kv_bytes_per_token)
+            .map_or(1, |b| b.max(1))
     }
 
     /// KV bytes usable by whole blocks (0 when nothing fits).
@@ -357,6 +384,20 @@ impl Budget {
     /// weights 14.99 − activations 4.69 − non-torch 0.13 = KV 51.40 GiB`.
     pub fn formula(&self) -> String {
         let g = |b: f64| b / GIB as f64;
+        let rule = self.rule();
+        if self.state > 0.0 {
+            format!(
+                "{rule}, of which {:.2} GiB is linear-attention/Mamba state for the sequences that may run at once",
+                g(self.state)
+            )
+        } else {
+            rule
+        }
+    }
+
+    fn rule(&self) -> String {
+        let g = |b: f64| b / GIB as f64;
+        let kv = self.kv + self.state;
         match self.kind {
             EngineKind::Vllm | EngineKind::VllmV0 => format!(
                 "{:.2} GiB × gpu_memory_utilization {} − weights {:.2} − activations {:.2} − non-torch {:.2} = KV {:.2} GiB",
@@ -365,7 +406,7 @@ impl Budget {
                 g(self.weights),
                 g(self.activations),
                 g(self.reserve),
-                g(self.kv)
+                g(kv)
             ),
             EngineKind::Sglang => format!(
                 "({:.2} − CUDA context/NCCL {:.2}) GiB × mem_fraction_static {:.3} − weights {:.2} = KV {:.2} GiB (activations and CUDA graphs use the other {:.2} GiB)",
@@ -373,7 +414,7 @@ impl Budget {
                 g(self.reserve),
                 self.fraction,
                 g(self.weights),
-                g(self.kv),
+                g(kv),
                 g(self.memory - self.reserve - self.usable)
             ),
             EngineKind::Trtllm => format!(
@@ -383,7 +424,7 @@ impl Budget {
                 g(self.weights),
                 g(self.activations),
                 g(self.reserve),
-                g(self.kv)
+                g(kv)
             ),
             EngineKind::LlamaCpp => format!(
                 "{:.2} GiB − weights on the GPU {:.2} − compute buffer {:.2} − CUDA context {:.2} = room for KV {:.2} GiB; {:.2} GiB of weights in host memory",
@@ -391,7 +432,7 @@ impl Budget {
                 g(self.weights),
                 g(self.activations),
                 g(self.reserve),
-                g(self.kv),
+                g(kv),
                 g(self.host_weights)
             ),
         }
@@ -403,7 +444,11 @@ impl Budget {
         let gib = |b: f64| b / GIB as f64;
         match self.kind {
             EngineKind::Vllm => vec![
-                format!("Available KV cache memory: {:.2} GiB", gib(self.kv)),
+                // vLLM logs the whole pool; hybrid models' state pages come out of it.
+                format!(
+                    "Available KV cache memory: {:.2} GiB",
+                    gib(self.kv + self.state)
+                ),
                 format!("GPU KV cache size: {} tokens", self.tokens),
                 format!(
                     "Maximum concurrency for {context} tokens per request: {:.2}x",
@@ -535,11 +580,14 @@ fn ends_bytes(model: &Model, p: &Precision) -> (f64, f64) {
 }
 
 fn placement(model: &Model, kv: &KvSpec, engine: &EngineMemory, stage: &Stage) -> Placed {
-    let total = model.weight_bytes(&engine.weights) as f64;
+    // The text model; a multimodal model's vision tower sits with the embedding (vLLM loads
+    // it on the first stage; llama.cpp keeps it in a separate --mmproj file, not counted).
+    let total = model.text_weight_bytes(&engine.weights) as f64;
+    let vision = (model.weight_bytes(&engine.weights) as f64 - total).max(0.0);
     if engine.kind != EngineKind::LlamaCpp {
         let whole = stage.first && stage.last;
         let weights = if whole {
-            total
+            total + vision
         } else {
             // Layers share the decoder weights evenly (exact for uniform layers; a MoE model
             // with dense first layers is approximated by its mean layer).
@@ -552,7 +600,7 @@ fn placement(model: &Model, kv: &KvSpec, engine: &EngineMemory, stage: &Stage) -
             let per_layer = (total - embedding - output).max(0.0) / model.n_layers().max(1) as f64;
             per_layer * stage.layers.len() as f64
                 + if stage.first {
-                    embedding + tied_output
+                    embedding + tied_output + vision
                 } else {
                     0.0
                 }

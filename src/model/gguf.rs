@@ -197,7 +197,7 @@ impl GgufFtype {
     pub fn tensor_type(self, tensor: Tensor, i: usize, n: usize, experts: u64) -> GgmlType {
         use GgmlType as G;
         let base = self.base();
-        let more_bits = i < n / 8 || i >= 7 * n / 8 || (i >= n / 8 && (i - n / 8) % 3 == 2);
+        let more_bits = i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
         match (self, tensor) {
             (GgufFtype::F16, _) => G::F16,
             (GgufFtype::Q8_0, _) => G::Q8_0,
