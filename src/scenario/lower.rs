@@ -346,9 +346,20 @@ pub fn lower_engine(
             .map_err(|err: crate::kv::engine::UnknownEngine| {
                 cx.bad_str(k, "engine.kind", &err.to_string())
             })?;
-        if engine.kind == crate::kv::EngineKind::Trtllm {
-            // TensorRT-LLM's KvCacheConfig.tokens_per_block (PyTorch backend).
-            engine.block_size = 32;
+        match engine.kind {
+            crate::kv::EngineKind::Trtllm => {
+                // TensorRT-LLM's KvCacheConfig.tokens_per_block (PyTorch backend), and
+                // trtllm-serve's max_batch_size / max_num_tokens defaults (v0.20–1.0).
+                engine.block_size = 32;
+                engine.max_num_seqs = 2048;
+                engine.max_num_batched_tokens = 8192;
+            }
+            crate::kv::EngineKind::LlamaCpp => {
+                // llama-server's `-np 1` and `-b 2048` (common/common.h n_parallel, n_batch).
+                engine.max_num_seqs = 1;
+                engine.max_num_batched_tokens = 2048;
+            }
+            _ => {}
         }
     }
     if let Some(f) = &e.mem_fraction_static {
@@ -368,6 +379,17 @@ pub fn lower_engine(
         (0.0, 1.0),
         engine.kv_cache_free_gpu_mem_fraction,
         "must be in (0, 1], e.g. 0.9 (TensorRT-LLM: share of the memory free after weights)",
+    )?;
+    engine.capacity_scheduler_policy = e
+        .capacity_scheduler_policy
+        .unwrap_or(engine.capacity_scheduler_policy);
+    engine.schedule_conservativeness = positive_upto(
+        cx,
+        &e.schedule_conservativeness,
+        "engine.schedule_conservativeness",
+        (0.0, 100.0),
+        engine.schedule_conservativeness,
+        "must be in (0, 100], e.g. 1.0 (SGLang: > 1 reserves more for running requests' output)",
     )?;
     engine.scheduler = e.scheduler.unwrap_or(engine.scheduler);
     engine.max_num_seqs = int_in(
@@ -423,7 +445,10 @@ pub fn lower_engine(
         hw.tp as u64,
     )
     .map_err(|k| cx.err(hw.tp_at.clone(), "hardware.tp", hw.tp, &k.to_string()))?;
-    engine.prefix_caching = e.enable_prefix_caching.unwrap_or(engine.prefix_caching);
+    // llama-server reuses a prompt only within the slot that last ran it (`cache_prompt`),
+    // not across a shared block pool: the pool-wide prefix cache is off unless asked for.
+    let caching_default = engine.prefix_caching && engine.kind != crate::kv::EngineKind::LlamaCpp;
+    engine.prefix_caching = e.enable_prefix_caching.unwrap_or(caching_default);
     engine.prefix_isolation = e.prefix_cache_isolation.unwrap_or(engine.prefix_isolation);
     let mut draft = None;
     if let Some(sp) = &e.speculative {
@@ -858,6 +883,32 @@ pub fn lower_source(cx: &Cx, w: &RawWorkload) -> Result<WorkloadSource, Scenario
     match arrival {
         RawArrival::Poisson => synthetic(ArrivalProcess::Poisson { rate: rate()? }),
         RawArrival::Constant => synthetic(ArrivalProcess::Constant { rate: rate()? }),
+        RawArrival::Offline => synthetic(ArrivalProcess::Offline),
+        RawArrival::Concurrency => {
+            let Some(c) = &w.concurrency else {
+                return Err(cx.err(
+                    Some(w.arrival.span()),
+                    "workload.arrival",
+                    "\"concurrency\"".to_string(),
+                    "needs workload.concurrency (clients in flight, e.g. 16)",
+                ));
+            };
+            let clients = *c.get_ref();
+            if !(1..=1_000_000).contains(&clients) {
+                return Err(cx.bad(c, "workload.concurrency", "must be in 1..=1000000"));
+            }
+            if w.sessions.is_some() {
+                return Err(cx.err(
+                    Some(w.arrival.span()),
+                    "workload.arrival",
+                    "\"concurrency\"".to_string(),
+                    "is a closed loop of its own: remove [workload.sessions] or use another arrival",
+                ));
+            }
+            synthetic(ArrivalProcess::Concurrency {
+                clients: clients as u32,
+            })
+        }
         RawArrival::Gamma => {
             let (lo, hi) = GAMMA_CV;
             let cv = match &w.cv {

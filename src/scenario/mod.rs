@@ -38,13 +38,17 @@
 //!
 //! [engine]                  # every key optional; defaults are EngineConfig::default() (vLLM's)
 //! kind = "vllm"                   # vllm | vllm-v0 | sglang | trtllm | llama.cpp: whose memory
-//!                                 # rules size the KV cache and whose kernels price FP8
-//!                                 # attention and weight-only fallbacks (scheduling: vLLM's)
+//!                                 # rules size the KV cache, whose admission and preemption
+//!                                 # rules schedule (src/serving/batcher/), and whose kernels
+//!                                 # price FP8 attention and weight-only fallbacks
 //! mem_fraction_static = 0.88      # sglang only; default: SGLang's rule for the GPU and TP
+//! schedule_conservativeness = 1.0 # sglang only: scales its initial new-token ratio (0.7)
 //! kv_cache_free_gpu_mem_fraction = 0.9   # trtllm only
+//! capacity_scheduler_policy = "guaranteed_no_evict"   # trtllm only: | max_utilization
 //! scheduler = "chunked_prefill"   # static | continuous | chunked_prefill
-//! max_num_seqs = 256              # 1..=65536
-//! max_num_batched_tokens = 8192   # token budget per iteration; static and continuous need
+//! max_num_seqs = 256              # 1..=65536 (trtllm: 2048; llama.cpp: -np, 1)
+//! max_num_batched_tokens = 8192   # token budget per iteration (llama.cpp: -b, 2048; sglang:
+//!                                 # chunked_prefill_size); static and continuous need
 //!                                 # at least workload.max_prompt_tokens (no chunking)
 //! block_size = 16                 # tokens per KV block: a power of two in 1..=256
 //! gpu_memory_utilization = 0.9    # in (0, 1]

@@ -5,7 +5,7 @@
 //! [`super::Scenario`].
 
 use crate::kv::Isolation;
-use crate::serving::config::{AttentionKernel, Preemption, Router, SchedulerKind};
+use crate::serving::config::{AttentionKernel, CapacityPolicy, Preemption, Router, SchedulerKind};
 use crate::workload::TraceFormat;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -76,6 +76,10 @@ pub struct RawEngine {
     pub mem_fraction_static: Option<Sp<f64>>,
     /// TensorRT-LLM's kv_cache_free_gpu_mem_fraction.
     pub kv_cache_free_gpu_mem_fraction: Option<Sp<f64>>,
+    /// TensorRT-LLM's capacity scheduler policy.
+    pub capacity_scheduler_policy: Option<CapacityPolicy>,
+    /// SGLang's schedule_conservativeness.
+    pub schedule_conservativeness: Option<Sp<f64>>,
     /// Batching policy.
     pub scheduler: Option<SchedulerKind>,
     /// Sequences.
@@ -211,6 +215,10 @@ pub enum RawArrival {
     Gamma,
     /// Evenly spaced at `rate`.
     Constant,
+    /// Everything at time 0.
+    Offline,
+    /// A closed loop of `concurrency` clients.
+    Concurrency,
     /// Replay of `trace`.
     Trace,
 }
@@ -222,6 +230,8 @@ impl RawArrival {
             RawArrival::Poisson => "poisson",
             RawArrival::Gamma => "gamma",
             RawArrival::Constant => "constant",
+            RawArrival::Offline => "offline",
+            RawArrival::Concurrency => "concurrency",
             RawArrival::Trace => "trace",
         }
     }
@@ -237,6 +247,8 @@ pub struct RawWorkload {
     pub rate: Option<Sp<f64>>,
     /// Gamma coefficient of variation.
     pub cv: Option<Sp<f64>>,
+    /// Clients of a closed loop.
+    pub concurrency: Option<Sp<i64>>,
     /// Requests.
     pub num_requests: Option<Sp<i64>>,
     /// Seconds.

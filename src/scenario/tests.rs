@@ -90,6 +90,8 @@ e2e_ms = { p99 = 20000 }
             kind: crate::kv::EngineKind::Vllm,
             mem_fraction_static: None,
             kv_cache_free_gpu_mem_fraction: 0.9,
+            capacity_scheduler_policy: crate::serving::config::CapacityPolicy::GuaranteedNoEvict,
+            schedule_conservativeness: 1.0,
             scheduler: SchedulerKind::Continuous,
             max_num_seqs: 128,
             max_num_batched_tokens: 16384,

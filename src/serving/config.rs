@@ -29,6 +29,20 @@ pub enum Preemption {
     Swap,
 }
 
+/// TensorRT-LLM's capacity scheduler (`CapacitySchedulerPolicy`,
+/// `cpp/tensorrt_llm/batch_manager/capacityScheduler.cpp`, v0.17–1.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapacityPolicy {
+    /// The default: a request is admitted only when the free blocks cover what every running
+    /// request still needs to finish (prompt + max output) and its own whole need; nothing is
+    /// ever evicted.
+    #[default]
+    GuaranteedNoEvict,
+    /// Admit while blocks last; pause (evict) the newest when they run out.
+    MaxUtilization,
+}
+
 /// How arrivals are spread over replicas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -64,6 +78,10 @@ pub struct EngineConfig {
     pub mem_fraction_static: Option<f64>,
     /// TensorRT-LLM's `kv_cache_free_gpu_mem_fraction`.
     pub kv_cache_free_gpu_mem_fraction: f64,
+    /// TensorRT-LLM's capacity scheduler policy.
+    pub capacity_scheduler_policy: CapacityPolicy,
+    /// SGLang's `--schedule-conservativeness` (scales its initial new-token ratio).
+    pub schedule_conservativeness: f64,
     /// Batching policy.
     pub scheduler: SchedulerKind,
     /// Most sequences running at once.
@@ -98,6 +116,8 @@ impl Default for EngineConfig {
             kind: crate::kv::EngineKind::Vllm,
             mem_fraction_static: None,
             kv_cache_free_gpu_mem_fraction: 0.9,
+            capacity_scheduler_policy: CapacityPolicy::GuaranteedNoEvict,
+            schedule_conservativeness: 1.0,
             scheduler: SchedulerKind::ChunkedPrefill,
             max_num_seqs: 256,
             max_num_batched_tokens: 8192,

@@ -69,7 +69,7 @@ impl<'a> Simulation<'a> {
             && cfg.block_size.is_power_of_two();
         Simulation {
             cost,
-            policy: policy(cfg.scheduler),
+            policy: policy(&cfg),
             replicas,
             queue: EventQueue::new(),
             ended: Vec::new(),
@@ -213,7 +213,13 @@ impl<'a> Simulation<'a> {
         let rep = &mut self.replicas[r as usize];
         let req = &seq.req;
         let need = req.prompt_tokens as u64 + req.output_tokens as u64;
-        let capacity = rep.alloc.num_blocks() as u64 * cfg.block_size as u64;
+        let mut capacity = rep.alloc.num_blocks() as u64 * cfg.block_size as u64;
+        if cfg.kind == crate::kv::EngineKind::LlamaCpp {
+            // llama-server splits its context over `-np` slots (`n_ctx_seq = n_ctx / n_seq`,
+            // `tools/server/server.cpp`, b6xxx, without `--kv-unified`): a request longer
+            // than one slot's share is refused, and the slots never run out of cache.
+            capacity /= cfg.max_num_seqs as u64;
+        }
         let reject = if need > capacity {
             Some(Outcome::RejectedTooLong)
         } else if cfg.max_queue > 0 && rep.waiting.len() >= cfg.max_queue as usize {

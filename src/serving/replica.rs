@@ -2,9 +2,9 @@
 //! and the operations every batch policy shares (slots, work, preemption, reclaiming cached
 //! blocks).
 
-use super::config::Preemption;
+use super::config::{EngineConfig, Preemption};
 use super::group::Group;
-use super::seq::{Seq, clamp_len};
+use super::seq::{Seq, clamp_len, hash_all_blocks};
 use crate::cost::iteration::{IterationCost, SeqWork};
 use crate::kv::paged::BlockAllocator;
 use crate::kv::prefix::PrefixCache;
@@ -49,6 +49,9 @@ pub struct Replica {
     pub cache: PrefixCache,
     pub prefix_lookup: u32,
     pub prefix_hits: u32,
+    /// SGLang's new-token ratio: the share of running requests' remaining output its
+    /// admission sets aside (see `batcher::sglang`).
+    pub new_token_ratio: f64,
 }
 
 /// The allocator slot that holds the prefix cache's blocks (full blocks only, so its token
@@ -87,6 +90,7 @@ impl Replica {
             cache: PrefixCache::new(),
             prefix_lookup: 0,
             prefix_hits: 0,
+            new_token_ratio: 0.7,
         }
     }
 
@@ -155,40 +159,75 @@ pub fn enter(rep: &mut Replica, mut s: Seq, slot: u32, max_len: u64) {
     rep.solo.push(slot);
 }
 
+/// What a preemption keeps of the victim's KV in the prefix cache (when caching is on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Nothing beyond the cached blocks it held.
+    Nothing,
+    /// Its prompt's full blocks (SGLang puts a prompt in the radix tree once prefilled and
+    /// frees only the decoded tokens of a retracted request; TensorRT-LLM stores context
+    /// blocks for reuse).
+    Prompt,
+    /// Every full block it computed (vLLM frees a preempted request's blocks to the free
+    /// queue with their hashes, so re-admission hits them unless they were reused).
+    Computed,
+}
+
+/// How a policy preempts.
+pub struct PreemptRule<'e> {
+    pub mode: Preemption,
+    pub keep: Keep,
+    pub kv_bytes_per_token: f64,
+    pub cost: &'e IterationCost,
+    pub max_len: u64,
+    pub cfg: &'e EngineConfig,
+}
+
 /// Preempt the newest running sequence (the group is empty, so `solo` is `running`):
-/// recompute frees its blocks and requeues it at the front with a prefill of everything it
-/// had; swap copies its KV to host memory (PCIe time charged to this iteration) and parks it
-/// until blocks free up.
-pub fn preempt(
-    rep: &mut Replica,
-    mode: Preemption,
-    kv_bpt: f64,
-    cost: &IterationCost,
-    max_len: u64,
-) {
+/// recompute frees its blocks (keeping what `rule.keep` says in the prefix cache) and
+/// requeues it at the front with a prefill of everything it had; swap copies its KV to host
+/// memory (PCIe time charged to this iteration) and parks it until blocks free up.
+pub fn preempt(rep: &mut Replica, rule: &PreemptRule, content: &mut Vec<u64>) {
     debug_assert_eq!(rep.group.members, 0);
     let slot = rep.running.pop().expect("a running sequence to preempt");
     rep.solo.pop();
     let mut s = rep.seqs[slot as usize].clone();
-    rep.len_sum -= clamp_len(&s, max_len);
+    rep.len_sum -= clamp_len(&s, rule.max_len);
     let held = s.cached.shared + rep.alloc.tokens(slot);
     rep.alloc.free(slot);
+    let in_prefill = s.prefilled < s.prefill_target;
+    let swap = rule.mode == Preemption::Swap && !in_prefill;
+    if !swap && rule.keep != Keep::Nothing {
+        let bs = rep.alloc.block_size();
+        let keep = match rule.keep {
+            Keep::Prompt => held.min(s.req.prompt_tokens),
+            _ => held,
+        };
+        hash_all_blocks(&mut s, rule.cfg, content);
+        if let Some(h) = s.cached.hashes.clone() {
+            let upto = ((keep / bs) as usize).min(h.len());
+            let from = (s.cached.shared / bs) as usize;
+            if upto > from {
+                let new = rep.cache.insert(&h[..upto], from) as u32;
+                let _ = rep.alloc.append(CACHE_SLOT, new * bs);
+                s.cached.shared = upto as u32 * bs;
+            }
+        }
+    }
     release_cached(&mut rep.cache, &mut s, rep.alloc.block_size());
     rep.free_slots.push(slot);
     s.slot = u32::MAX;
     s.scheduled = 0;
     s.preemptions += 1;
-    let in_prefill = s.prefilled < s.prefill_target;
-    match mode {
-        Preemption::Swap if !in_prefill => {
-            rep.extra_seconds += cost.swap_seconds(held as f64 * kv_bpt);
-            s.swapped_tokens = held;
-            rep.swapped.push_back(s);
-        }
-        _ => {
-            s.prefilled = 0;
-            s.prefill_target = s.req.prompt_tokens + s.generated;
-            rep.waiting.push_front(s);
-        }
+    if swap {
+        rep.extra_seconds += rule
+            .cost
+            .swap_seconds(held as f64 * rule.kv_bytes_per_token);
+        s.swapped_tokens = held;
+        rep.swapped.push_back(s);
+    } else {
+        s.prefilled = 0;
+        s.prefill_target = s.req.prompt_tokens + s.generated;
+        rep.waiting.push_front(s);
     }
 }

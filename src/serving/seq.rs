@@ -121,6 +121,36 @@ pub fn hash_blocks(seq: &mut Seq, caching: bool, cfg: &EngineConfig, content: &m
     }
 }
 
+/// Name every full block of `seq`'s tokens, also those its workload does not describe (they
+/// are its own: a unique id per request and block), so that the blocks it has computed can
+/// stay in the prefix cache when it is preempted, as vLLM caches every full block
+/// (`vllm/v1/core/kv_cache_manager.py`, v0.8–0.11). Once.
+pub fn hash_all_blocks(seq: &mut Seq, cfg: &EngineConfig, content: &mut Vec<u64>) {
+    let r = &seq.req;
+    let total = (r.prompt_tokens + r.output_tokens) / cfg.block_size;
+    if seq
+        .cached
+        .hashes
+        .as_ref()
+        .is_some_and(|h| h.len() as u32 >= total)
+    {
+        return;
+    }
+    match &r.prefix {
+        Some(segments) => crate::workload::content_ids(
+            segments,
+            cfg.block_size,
+            r.prompt_tokens + r.output_tokens,
+            content,
+        ),
+        None => content.clear(),
+    }
+    let own = crate::hash::mix64(r.id ^ 0x5851_f42d_4c95_7f2d);
+    let described = content.len() as u64;
+    content.extend((described..total as u64).map(|j| crate::hash::mix64(own ^ j)));
+    seq.cached.hashes = Some(chained(content, r.tenant, cfg.prefix_isolation).collect());
+}
+
 /// The request's length so far, as a contiguous reservation of `max_len` would see it.
 pub fn clamp_len(s: &Seq, max_len: u64) -> u64 {
     (s.req.prompt_tokens as u64 + s.generated as u64).min(max_len)

@@ -44,6 +44,10 @@ pub fn set_load(scn: &mut Scenario, load: f64) {
                 ArrivalProcess::Poisson { .. } => ArrivalProcess::Poisson { rate: load },
                 ArrivalProcess::Gamma { cv, .. } => ArrivalProcess::Gamma { rate: load, cv },
                 ArrivalProcess::Constant { .. } => ArrivalProcess::Constant { rate: load },
+                ArrivalProcess::Offline => ArrivalProcess::Offline,
+                ArrivalProcess::Concurrency { .. } => ArrivalProcess::Concurrency {
+                    clients: (load.round() as u32).max(1),
+                },
             }
         }
         WorkloadSource::Trace { time_scale, .. } => *time_scale = load,

@@ -220,6 +220,15 @@ pub enum ArrivalProcess {
         /// Requests per second.
         rate: f64,
     },
+    /// Every request at time 0 (offline throughput, as `trtllm-bench` and `vllm bench
+    /// throughput` run).
+    Offline,
+    /// A closed loop of `clients` clients, each sending its next request the moment its
+    /// previous one ends (`vllm bench serve --max-concurrency`, genai-perf's concurrency mode).
+    Concurrency {
+        /// Requests in flight.
+        clients: u32,
+    },
 }
 
 /// Marsaglia–Tsang gamma(shape, 1) sampler.
@@ -244,12 +253,14 @@ pub fn gamma(shape: f64, rng: &mut impl Rng) -> f64 {
 }
 
 impl ArrivalProcess {
-    /// Mean arrivals per second.
+    /// Mean arrivals per second (offline: infinite; a closed loop: its clients).
     pub fn rate(&self) -> f64 {
         match self {
             ArrivalProcess::Poisson { rate }
             | ArrivalProcess::Constant { rate }
             | ArrivalProcess::Gamma { rate, .. } => *rate,
+            ArrivalProcess::Offline => f64::INFINITY,
+            ArrivalProcess::Concurrency { clients } => *clients as f64,
         }
     }
 
@@ -259,6 +270,13 @@ impl ArrivalProcess {
         let (rate, cv) = match self {
             ArrivalProcess::Poisson { rate } | ArrivalProcess::Constant { rate } => (*rate, 1.0),
             ArrivalProcess::Gamma { rate, cv } => (*rate, *cv),
+            ArrivalProcess::Offline => return Ok(()),
+            ArrivalProcess::Concurrency { clients } => {
+                return match clients {
+                    0 => Err("concurrency must be at least 1 client".into()),
+                    _ => Ok(()),
+                };
+            }
         };
         if !(rate > 0.0 && rate.is_finite()) {
             return Err(format!(
@@ -284,6 +302,7 @@ impl ArrivalProcess {
                 gamma(k, rng) / (rate * k)
             }
             ArrivalProcess::Constant { rate } => 1.0 / rate,
+            ArrivalProcess::Offline | ArrivalProcess::Concurrency { .. } => 0.0,
         }
     }
 }

@@ -247,6 +247,13 @@ impl RequestSource for Source {
         if self.done || self.issued >= self.limit {
             return None;
         }
+        // A closed loop starts with one request per client; the rest follow ended ones.
+        if let Inner::Synthetic(s) = &self.inner
+            && let ArrivalProcess::Concurrency { clients } = s.arrival
+            && self.issued >= clients as u64
+        {
+            return None;
+        }
         let r = match &mut self.inner {
             Inner::Synthetic(s) => s.next(),
             Inner::Trace(t) => t.next(),
@@ -258,6 +265,15 @@ impl RequestSource for Source {
 
     fn ended(&mut self, id: u64, at: Nanos, served: bool) -> Option<Request> {
         let r = match &mut self.inner {
+            Inner::Synthetic(s) if matches!(s.arrival, ArrivalProcess::Concurrency { .. }) => {
+                if self.issued >= self.limit || at >= self.duration {
+                    return None;
+                }
+                s.t = at.as_secs_f64();
+                let mut r = s.next()?;
+                r.arrival = at;
+                Some(r)
+            }
             Inner::Synthetic(s) => s.turn_after(id, at, served),
             Inner::Trace(_) => None,
         }?;

@@ -14,7 +14,7 @@ use super::{Batch, BatchPolicy, Env};
 use crate::cost::iteration::SeqWork;
 use crate::serving::group::{dissolve_group, group_fits, step_group};
 use crate::serving::replica::{Replica, enter, preempt, push_work, reclaim, take_slot};
-use crate::serving::seq::hash_blocks;
+use crate::serving::seq::{Seq, hash_blocks};
 
 /// Continuous (iteration-level) batching with whole prefills.
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,7 +39,7 @@ impl BatchPolicy for ChunkedPrefill {
 /// The three phases within one token budget.
 fn iteration_level(rep: &mut Replica, env: &mut Env, batch: &mut Batch, chunked: bool) {
     let mut budget = env.cfg.max_num_batched_tokens;
-    step_running(rep, env, batch, &mut budget);
+    step_running(rep, env, batch, &mut budget, Phase::All);
     resume_swapped(rep, env, batch, &mut budget);
     admit_waiting(rep, env, batch, &mut budget, chunked);
 }
@@ -48,12 +48,18 @@ fn iteration_level(rep: &mut Replica, env: &mut Env, batch: &mut Batch, chunked:
 /// sequence fit whole in the budget and the free blocks (then no one is cut short or
 /// preempted, so order does not matter); otherwise the group is dissolved and everyone is
 /// handled one by one, in order.
-fn step_running(rep: &mut Replica, env: &mut Env, batch: &mut Batch, budget: &mut u32) {
+pub(super) fn step_running(
+    rep: &mut Replica,
+    env: &mut Env,
+    batch: &mut Batch,
+    budget: &mut u32,
+    phase: Phase,
+) {
     let gamma = env.spec.map_or(0, |sp| sp.num_tokens);
-    if rep.group.members > 0 && !group_fits(rep, *budget) {
+    if phase != Phase::Prefill && rep.group.members > 0 && !group_fits(rep, *budget) {
         dissolve_group(rep);
     }
-    if rep.group.members > 0 {
+    if phase != Phase::Prefill && rep.group.members > 0 {
         step_group(rep);
         *budget -= rep.group.members;
         rep.decodes += rep.group.members;
@@ -71,7 +77,12 @@ fn step_running(rep: &mut Replica, env: &mut Env, batch: &mut Batch, budget: &mu
         } else {
             (1 + gamma).min(*budget)
         };
-        if need == 0 {
+        let skip = match phase {
+            Phase::All => false,
+            Phase::Prefill => remaining == 0,
+            Phase::Decode => remaining > 0,
+        };
+        if need == 0 || skip {
             rep.seqs[slot as usize].scheduled = 0;
             i += 1;
             continue;
@@ -85,14 +96,14 @@ fn step_running(rep: &mut Replica, env: &mut Env, batch: &mut Batch, budget: &mu
             if reclaim(rep, e.needed) {
                 continue;
             }
+            if phase == Phase::Prefill {
+                // A prefill batch waits for memory rather than preempting anyone.
+                self_preempted = true;
+                rep.seqs[slot as usize].scheduled = 0;
+                break;
+            }
             let victim = rep.solo.len() - 1;
-            preempt(
-                rep,
-                env.cfg.preemption,
-                env.kv_bytes_per_token,
-                env.cost,
-                env.max_len,
-            );
+            preempt(rep, &env.preempt_rule(), env.content);
             batch.preemptions += 1;
             if victim == i {
                 self_preempted = true;
@@ -125,6 +136,17 @@ fn step_running(rep: &mut Replica, env: &mut Env, batch: &mut Batch, budget: &mu
         }
         i += 1;
     }
+}
+
+/// Which running sequences a pass over them schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Everyone (vLLM, TensorRT-LLM, llama.cpp: prefill chunks and decodes in one batch).
+    All,
+    /// Only prompt chunks (SGLang's prefill batch; decodes wait).
+    Prefill,
+    /// Only decode steps.
+    Decode,
 }
 
 /// A decode step verifying `need − 1` draft tokens: how many the target accepts.
@@ -179,7 +201,7 @@ fn resume_swapped(rep: &mut Replica, env: &mut Env, batch: &mut Batch, budget: &
 
 /// Phase 3: waiting requests, first come first served, each admitted when the free blocks
 /// (and the cached blocks nobody uses) cover its next chunk.
-fn admit_waiting(
+pub(super) fn admit_waiting(
     rep: &mut Replica,
     env: &mut Env,
     batch: &mut Batch,
@@ -188,6 +210,7 @@ fn admit_waiting(
 ) {
     let cfg = env.cfg;
     let bs = cfg.block_size;
+    let mut rule = AdmissionRule::new(rep, env);
     while rep.running.len() < cfg.max_num_seqs as usize && *budget > 0 && rep.swapped.is_empty() {
         let Some(s) = rep.waiting.front_mut() else {
             break;
@@ -217,7 +240,8 @@ fn admit_waiting(
         }
         // The hit blocks that nobody else uses stop being evictable.
         let blocks = rep.alloc.blocks_needed(0, chunk);
-        if rep.alloc.free_blocks() + rep.cache.evictable_blocks() < blocks + pinned {
+        let available = rep.alloc.free_blocks() + rep.cache.evictable_blocks();
+        if available < blocks + pinned || !rule.admits(s, available - pinned, hits * bs, bs) {
             break;
         }
         let mut s = rep.waiting.pop_front().expect("front exists");
@@ -228,8 +252,12 @@ fn admit_waiting(
         s.cached.shared = cached;
         s.prefilled = cached;
         s.cached.first_hits.get_or_insert(cached);
-        rep.prefix_lookup += s.prefill_target;
-        rep.prefix_hits += cached;
+        // A preempted request's own blocks found again are not sharing: the hit rate counts
+        // first admissions (vLLM counts preempted requests' queries apart, v0.10+).
+        if s.preemptions == 0 {
+            rep.prefix_lookup += s.prefill_target;
+            rep.prefix_hits += cached;
+        }
         reclaim(rep, blocks);
         let slot = take_slot(rep);
         let _ = rep.alloc.append(slot, chunk);
@@ -249,4 +277,103 @@ fn admit_waiting(
         }
         enter(rep, s, slot, env.max_len);
     }
+}
+
+/// The engine's admission rule beyond "the free blocks cover the next chunk" (vLLM's, and
+/// TensorRT-LLM's `MAX_UTILIZATION`): what the running requests still need is set aside
+/// first.
+enum AdmissionRule {
+    /// Admit on the next chunk alone.
+    Chunk,
+    /// TensorRT-LLM's default `GUARANTEED_NO_EVICT`
+    /// (`cpp/tensorrt_llm/batch_manager/capacityScheduler.cpp`, v0.17–1.0): the free blocks
+    /// must cover every running request's blocks to completion (prompt + max output) and then
+    /// the new request's whole need. `reserved`: blocks the running still need, grown by each
+    /// request admitted in this pass.
+    Reserve { reserved: u64 },
+    /// SGLang's `PrefillAdder` (`python/sglang/srt/managers/schedule_policy.py`, v0.4–0.5):
+    /// from the free and evictable tokens, each running request's remaining output
+    /// (clipped at 4096) × the new-token ratio is set aside, and each request admitted in
+    /// this pass its prompt + whole (clipped) output; a request is admitted while its prompt
+    /// + clipped output stays below what is left. `offset`: tokens set aside so far.
+    NewTokenRatio { offset: f64 },
+}
+
+/// SGLang's `SGLANG_CLIP_MAX_NEW_TOKENS_ESTIMATION` (default 4096).
+pub const SGLANG_CLIP_MAX_NEW_TOKENS: u32 = 4096;
+
+impl AdmissionRule {
+    fn new(rep: &Replica, env: &Env) -> AdmissionRule {
+        use crate::kv::EngineKind;
+        use crate::serving::config::CapacityPolicy;
+        let bs = env.cfg.block_size;
+        match env.cfg.kind {
+            EngineKind::Trtllm
+                if env.cfg.capacity_scheduler_policy == CapacityPolicy::GuaranteedNoEvict =>
+            {
+                let reserved = running_seqs(rep)
+                    .map(|(s, _, own)| {
+                        let whole = (s.req.prompt_tokens + s.req.output_tokens).div_ceil(bs);
+                        let held = own.div_ceil(bs) + s.cached.shared / bs;
+                        whole.saturating_sub(held) as u64
+                    })
+                    .sum();
+                AdmissionRule::Reserve { reserved }
+            }
+            EngineKind::Sglang => {
+                let left: u64 = running_seqs(rep)
+                    .map(|(s, generated, _)| {
+                        (s.req.output_tokens - generated).min(SGLANG_CLIP_MAX_NEW_TOKENS) as u64
+                    })
+                    .sum();
+                AdmissionRule::NewTokenRatio {
+                    offset: left as f64 * rep.new_token_ratio,
+                }
+            }
+            _ => AdmissionRule::Chunk,
+        }
+    }
+
+    /// Whether `s` may be admitted with `available` blocks free or evictable (its own cached
+    /// hits already set aside) and `cached` of its prompt tokens found in the cache; if so,
+    /// what it needs is set aside for the next one.
+    fn admits(&mut self, s: &Seq, available: u32, cached: u32, bs: u32) -> bool {
+        let prompt = s.prefill_target - cached;
+        match self {
+            AdmissionRule::Chunk => true,
+            AdmissionRule::Reserve { reserved } => {
+                let whole = (s.prefill_target + s.req.output_tokens - s.generated).div_ceil(bs)
+                    - cached / bs;
+                let ok = *reserved + whole as u64 <= available as u64;
+                if ok {
+                    *reserved += whole as u64;
+                }
+                ok
+            }
+            AdmissionRule::NewTokenRatio { offset } => {
+                let out = (s.req.output_tokens - s.generated).min(SGLANG_CLIP_MAX_NEW_TOKENS);
+                let total = (prompt + out) as f64;
+                let ok = total < available as f64 * bs as f64 - *offset;
+                if ok {
+                    *offset += total;
+                }
+                ok
+            }
+        }
+    }
+}
+
+/// Each running sequence with its tokens generated and the KV tokens it holds in its own
+/// blocks (a group member's brought up to date from the group's step count).
+fn running_seqs(rep: &Replica) -> impl Iterator<Item = (&Seq, u32, u32)> + '_ {
+    let g = &rep.group;
+    rep.running.iter().map(move |&slot| {
+        let s = &rep.seqs[slot as usize];
+        if s.join.member {
+            let advanced = (g.step - s.join.step) as u32;
+            (s, s.join.generated + advanced, s.join.held + advanced)
+        } else {
+            (s, s.generated, rep.alloc.tokens(slot))
+        }
+    })
 }

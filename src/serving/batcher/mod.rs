@@ -6,18 +6,25 @@
 //!
 //! - [`StaticBatch`]: a batch runs to completion before the next is admitted.
 //! - [`Continuous`]: iteration-level batching, whole prefills (vLLM without chunking).
-//! - [`ChunkedPrefill`]: decodes first, then prompt chunks in the token budget (vLLM V1).
+//! - [`ChunkedPrefill`]: decodes first, then prompt chunks in the token budget (vLLM V1;
+//!   TensorRT-LLM's in-flight batching and llama-server's slots batch the same way, and
+//!   differ in their admission rule, `iteration::AdmissionRule`).
+//! - [`Sglang`]: prefill batches before decode batches, new-token-ratio admission,
+//!   retraction.
 
 mod iteration;
+mod sglang;
 mod static_batch;
 
 pub use iteration::{ChunkedPrefill, Continuous};
+pub use sglang::Sglang;
 pub use static_batch::StaticBatch;
 
 use super::config::{EngineConfig, SchedulerKind};
-use super::replica::Replica;
+use super::replica::{Keep, PreemptRule, Replica};
 use super::spec::SpecRun;
 use crate::cost::iteration::IterationCost;
+use crate::kv::EngineKind;
 use crate::sim::Nanos;
 use rand::rngs::StdRng;
 
@@ -66,15 +73,39 @@ pub struct Env<'e, 'a> {
     pub now: Nanos,
 }
 
+impl<'e> Env<'e, '_> {
+    /// How this engine preempts: the configured mode, keeping in the prefix cache what the
+    /// engine keeps of a preempted request's KV.
+    pub fn preempt_rule(&self) -> PreemptRule<'e> {
+        let keep = match self.cfg.kind {
+            _ if !self.caching => Keep::Nothing,
+            EngineKind::Vllm | EngineKind::VllmV0 | EngineKind::LlamaCpp => Keep::Computed,
+            EngineKind::Sglang | EngineKind::Trtllm => Keep::Prompt,
+        };
+        PreemptRule {
+            mode: self.cfg.preemption,
+            keep,
+            kv_bytes_per_token: self.kv_bytes_per_token,
+            cost: self.cost,
+            max_len: self.max_len,
+            cfg: self.cfg,
+        }
+    }
+}
+
 /// How a replica forms its next batch.
 pub trait BatchPolicy: Send + Sync {
     /// Form the next batch on an idle replica (its work lists are empty).
     fn form(&self, rep: &mut Replica, env: &mut Env, batch: &mut Batch);
 }
 
-/// The policy of a scheduler kind.
-pub fn policy(kind: SchedulerKind) -> Box<dyn BatchPolicy> {
-    match kind {
+/// The policy of an engine: its scheduler kind, and SGLang's own loop when the engine is
+/// SGLang with chunked prefill (its default).
+pub fn policy(cfg: &EngineConfig) -> Box<dyn BatchPolicy> {
+    if cfg.kind == EngineKind::Sglang && cfg.scheduler == SchedulerKind::ChunkedPrefill {
+        return Box::new(Sglang);
+    }
+    match cfg.scheduler {
         SchedulerKind::Static => Box::new(StaticBatch),
         SchedulerKind::Continuous => Box::new(Continuous),
         SchedulerKind::ChunkedPrefill => Box::new(ChunkedPrefill),
