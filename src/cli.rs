@@ -267,6 +267,11 @@ pub struct ValidateArgs {
     /// Fail (exit 1) if the median errors exceed the bar in <measured stem>.bar.toml beside the file.
     #[arg(long)]
     pub check: bool,
+    /// Replay measured serving runs of real engines instead (a folder laid out as
+    /// data/serving/: trtllm_*.csv offline throughput, llmservingsim/<run>/ per-request
+    /// vLLM runs) and compare end-to-end figures; report in <out>/serving/.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "data/serving")]
+    pub serving: Option<PathBuf>,
 }
 
 /// `planner simulate`.

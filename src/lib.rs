@@ -63,6 +63,9 @@ pub mod fidelity;
 
 pub mod simulate;
 
+/// Measured serving runs of real engines, replayed (`planner validate --serving`).
+pub mod serving_runs;
+
 /// The sweep engine `plan` and `speculate` share: grids, journals, parallel runs.
 pub mod sweep;
 

@@ -297,6 +297,26 @@ pub fn simulate(
     prepared: &Prepared,
     opts: &SimOptions,
 ) -> anyhow::Result<RunSummary> {
+    simulate_from(scn, prepared, opts, None)
+}
+
+/// [`simulate`] over the given requests instead of the scenario's workload (a recorded
+/// run's arrivals and lengths).
+pub fn simulate_requests(
+    scn: &Scenario,
+    prepared: &Prepared,
+    opts: &SimOptions,
+    requests: &mut dyn crate::workload::RequestSource,
+) -> anyhow::Result<RunSummary> {
+    simulate_from(scn, prepared, opts, Some(requests))
+}
+
+fn simulate_from(
+    scn: &Scenario,
+    prepared: &Prepared,
+    opts: &SimOptions,
+    given: Option<&mut dyn crate::workload::RequestSource>,
+) -> anyhow::Result<RunSummary> {
     let seed = opts.seed.unwrap_or(scn.seed);
     let dir = opts
         .out_dir
@@ -326,9 +346,16 @@ pub fn simulate(
         }),
     };
     let streams = RngStreams::new(seed);
-    let mut requests = crate::workload::source(&scn.workload, &streams)?;
+    let mut generated;
+    let requests: &mut dyn crate::workload::RequestSource = match given {
+        Some(r) => r,
+        None => {
+            generated = crate::workload::source(&scn.workload, &streams)?;
+            &mut generated
+        }
+    };
     let mut sim = engine(scn, prepared, streams)?;
-    let end = sim.run(&mut requests, &mut sinks);
+    let end = sim.run(requests, &mut sinks);
     if let Some(b) = sinks.progress.as_ref().and_then(|p| p.bar.as_ref()) {
         b.finish_and_clear();
     }

@@ -16,6 +16,9 @@ struct Bar {
 
 pub(super) fn run_validate(args: ValidateArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
     use crate::fidelity::{ValidateReport, VidurValidation};
+    if let Some(dir) = &args.serving {
+        return run_serving(dir, &args, catalog);
+    }
     if args.measured.is_none() && args.no_vidur {
         anyhow::bail!("nothing to validate: give --measured FILE, or drop --no-vidur");
     }
@@ -216,5 +219,61 @@ fn check_bar(
         return Ok(ExitCode::from(1));
     }
     eprintln!("within the bar of {}", bar_path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--serving`: measured serving runs replayed; table, `rows.csv` and a predicted-vs-measured
+/// chart in `<out>/serving/`.
+fn run_serving(
+    dir: &std::path::Path,
+    args: &ValidateArgs,
+    catalog: &Catalog,
+) -> anyhow::Result<ExitCode> {
+    use crate::report::png::{Chart, Mark, Series, render_chart};
+    let rows = crate::serving_runs::validate_serving(dir, catalog)?;
+    let table = crate::serving_runs::render(&rows);
+    print!("{table}");
+    let out = args.out.join("serving");
+    crate::report::check_dir(&out)?;
+    crate::util::write_atomic(&out.join("summary.txt"), table.as_bytes())?;
+    crate::report::mark(&out)?;
+    crate::util::write_atomic(
+        &out.join("rows.csv"),
+        crate::serving_runs::render_csv(&rows).as_bytes(),
+    )?;
+    let mut chart = Chart::new(
+        "Measured serving runs: predicted / measured".to_string(),
+        "measured",
+        "predicted",
+    );
+    chart.x_log = true;
+    chart.y_log = true;
+    chart.diagonal = true;
+    for metric in [
+        "output_tok_s",
+        "ttft_mean_ms",
+        "tpot_mean_ms",
+        "e2e_mean_ms",
+    ] {
+        let points: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| r.metric == metric)
+            .map(|r| (r.measured, r.predicted))
+            .collect();
+        if !points.is_empty() {
+            chart.series.push(Series {
+                name: metric.to_string(),
+                points,
+                mark: Mark::Points,
+            });
+        }
+    }
+    render_chart(&chart, &out.join("predicted_vs_measured.png"))?;
+    let index = format!(
+        "# planner validate --serving\n\nCommand: `planner validate --serving {}`\n\n![predicted vs measured](predicted_vs_measured.png)\n\nEach measured run replayed by the simulator (log-log; the diagonal is perfect prediction). Data: `rows.csv`; the printed table: `summary.txt`.\n",
+        dir.display()
+    );
+    crate::util::write_atomic(&out.join("README.md"), index.as_bytes())?;
+    eprintln!("wrote {}", out.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -398,7 +398,7 @@ fn toml_errors_name_file_line_and_key() {
     );
     let e = err_with("arrival = \"poisson\"", "arrival = \"poison\"");
     assert!(
-        e.starts_with("scenarios/x.toml:10: workload.arrival = \"poison\": must be \"poisson\", \"gamma\", \"constant\" or \"trace\""),
+        e.starts_with("scenarios/x.toml:10: workload.arrival = \"poison\": must be \"poisson\", \"gamma\", \"constant\", \"offline\", \"concurrency\" or \"trace\""),
         "{e}"
     );
 }

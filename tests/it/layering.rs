@@ -23,6 +23,7 @@ const ORDER: &[&str] = &[
     "bench",
     "fidelity",
     "simulate",
+    "serving_runs",
     "sweep",
     "plan",
     "speculate",

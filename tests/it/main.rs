@@ -8,6 +8,8 @@
 //! - `layering`: modules use only modules above them (src/lib.rs order); the event kernel
 //!   names nothing of LLMs.
 //! - `simulate`: the serving simulator — closed forms, conservation, determinism, overload.
+//! - `engines`: each engine kind's admission and preemption rule in closed form, closed-loop
+//!   load, and the measured serving runs replayed (`validate --serving`).
 //! - `prefix`: prefix caching in the engine against the Mooncake trace's hash lists, its fall
 //!   with capacity, and the tenant closed form under both isolation modes.
 //! - `speculative`: speculative decoding against Leviathan et al.'s closed forms, the
@@ -29,6 +31,7 @@ mod calibration;
 mod cli;
 mod common;
 mod configs;
+mod engines;
 mod fuzz;
 mod golden;
 mod layering;
