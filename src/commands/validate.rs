@@ -249,12 +249,7 @@ fn run_serving(
     chart.x_log = true;
     chart.y_log = true;
     chart.diagonal = true;
-    for metric in [
-        "output_tok_s",
-        "ttft_mean_ms",
-        "tpot_mean_ms",
-        "e2e_mean_ms",
-    ] {
+    for metric in crate::serving_runs::METRICS {
         let points: Vec<(f64, f64)> = rows
             .iter()
             .filter(|r| r.metric == metric)
@@ -275,5 +270,28 @@ fn run_serving(
     );
     crate::util::write_atomic(&out.join("README.md"), index.as_bytes())?;
     eprintln!("wrote {}", out.display());
+    if args.check {
+        let bar_path = dir.join("bar.toml");
+        let text = std::fs::read_to_string(&bar_path).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: cannot read the regression bar: {e}",
+                bar_path.display()
+            )
+        })?;
+        let bar: crate::serving_runs::ServingBar =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", bar_path.display()))?;
+        let over = crate::serving_runs::over_bar(&rows, &bar);
+        for (metric, median, max) in &over {
+            eprintln!(
+                "regression: {metric} median |error| {:.1}% exceeds the bar {:.1}% ({})",
+                median * 100.0,
+                max * 100.0,
+                bar_path.display()
+            );
+        }
+        if !over.is_empty() {
+            return Ok(ExitCode::from(1));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

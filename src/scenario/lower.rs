@@ -705,7 +705,22 @@ pub fn lower_workload(
         }
         None => None,
     };
+    let staged = match &source {
+        WorkloadSource::Synthetic {
+            arrival: ArrivalProcess::Stages { stages, .. },
+            ..
+        } => Some(stages.iter().map(|s| s.1).sum::<f64>()),
+        _ => None,
+    };
     let duration = match &w.duration_s {
+        None if staged.is_some() => staged.map(Nanos::from_secs_f64),
+        Some(d) if staged.is_some() => {
+            return Err(cx.bad(
+                d,
+                "workload.duration_s",
+                "the stages' durations add up to the run's: remove workload.duration_s",
+            ));
+        }
         Some(d) if *d.get_ref() > 0.0 && *d.get_ref() <= MAX_SECONDS => {
             Some(Nanos::from_secs_f64(*d.get_ref()))
         }
@@ -880,6 +895,46 @@ pub fn lower_source(cx: &Cx, w: &RawWorkload) -> Result<WorkloadSource, Scenario
             output,
         })
     };
+    if let Some(st) = &w.stages {
+        let poisson = match arrival {
+            RawArrival::Poisson => true,
+            RawArrival::Constant => false,
+            _ => {
+                return Err(cx.bad(
+                    st,
+                    "workload.stages",
+                    &format!(
+                        "needs arrival = \"poisson\" or \"constant\" (the process within each stage), not \"{}\"",
+                        arrival.name()
+                    ),
+                ));
+            }
+        };
+        if let Some(r) = &w.rate {
+            return Err(cx.bad(
+                r,
+                "workload.rate",
+                "each stage has its own rate: remove workload.rate",
+            ));
+        }
+        let stages: Vec<(f64, f64)> = st
+            .get_ref()
+            .iter()
+            .map(|s| (s.rate, s.duration_s))
+            .collect();
+        let process = ArrivalProcess::Stages {
+            stages: stages.into(),
+            poisson,
+        };
+        if let Err(e) = process.check() {
+            return Err(cx.bad(
+                st,
+                "workload.stages",
+                &format!("{e}, e.g. [{{ rate = 5, duration_s = 600 }}]"),
+            ));
+        }
+        return synthetic(process);
+    }
     match arrival {
         RawArrival::Poisson => synthetic(ArrivalProcess::Poisson { rate: rate()? }),
         RawArrival::Constant => synthetic(ArrivalProcess::Constant { rate: rate()? }),

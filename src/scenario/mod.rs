@@ -70,8 +70,14 @@
 //!                                 # { beta = [7, 3] }: each request draws α ~ Beta(7, 3)
 //!
 //! [workload]
-//! arrival = "poisson"       # poisson | gamma | constant | trace
+//! arrival = "poisson"       # poisson | gamma | constant | offline (all at t = 0, like
+//!                           # trtllm-bench) | concurrency (closed loop) | trace
 //! rate = 10.0               # requests per second (poisson, gamma, constant)
+//! concurrency = 16          # concurrency only: clients, each sending its next request
+//!                           # when its previous one ends (vllm bench --max-concurrency)
+//! stages = [{ rate = 5, duration_s = 600 }, { rate = 10, duration_s = 600 }]
+//!                           # multi-stage load (poisson or constant within each stage),
+//!                           # instead of rate; the run lasts their total duration
 //! cv = 2.0                  # gamma only: coefficient of variation of the gaps (default 1)
 //! num_requests = 1000       # stop after this many (≤ MAX_REQUESTS) …
 //! duration_s = 60.0         # … and/or at the first arrival at or after this; synthetic

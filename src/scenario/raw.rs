@@ -249,6 +249,8 @@ pub struct RawWorkload {
     pub cv: Option<Sp<f64>>,
     /// Clients of a closed loop.
     pub concurrency: Option<Sp<i64>>,
+    /// Multi-stage load: `[{ rate, duration_s }, …]`, one after another.
+    pub stages: Option<Sp<Vec<RawStage>>>,
     /// Requests.
     pub num_requests: Option<Sp<i64>>,
     /// Seconds.
@@ -277,6 +279,16 @@ pub struct RawWorkload {
     pub sessions: Option<Sp<RawSessions>>,
     /// Skip malformed trace lines instead of refusing the trace.
     pub lenient: Option<bool>,
+}
+
+/// One stage of `workload.stages`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    /// Requests per second.
+    pub rate: f64,
+    /// Seconds.
+    pub duration_s: f64,
 }
 
 /// `[workload.sessions]` `think_from`.

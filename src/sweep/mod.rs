@@ -45,6 +45,16 @@ pub fn set_load(scn: &mut Scenario, load: f64) {
                 ArrivalProcess::Gamma { cv, .. } => ArrivalProcess::Gamma { rate: load, cv },
                 ArrivalProcess::Constant { .. } => ArrivalProcess::Constant { rate: load },
                 ArrivalProcess::Offline => ArrivalProcess::Offline,
+                ref a @ ArrivalProcess::Stages {
+                    ref stages,
+                    poisson,
+                } => {
+                    let k = load / a.rate();
+                    ArrivalProcess::Stages {
+                        stages: stages.iter().map(|&(r, d)| (r * k, d)).collect(),
+                        poisson,
+                    }
+                }
                 ArrivalProcess::Concurrency { .. } => ArrivalProcess::Concurrency {
                     clients: (load.round() as u32).max(1),
                 },

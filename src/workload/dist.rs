@@ -229,6 +229,14 @@ pub enum ArrivalProcess {
         /// Requests in flight.
         clients: u32,
     },
+    /// Rates one after another, each for its duration (inference-perf's and guidellm's
+    /// multi-stage load): Poisson or evenly spaced within a stage.
+    Stages {
+        /// (requests per second, seconds), in order.
+        stages: std::sync::Arc<[(f64, f64)]>,
+        /// Poisson within each stage, else evenly spaced.
+        poisson: bool,
+    },
 }
 
 /// Marsaglia–Tsang gamma(shape, 1) sampler.
@@ -261,7 +269,40 @@ impl ArrivalProcess {
             | ArrivalProcess::Gamma { rate, .. } => *rate,
             ArrivalProcess::Offline => f64::INFINITY,
             ArrivalProcess::Concurrency { clients } => *clients as f64,
+            ArrivalProcess::Stages { stages, .. } => {
+                let (n, t) = stages
+                    .iter()
+                    .fold((0.0, 0.0), |(n, t), &(r, d)| (n + r * d, t + d));
+                n / t
+            }
         }
+    }
+
+    /// The arrival after one at `t` seconds (stages: a gap that crosses into the next stage
+    /// starts over at its start, at its rate — exact for Poisson, which is memoryless);
+    /// infinite after the last stage.
+    pub fn next_after(&self, t: f64, rng: &mut impl Rng) -> f64 {
+        let ArrivalProcess::Stages { stages, poisson } = self else {
+            return t + self.gap(rng);
+        };
+        let mut start = 0.0;
+        for &(rate, duration) in stages.iter() {
+            let end = start + duration;
+            if t < end {
+                let from = t.max(start);
+                let gap = match poisson {
+                    true => -(1.0 - rng.random::<f64>()).ln() / rate,
+                    false => 1.0 / rate,
+                };
+                // The first arrival of a stage is at its start.
+                let next = if t < start { start } else { from + gap };
+                if next < end {
+                    return next;
+                }
+            }
+            start = end;
+        }
+        f64::INFINITY
     }
 
     /// Why the parameters cannot generate arrivals (a rate or cv that is not a positive
@@ -271,6 +312,18 @@ impl ArrivalProcess {
             ArrivalProcess::Poisson { rate } | ArrivalProcess::Constant { rate } => (*rate, 1.0),
             ArrivalProcess::Gamma { rate, cv } => (*rate, *cv),
             ArrivalProcess::Offline => return Ok(()),
+            ArrivalProcess::Stages { stages, .. } => {
+                return match stages
+                    .iter()
+                    .find(|&&(r, d)| !(r > 0.0 && r.is_finite() && d > 0.0 && d.is_finite()))
+                {
+                    Some((r, d)) => Err(format!(
+                        "stage rate {r} req/s for {d} s: both must be positive numbers"
+                    )),
+                    None if stages.is_empty() => Err("no stages".into()),
+                    None => Ok(()),
+                };
+            }
             ArrivalProcess::Concurrency { clients } => {
                 return match clients {
                     0 => Err("concurrency must be at least 1 client".into()),
@@ -303,6 +356,7 @@ impl ArrivalProcess {
             }
             ArrivalProcess::Constant { rate } => 1.0 / rate,
             ArrivalProcess::Offline | ArrivalProcess::Concurrency { .. } => 0.0,
+            ArrivalProcess::Stages { .. } => f64::NAN,
         }
     }
 }

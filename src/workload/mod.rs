@@ -422,7 +422,7 @@ impl Synthetic {
                     let at = Nanos::from_secs_f64(self.t);
                     let (tenant, segs, prompt) = c.compose(id, question, output, self.max_prompt);
                     let turns = c.session_turns().unwrap_or(1);
-                    self.t += self.arrival.gap(&mut self.arrivals);
+                    self.t = self.arrival.next_after(self.t, &mut self.arrivals);
                     (at, tenant, segs, prompt, turns)
                 }
             };
@@ -509,7 +509,12 @@ impl Iterator for Synthetic {
             return self.next_turn();
         }
         if self.next_id > 0 {
-            self.t += self.arrival.gap(&mut self.arrivals);
+            self.t = self.arrival.next_after(self.t, &mut self.arrivals);
+        } else if matches!(self.arrival, ArrivalProcess::Stages { .. }) {
+            self.t = self.arrival.next_after(-1.0, &mut self.arrivals);
+        }
+        if !self.t.is_finite() {
+            return None;
         }
         let mut r = Request {
             id: self.next_id,

@@ -377,3 +377,48 @@ fn running_seqs(rep: &Replica) -> impl Iterator<Item = (&Seq, u32, u32)> + '_ {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::Nanos;
+    use crate::workload::Request;
+
+    fn seq(prompt: u32, output: u32) -> Seq {
+        let req = Request {
+            prompt_tokens: prompt,
+            output_tokens: output,
+            ..Request::default()
+        };
+        Seq::new(req, Nanos::ZERO)
+    }
+
+    /// SGLang: a request is admitted while its prompt + clipped output is under what is
+    /// left of the free tokens once the running requests' share is set aside; each one
+    /// admitted sets aside its own prompt + clipped output.
+    #[test]
+    fn sglang_admits_while_prompt_and_output_fit_what_is_left() {
+        // 100 blocks of 16 = 1600 tokens; the running set aside 200.
+        let mut r = AdmissionRule::NewTokenRatio { offset: 200.0 };
+        assert!(r.admits(&seq(1000, 300), 100, 0, 16)); // 1300 < 1400
+        assert!(!r.admits(&seq(50, 60), 100, 0, 16)); // 110 ≥ 1600 − 1500
+        assert!(r.admits(&seq(50, 49), 100, 0, 16)); // 99 < 100
+        // Outputs are clipped at 4096 in the estimate: 100 + 4096 < 300 × 16.
+        let mut r = AdmissionRule::NewTokenRatio { offset: 0.0 };
+        assert!(r.admits(&seq(100, 100_000), 300, 0, 16));
+    }
+
+    /// TensorRT-LLM: the free blocks must cover what the running still need plus the new
+    /// request's whole prompt + output, less its cached blocks.
+    #[test]
+    fn trtllm_reserves_prompt_and_max_output() {
+        // 22000 tokens in 32-token blocks: 688 blocks.
+        let mut r = AdmissionRule::Reserve { reserved: 50 };
+        assert!(r.admits(&seq(20_000, 2_000), 738, 0, 32));
+        assert!(!r.admits(&seq(1, 1), 738, 0, 32));
+        // 320 cached prompt tokens are 10 blocks it need not reserve.
+        let mut r = AdmissionRule::Reserve { reserved: 0 };
+        assert!(r.admits(&seq(20_000, 2_000), 678, 320, 32));
+        assert!(!AdmissionRule::Reserve { reserved: 0 }.admits(&seq(20_000, 2_000), 677, 320, 32));
+    }
+}
