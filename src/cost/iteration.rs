@@ -12,8 +12,9 @@
 //!   sliding-window layers at most the window); prefill follows the FlashAttention IO model
 //!   (K and V re-read once per block of `Br` query rows, `Br` from the GPU's SRAM) or, for
 //!   `attention = "standard"`, adds the N² score and probability traffic;
-//! * **tensor parallelism** — two ring all-reduces of `T × hidden` values per layer over the
-//!   GPU's link: `latency + 2·(p−1)/p · bytes / link_bandwidth`.
+//! * **tensor parallelism** — two all-reduces of `T × hidden` values per layer:
+//!   `latency + 2·(p−1)/p · bytes / bus_bandwidth`, both fitted per GPU generation and group
+//!   size to Vidur's NCCL profiles ([`super::network`]).
 //!
 //! Then the LM head over the sequences that sample a token, and a fixed per-iteration
 //! overhead (scheduling, sampling). Every term depending only on the token count is
@@ -71,8 +72,6 @@ pub const ATTENTION: Efficiency = Efficiency {
 
 /// Fixed cost of an iteration outside the model's kernels (scheduling, sampling), seconds.
 pub const STEP_OVERHEAD_S: f64 = 100e-6;
-/// Latency of one all-reduce, seconds.
-pub const ALLREDUCE_LATENCY_S: f64 = 10e-6;
 
 /// An iteration's time and its parts (seconds); the parts sum to `seconds` (up to rounding).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
@@ -250,11 +249,11 @@ struct LayerShape {
     n_dense: f64,
     n_moe: f64,
     n_layers: f64,
-    link_bytes_per_s: f64,
+    allreduce: super::network::AllReduce,
 }
 
 impl LayerShape {
-    fn new(model: &Model, gpu: &GpuSpec, tp: f64) -> LayerShape {
+    fn new(model: &Model, gpu: &GpuSpec, tp: f64, engine: EngineKind) -> LayerShape {
         let heads = model.num_attention_heads as f64 / tp;
         let d = model.head_dim as f64;
         let kvh = (model.kv_heads() as f64 / tp).max(1.0);
@@ -288,14 +287,14 @@ impl LayerShape {
             n_dense,
             n_moe,
             n_layers: model.n_layers() as f64,
-            link_bytes_per_s: gpu.link_bytes_per_s,
+            allreduce: super::network::AllReduce::for_engine(gpu, tp as u32, engine),
         }
     }
 
     /// Seconds of one (average) layer's linear, element-wise and all-reduce work for `t`
     /// tokens.
     fn seconds(&self, t: f64, model: &Model, maths: &Maths, p: &Pricer) -> f64 {
-        let (h, tp) = (self.h, self.tp);
+        let h = self.h;
         let attn = &maths.attention;
         let attn_proj = p.gemm(t, self.q_dim + 2.0 * self.kv_dim, h, attn, vidur_a100::QKV)
             + p.gemm(t, h, self.o_in, attn, vidur_a100::O);
@@ -316,12 +315,8 @@ impl LayerShape {
             &vidur_a100::ACT,
         );
         let adds = 2.0 * p.elementwise(ACT_BYTES * 3.0 * t * h, &vidur_a100::ADD);
-        let allreduce = if tp > 1.0 {
-            2.0 * (ALLREDUCE_LATENCY_S
-                + 2.0 * (tp - 1.0) / tp * t * h * ACT_BYTES / self.link_bytes_per_s)
-        } else {
-            0.0
-        };
+        // Two all-reduces per layer (after attention and after the MLP).
+        let allreduce = 2.0 * self.allreduce.seconds(t * h * ACT_BYTES);
         // Dense and MoE layers mixed: weight each MLP kind by its share of layers.
         let mlp = (self.n_dense * dense_mlp + self.n_moe * moe_mlp) / self.n_layers.max(1.0);
         attn_proj + mlp + norms + rope + act + adds + allreduce
@@ -399,7 +394,7 @@ impl IterationCost {
             elementwise_peak: gpu.peak.bf16,
             scale: s.gemm_scale,
         };
-        let shape = LayerShape::new(model, gpu, tp);
+        let shape = LayerShape::new(model, gpu, tp, s.engine);
         let per_tokens: Vec<f64> = (0..=s.max_tokens)
             .map(|t| match t {
                 0 => 0.0,
