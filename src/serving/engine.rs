@@ -13,7 +13,7 @@ use super::batcher::{Batch, BatchPolicy, Env, policy};
 use super::config::{EngineConfig, Router, SchedulerKind};
 use super::event::{Event, IterationDone, Observer, Outcome, RequestDone};
 use super::group::{advance_group, join_group};
-use super::replica::{CACHE_SLOT, Replica, release_cached};
+use super::replica::{CACHE_SLOT, Replica, cache_full_blocks, release_cached};
 use super::router::RouterState;
 use super::seq::{Seq, clamp_len, hash_blocks};
 use super::spec::SpecRun;
@@ -452,16 +452,8 @@ fn release_finished(
         // Its full blocks beyond the prompt's (the answer: the next turn of a
         // conversation starts with it) join the cache too, as vLLM caches every full
         // block. It holds KV for all its tokens but the last one generated.
-        if let Some(h) = s.cached.hashes.clone() {
-            let held = s.req.prompt_tokens + s.req.output_tokens - 1;
-            let upto = ((held / bs) as usize).min(h.len());
-            let from = (s.cached.shared / bs) as usize;
-            if upto > from {
-                let new = rep.cache.insert(&h[..upto], from) as u32;
-                let _ = rep.alloc.append(CACHE_SLOT, new * bs);
-                s.cached.shared = upto as u32 * bs;
-            }
-        }
+        let held = s.req.prompt_tokens + s.req.output_tokens - 1;
+        cache_full_blocks(&mut rep.cache, &mut rep.alloc, s, held);
         release_cached(&mut rep.cache, s, bs);
         rep.free_slots.push(slot);
         rep.len_sum -= clamp_len(s, max_len);

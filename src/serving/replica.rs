@@ -116,6 +116,27 @@ pub fn reclaim(rep: &mut Replica, blocks: u32) -> bool {
     true
 }
 
+/// The full blocks among the first `tokens` of `s` (whose own blocks were just freed) join
+/// the prefix cache, held by `s` (those another sequence cached meanwhile are used from
+/// there): vLLM caches every full block it computed.
+pub fn cache_full_blocks(
+    cache: &mut PrefixCache,
+    alloc: &mut BlockAllocator,
+    s: &mut Seq,
+    tokens: u32,
+) {
+    let bs = alloc.block_size();
+    if let Some(h) = s.cached.hashes.clone() {
+        let upto = ((tokens / bs) as usize).min(h.len());
+        let from = (s.cached.shared / bs) as usize;
+        if upto > from {
+            let new = cache.insert(&h[..upto], from) as u32;
+            let _ = alloc.append(CACHE_SLOT, new * bs);
+            s.cached.shared = upto as u32 * bs;
+        }
+    }
+}
+
 /// Give back a sequence's hold on its cached blocks (they stay cached, evictable when no
 /// one else holds them).
 pub fn release_cached(cache: &mut PrefixCache, s: &mut Seq, block_size: u32) {
@@ -198,21 +219,12 @@ pub fn preempt(rep: &mut Replica, rule: &PreemptRule, content: &mut Vec<u64>) {
     let in_prefill = s.prefilled < s.prefill_target;
     let swap = rule.mode == Preemption::Swap && !in_prefill;
     if !swap && rule.keep != Keep::Nothing {
-        let bs = rep.alloc.block_size();
         let keep = match rule.keep {
             Keep::Prompt => held.min(s.req.prompt_tokens),
             _ => held,
         };
         hash_all_blocks(&mut s, rule.cfg, content);
-        if let Some(h) = s.cached.hashes.clone() {
-            let upto = ((keep / bs) as usize).min(h.len());
-            let from = (s.cached.shared / bs) as usize;
-            if upto > from {
-                let new = rep.cache.insert(&h[..upto], from) as u32;
-                let _ = rep.alloc.append(CACHE_SLOT, new * bs);
-                s.cached.shared = upto as u32 * bs;
-            }
-        }
+        cache_full_blocks(&mut rep.cache, &mut rep.alloc, &mut s, keep);
     }
     release_cached(&mut rep.cache, &mut s, rep.alloc.block_size());
     rep.free_slots.push(slot);
