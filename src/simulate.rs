@@ -163,8 +163,9 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
     })
 }
 
-/// A measured bench file's GEMM efficiency on this GPU relative to the Vidur A100 fit: the
-/// factor the cost model's GEMM efficiencies are scaled by when a scenario points at it.
+/// A measured bench file's GEMM efficiency on this GPU relative to the table the GPU is priced
+/// with (`OpTable::for_gpu`): the factor its GEMM efficiencies are scaled by when a scenario
+/// points at the file.
 fn measured_gemm_scale(path: &Path, gpu: &crate::hardware::GpuSpec) -> anyhow::Result<Efficiency> {
     let file = crate::bench::MeasuredFile::load(path)?;
     let (_, classes) = crate::fidelity::validate_bench(&file, gpu);
@@ -177,10 +178,12 @@ fn measured_gemm_scale(path: &Path, gpu: &crate::hardware::GpuSpec) -> anyhow::R
                 path.display()
             )
         })?;
-    let a100 = crate::cost::iteration::VIDUR_A100::UP;
+    // Relative to the table the GPU is priced with by default, so that a file measured on
+    // the GPU the table came from changes nothing.
+    let base = crate::cost::iteration::OpTable::for_gpu(gpu).up;
     Ok(Efficiency {
-        compute: g.efficiency.compute / a100.compute,
-        memory: g.efficiency.memory / a100.memory,
+        compute: g.efficiency.compute / base.compute,
+        memory: g.efficiency.memory / base.memory,
         overhead_s: 0.0,
     })
 }
