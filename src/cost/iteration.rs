@@ -16,8 +16,8 @@
 //!   `latency + 2·(p−1)/p · bytes / bus_bandwidth`, both fitted per GPU generation and group
 //!   size to Vidur's NCCL profiles ([`super::network`]).
 //!
-//! Then the LM head over the sequences that sample a token, and a fixed per-iteration
-//! overhead (scheduling, sampling). Every term depending only on the token count is
+//! Once per iteration the token-embedding gather; then the LM head over the sequences that
+//! sample a token, and a fixed per-iteration overhead (scheduling, sampling). Every term depending only on the token count is
 //! precomputed in a table ([`IterationCost::new`]), so pricing an iteration costs O(batch).
 
 use super::Efficiency;
@@ -83,6 +83,8 @@ pub struct OpTable {
     pub act: Efficiency,
     /// Residual add.
     pub add: Efficiency,
+    /// Token-embedding lookup (once per iteration).
+    pub emb: Efficiency,
 }
 
 const fn eff(compute: f64, memory: f64, overhead_us: f64) -> Efficiency {
@@ -104,6 +106,7 @@ pub const A100_OPS: OpTable = OpTable {
     rope: vidur_a100::ROPE,
     act: vidur_a100::ACT,
     add: vidur_a100::ADD,
+    emb: eff(1.0, 0.1561, 2.842),
 };
 
 /// Vidur's A40 profiles (GDDR6, PCIe), per op, fitted as the A100's (`planner validate`'s
@@ -119,6 +122,7 @@ pub const A40_OPS: OpTable = OpTable {
     rope: eff(1.0, 0.8394, 0.94),
     act: eff(1.0, 0.7937, 0.896),
     add: eff(1.0, 0.9229, 0.259),
+    emb: eff(1.0, 0.5124, 2.104),
 };
 
 /// This project's H100 bench file (`hardware/measured/nvidia-h100-80gb-hbm3.toml`): its
@@ -487,7 +491,12 @@ impl IterationCost {
         let per_tokens: Vec<f64> = (0..=s.max_tokens)
             .map(|t| match t {
                 0 => 0.0,
-                _ => shape.n_layers * shape.seconds(t as f64, model, &maths, &pricer),
+                // Every layer, and the token-embedding gather once (T rows of H read and
+                // written, Vidur's `emb` op).
+                _ => {
+                    shape.n_layers * shape.seconds(t as f64, model, &maths, &pricer)
+                        + pricer.elementwise(ACT_BYTES * 2.0 * t as f64 * shape.h, &shape.ops.emb)
+                }
             })
             .collect();
         let vocab = model.vocab_size as f64 / tp;

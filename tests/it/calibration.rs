@@ -125,6 +125,7 @@ fn op_tables_are_the_fits_of_their_data() {
         );
         close(&format!("{source} act"), fit(source, "mlp_act"), table.act);
         close(&format!("{source} add"), fit(source, "add"), table.add);
+        close(&format!("{source} emb"), fit(source, "emb"), table.emb);
     }
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("hardware/measured/nvidia-h100-80gb-hbm3.toml");
