@@ -83,7 +83,9 @@
 //! duration_s = 60.0         # … and/or at the first arrival at or after this; synthetic
 //!                           # workloads need at least one, a trace ends by itself
 //! trace = "../data/traces/mooncake_conversation_trace.jsonl"   # arrival = "trace"
-//! trace_format = "mooncake" # mooncake (JSONL) | azure (CSV); default mooncake
+//! trace_format = "mooncake" # mooncake (JSONL) | azure (CSV) | requests (a measured run's
+//!                           # per-request JSONL: input_toks, output_toks, queued_ts in s);
+//!                           # default mooncake
 //! time_scale = 1.0          # > 1 replays the trace faster
 //! lenient = false           # true: skip malformed trace lines (counted in the summary)
 //! max_prompt_tokens = 32768 # prompts are clamped to this (default: the model's

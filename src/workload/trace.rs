@@ -1,6 +1,7 @@
 //! Trace replay: the Mooncake JSONL format (`timestamp` ms, `input_length`, `output_length`,
-//! `hash_ids` of 512-token blocks) and the Azure LLM inference CSV (`TIMESTAMP`,
-//! `ContextTokens`, `GeneratedTokens`). Read line by line; arrivals are relative to the first
+//! `hash_ids` of 512-token blocks), the Azure LLM inference CSV (`TIMESTAMP`,
+//! `ContextTokens`, `GeneratedTokens`), and a measured run's per-request JSONL (`input_toks`,
+//! `output_toks`, `queued_ts` or `arrival_time` in seconds). Read line by line; arrivals are relative to the first
 //! request and divided by `time_scale`.
 
 use super::{Request, Segment, WorkloadError};
@@ -16,6 +17,10 @@ pub enum TraceFormat {
     Mooncake,
     /// Azure LLM inference trace CSV.
     Azure,
+    /// A measured run's per-request records, one JSON object per line: `input_toks`,
+    /// `output_toks`, and the arrival as the server queued it (`queued_ts`, seconds) or as
+    /// the client sent it (`arrival_time`, seconds) — LLMServingSim's `requests.jsonl`.
+    Requests,
 }
 
 /// A lazy trace reader. A malformed line ends the replay with the error kept in
@@ -50,6 +55,16 @@ struct MooncakeRow {
     /// tokens (and, in this trace's construction, an equal prefix).
     #[serde(default)]
     hash_ids: Option<Vec<u64>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RequestsRow {
+    input_toks: u64,
+    output_toks: u64,
+    #[serde(default)]
+    queued_ts: Option<f64>,
+    #[serde(default)]
+    arrival_time: Option<f64>,
 }
 
 /// Tokens per `hash_ids` block in Mooncake traces.
@@ -218,6 +233,16 @@ impl TraceReader {
                         hash_ids = r.hash_ids;
                         Ok((t, r.input_length, r.output_length))
                     }),
+                TraceFormat::Requests => serde_json::from_str::<RequestsRow>(&line)
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| match r.queued_ts.or(r.arrival_time) {
+                        Some(t) if t.is_finite() && t >= 0.0 => {
+                            // Seconds → nanoseconds.
+                            Ok(((t * 1e9).round() as i128, r.input_toks, r.output_toks))
+                        }
+                        Some(t) => Err(format!("arrival {t} must be a non-negative number of seconds")),
+                        None => Err("needs `queued_ts` or `arrival_time` (seconds)".to_string()),
+                    }),
                 TraceFormat::Azure => {
                     let f: Vec<&str> = line.split(',').collect();
                     match (
@@ -234,7 +259,7 @@ impl TraceReader {
                     }
                 }
             };
-            // Both formats must be in arrival order; only a line that is kept moves the clock.
+            // Every format must be in arrival order; only a line that is kept moves the clock.
             let parsed = parsed.and_then(|(t, i, o)| match self.last_t {
                 Some(prev) if t < prev => Err(format!(
                     "this line arrives {} ms before the line above it: a trace must be in \

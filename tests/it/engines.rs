@@ -141,3 +141,51 @@ fn measured_serving_runs_replay_within_the_bar() {
     let strict: ServingBar = toml::from_str("[max_median_error]\ne2e_mean_ms = 0.001").unwrap();
     assert_eq!(over_bar(&rows, &strict).len(), 1);
 }
+
+/// A measured run's per-request records replay as a trace (`trace_format = "requests"`),
+/// and one out of arrival order is refused naming its line.
+#[test]
+fn a_measured_runs_requests_replay_as_a_trace() {
+    let text = |run: &str, model: &str| {
+        format!(
+            r#"
+[model]
+name = "{model}"
+[hardware]
+gpu = "rtx-pro-6000"
+[engine]
+max_num_seqs = 128
+max_num_batched_tokens = 2048
+[workload]
+arrival = "trace"
+trace = "../data/serving/llmservingsim/{run}/requests.jsonl"
+trace_format = "requests"
+"#
+        )
+    };
+    let s = summary(&text("RTXPRO6000_Llama-3.1-8B", "llama-3.1-8b"));
+    assert_eq!(s.finished, 300);
+    assert!(s.ttft.mean > 0.0 && s.e2e.mean > s.ttft.mean);
+    let scn = crate::common::scenario(&text(
+        "RTXPRO6000_Qwen3-30B-A3B-Instruct-2507",
+        "qwen3-30b-a3b",
+    ));
+    let e = planner::simulate::prepare(&scn)
+        .and_then(|p| {
+            planner::simulate::simulate(
+                &scn,
+                &p,
+                &planner::simulate::SimOptions {
+                    no_files: true,
+                    ..Default::default()
+                },
+            )
+        })
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        e.contains("requests.jsonl:11") && e.contains("arrival order"),
+        "{e}"
+    );
+}
