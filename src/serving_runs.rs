@@ -30,6 +30,8 @@ pub struct Comparison {
     pub run: String,
     /// Engine kind simulated.
     pub engine: String,
+    /// Catalog GPU simulated.
+    pub gpu: String,
     /// `output_tok_s`, `ttft_mean_ms`, `tpot_mean_ms`, `e2e_mean_ms`.
     pub metric: &'static str,
     /// Measured.
@@ -160,6 +162,7 @@ fn trtllm_offline(path: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Comparis
         out.push(Comparison {
             run: format!("trtllm {model} {gpu} TP{tp} {} {isl}/{osl}", f[3].trim()),
             engine: "trtllm".into(),
+            gpu: gpu.into(),
             metric: "output_tok_s",
             measured,
             predicted: s.output_token_throughput_tps(),
@@ -210,6 +213,7 @@ fn per_request_vllm(dir: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Compari
     let mk = |metric, measured, predicted| Comparison {
         run: format!("vllm {run}"),
         engine: "vllm".into(),
+        gpu: gpu.into(),
         metric,
         measured,
         predicted,
@@ -406,6 +410,7 @@ fn multi_stage_vllm(path: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Compar
                     run.clone()
                 },
                 engine: "vllm".into(),
+                gpu: "h100-sxm".into(),
                 metric,
                 measured,
                 predicted,
@@ -489,6 +494,24 @@ pub fn render(rows: &[Comparison]) -> String {
             r.error() * 100.0
         );
     }
+    // Per GPU: each figure's median |error| over its comparable runs there.
+    let mut gpus: Vec<&str> = rows.iter().map(|r| r.gpu.as_str()).collect();
+    gpus.sort_unstable();
+    gpus.dedup();
+    for gpu in gpus {
+        let on: Vec<Comparison> = rows.iter().filter(|r| r.gpu == gpu).cloned().collect();
+        let parts: Vec<String> = METRICS
+            .iter()
+            .filter_map(|m| {
+                let n = on
+                    .iter()
+                    .filter(|r| r.metric == *m && !r.overloaded)
+                    .count();
+                (n > 0).then(|| format!("{m} {:.1}% (n={n})", median_error(&on, m) * 100.0))
+            })
+            .collect();
+        let _ = writeln!(s, "{gpu}: median |error| {}", parts.join(", "));
+    }
     for metric in METRICS {
         let mut e: Vec<f64> = rows
             .iter()
@@ -521,12 +544,13 @@ pub fn median(e: &mut [f64]) -> f64 {
 
 /// `rows.csv` of `validate --serving`.
 pub fn render_csv(rows: &[Comparison]) -> String {
-    let mut s = String::from("run,engine,metric,measured,predicted,error,overloaded\n");
+    let mut s = String::from("run,engine,gpu,metric,measured,predicted,error,overloaded\n");
     for r in rows {
         s.push_str(&format!(
-            "{},{},{},{},{},{:.4},{}\n",
+            "{},{},{},{},{},{},{:.4},{}\n",
             r.run,
             r.engine,
+            r.gpu,
             r.metric,
             r.measured,
             r.predicted,
