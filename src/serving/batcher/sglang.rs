@@ -7,8 +7,8 @@
 //!    batches, SGLang's default);
 //! 2. otherwise a **decode batch** of every running request. Before it, when the free and
 //!    evictable tokens cannot hold one more token per request, requests are **retracted**
-//!    (newest first; SGLang takes the fewest decoded, which in first-come order is mostly
-//!    the newest) until they can hold `SGLANG_RETRACT_DECODE_STEPS` = 20 more each, their
+//!    (the fewest tokens decoded first, the longest prompt among equals) until they can hold
+//!    `SGLANG_RETRACT_DECODE_STEPS` = 20 more each, their
 //!    prompts kept in the radix cache, and the new-token ratio jumps to
 //!    (Σ decoded + 20 × requests) / Σ max new tokens of those left (at most 1). Each decode
 //!    batch without a retraction lowers the ratio by (init − min) / 600, down to
@@ -62,6 +62,24 @@ fn retract(rep: &mut Replica, env: &mut Env, batch: &mut Batch) -> bool {
     dissolve_group(rep);
     let rule = env.preempt_rule();
     while rep.running.len() > 1 && room(rep) < RETRACT_DECODE_STEPS * rep.running.len() as u64 {
+        // SGLang's order (`ScheduleBatch.retract_decode`): the fewest tokens decoded first,
+        // the longest prompt among those. Moved last (the others keep their order), then
+        // preempted as the newest would be.
+        let seqs = &rep.seqs;
+        let i = (0..rep.running.len())
+            .min_by_key(|&i| {
+                let s = &seqs[rep.running[i] as usize];
+                (
+                    s.generated,
+                    std::cmp::Reverse(s.req.prompt_tokens),
+                    std::cmp::Reverse(i),
+                )
+            })
+            .expect("a running request");
+        let slot = rep.running.remove(i);
+        rep.running.push(slot);
+        rep.solo.clear();
+        rep.solo.extend_from_slice(&rep.running);
         preempt(rep, &rule, env.content);
         batch.preemptions += 1;
     }
