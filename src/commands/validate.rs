@@ -121,7 +121,6 @@ fn write_validate_report(
     args: &ValidateArgs,
     dir: &std::path::Path,
 ) -> anyhow::Result<()> {
-    use crate::report::png::{Chart, Mark, Series, render_chart};
     use std::collections::BTreeMap;
     crate::report::check_dir(dir)?;
     crate::util::write_atomic(&dir.join("summary.txt"), table.as_bytes())?;
@@ -132,14 +131,6 @@ fn write_validate_report(
         let index = "# planner validate: Vidur operator profiles\n\nCommand: `planner validate`\n\nFitted efficiencies and out-of-sample errors per GPU folder and op: `fits.csv`; the printed summary: `summary.txt`.\n";
         return crate::util::write_atomic(&dir.join("README.md"), index.as_bytes());
     };
-    let mut chart = Chart::new(
-        format!("Predicted vs measured: {} (out of sample)", bench.device),
-        "measured time (µs)",
-        "predicted time (µs)",
-    );
-    chart.x_log = true;
-    chart.y_log = true;
-    chart.diagonal = true;
     let mut by_class: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
     for r in &bench.rows {
         by_class
@@ -147,16 +138,12 @@ fn write_validate_report(
             .or_default()
             .push((r.measured_us, r.calibrated_us));
     }
-    for (class, points) in by_class {
-        if points.iter().any(|p| p.1.is_finite()) {
-            chart.series.push(Series {
-                name: class.to_string(),
-                points,
-                mark: Mark::Points,
-            });
-        }
-    }
-    render_chart(&chart, &dir.join("predicted_vs_measured.png"))?;
+    predicted_vs_measured_png(
+        format!("Predicted vs measured: {} (out of sample)", bench.device),
+        ("measured time (µs)", "predicted time (µs)"),
+        by_class,
+        &dir.join("predicted_vs_measured.png"),
+    )?;
     let index = format!(
         "# planner validate: {}\n\nCommand: `planner validate --measured {}`\n\n![predicted vs measured](predicted_vs_measured.png)\n\nPredicted (calibrated, out of sample) against measured time per bench case, log-log, one colour per class; the diagonal is perfect prediction. Data: `rows.csv`; fitted efficiencies and errors per class (and per Vidur op): `fits.csv`; the printed summary: `summary.txt`.\n",
         bench.device,
@@ -229,7 +216,6 @@ fn run_serving(
     args: &ValidateArgs,
     catalog: &Catalog,
 ) -> anyhow::Result<ExitCode> {
-    use crate::report::png::{Chart, Mark, Series, render_chart};
     let rows = crate::serving_runs::validate_serving(dir, catalog)?;
     let table = crate::serving_runs::render(&rows);
     print!("{table}");
@@ -241,31 +227,27 @@ fn run_serving(
         &out.join("rows.csv"),
         crate::serving_runs::render_csv(&rows).as_bytes(),
     )?;
-    let mut chart = Chart::new(
+    let left_out = "left out (overloaded, or another definition)";
+    let by_metric = crate::serving_runs::METRICS
+        .iter()
+        .map(|&m| (m, false))
+        .chain([(left_out, true)])
+        .map(|(m, out)| {
+            let points = rows
+                .iter()
+                .filter(|r| r.overloaded == out && (out || r.metric == m))
+                .map(|r| (r.measured, r.predicted))
+                .collect();
+            (m, points)
+        });
+    predicted_vs_measured_png(
         "Measured serving runs: predicted / measured".to_string(),
-        "measured",
-        "predicted",
-    );
-    chart.x_log = true;
-    chart.y_log = true;
-    chart.diagonal = true;
-    for metric in crate::serving_runs::METRICS {
-        let points: Vec<(f64, f64)> = rows
-            .iter()
-            .filter(|r| r.metric == metric)
-            .map(|r| (r.measured, r.predicted))
-            .collect();
-        if !points.is_empty() {
-            chart.series.push(Series {
-                name: metric.to_string(),
-                points,
-                mark: Mark::Points,
-            });
-        }
-    }
-    render_chart(&chart, &out.join("predicted_vs_measured.png"))?;
+        ("measured", "predicted"),
+        by_metric,
+        &out.join("predicted_vs_measured.png"),
+    )?;
     let index = format!(
-        "# planner validate --serving\n\nCommand: `planner validate --serving {}`\n\n![predicted vs measured](predicted_vs_measured.png)\n\nEach measured run replayed by the simulator (log-log; the diagonal is perfect prediction). Data: `rows.csv`; the printed table: `summary.txt`.\n",
+        "# planner validate --serving\n\nCommand: `planner validate --serving {}`\n\n![predicted vs measured](predicted_vs_measured.png)\n\nEach measured run replayed by the simulator, one colour per figure (log-log; the diagonal is perfect prediction); the rows left out of the medians (overloaded runs, a TPOT defined otherwise) as a series of their own. Data: `rows.csv`; the printed table: `summary.txt`.\n",
         dir.display()
     );
     crate::util::write_atomic(&out.join("README.md"), index.as_bytes())?;
@@ -294,4 +276,30 @@ fn run_serving(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A log-log scatter of (measured, predicted) per named series, with the diagonal; series
+/// with no finite prediction are left out.
+fn predicted_vs_measured_png<'a>(
+    title: String,
+    (x_label, y_label): (&str, &str),
+    series: impl IntoIterator<Item = (&'a str, Vec<(f64, f64)>)>,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    use crate::report::png::{Chart, Mark, Series, render_chart};
+    let mut chart = Chart::new(title, x_label, y_label);
+    chart.x_log = true;
+    chart.y_log = true;
+    chart.diagonal = true;
+    for (name, points) in series {
+        if points.iter().any(|p| p.1.is_finite()) {
+            chart.series.push(Series {
+                name: name.to_string(),
+                points,
+                mark: Mark::Points,
+            });
+        }
+    }
+    render_chart(&chart, path)?;
+    Ok(())
 }
