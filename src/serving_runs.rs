@@ -84,7 +84,13 @@ fn catalog_gpu(name: &str) -> Option<&'static str> {
 pub fn validate_serving(dir: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Comparison>> {
     let mut out = Vec::new();
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{}: cannot read the folder of measured runs ({e}); give a folder laid out as \
+                 data/serving/ (trtllm_*.csv, inference_sim_*.tsv, llmservingsim/<run>/)",
+                dir.display()
+            )
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     entries.sort();
