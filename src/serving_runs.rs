@@ -50,38 +50,81 @@ impl Comparison {
     }
 }
 
-/// Catalog names of the models and GPUs the sources name.
-fn catalog_model(name: &str) -> Option<&'static str> {
-    let n = name.to_ascii_lowercase();
-    let n = n.rsplit('/').next().unwrap_or(&n);
-    Some(match n {
-        _ if n.starts_with("llama-3.1-8b") => "llama-3.1-8b",
-        _ if n.starts_with("llama-3.1-70b") => "llama-3.1-70b",
-        _ if n.starts_with("mistral-7b-v0.1") => "mistral-7b-v0.1",
-        _ if n.starts_with("qwen3-32b") => "qwen3-32b",
-        _ if n.starts_with("qwen3-30b-a3b") => "qwen3-30b-a3b",
-        _ if n.starts_with("llama-2-7b") => "llama-2-7b",
-        _ if n.starts_with("llama-2-70b") => "llama-2-70b",
-        _ if n.starts_with("mixtral-8x7b") => "mixtral-8x7b",
-        _ if n.starts_with("codellama-34b") => "codellama-34b",
-        _ => return None,
-    })
+/// The model and GPU names the sources are written with, mapped to catalog names
+/// (`names.toml` beside the runs); a name not listed is looked up in the catalog as written.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Names {
+    /// Source model name → catalog model.
+    #[serde(default)]
+    pub models: std::collections::BTreeMap<String, String>,
+    /// Source GPU name → catalog GPU.
+    #[serde(default)]
+    pub gpus: std::collections::BTreeMap<String, String>,
 }
 
-fn catalog_gpu(name: &str) -> Option<&'static str> {
-    let n = name.to_ascii_lowercase();
-    Some(match n.as_str() {
-        _ if n.starts_with("a100") && n.contains("80") => "a100-80gb",
-        _ if n.starts_with("h100") => "h100-sxm",
-        "l40s" => "l40s",
-        _ if n.starts_with("rtxpro6000") || n.starts_with("rtx-pro-6000") => "rtx-pro-6000",
-        _ => return None,
-    })
+/// What the readers need: the catalog, and the names of the folder's runs.
+struct Lookup<'c> {
+    catalog: &'c Catalog,
+    names: Names,
+    file: PathBuf,
+}
+
+impl Lookup<'_> {
+    /// The catalog model for a source's model name; `at` names the line in errors.
+    fn model(&self, name: &str, at: &str) -> anyhow::Result<String> {
+        self.find(name, self.names.models.get(name), true, at)
+    }
+
+    /// The catalog GPU for a source's GPU name.
+    fn gpu(&self, name: &str, at: &str) -> anyhow::Result<String> {
+        self.find(name, self.names.gpus.get(name), false, at)
+    }
+
+    fn find(
+        &self,
+        name: &str,
+        mapped: Option<&String>,
+        model: bool,
+        at: &str,
+    ) -> anyhow::Result<String> {
+        let plain = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+        let candidate = mapped.cloned().unwrap_or(plain);
+        let known = match model {
+            true => self.catalog.model(&candidate).is_ok(),
+            false => self.catalog.gpu(&candidate).is_ok(),
+        };
+        if known {
+            return Ok(candidate);
+        }
+        let (kind, table) = if model {
+            ("model", "models")
+        } else {
+            ("GPU", "gpus")
+        };
+        anyhow::bail!(
+            "{at}: no catalog {kind} for `{name}` (tried `{candidate}`): add `\"{name}\" = \"<name>\"` \
+             under [{table}] in {} (`planner catalog` lists the names)",
+            self.file.display()
+        )
+    }
 }
 
 /// Every run under `dir`, compared; runs a source describes that cannot be mapped onto the
 /// catalogs are an error naming the file and line.
 pub fn validate_serving(dir: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Comparison>> {
+    let file = dir.join("names.toml");
+    let names = match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+        }
+        Err(_) => Names::default(),
+    };
+    let catalog = &Lookup {
+        catalog,
+        names,
+        file,
+    };
     let mut out = Vec::new();
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| {
@@ -130,7 +173,7 @@ fn scenario(text: &str, origin: &Path, catalog: &Catalog) -> anyhow::Result<Scen
 const OFFLINE_REQUESTS: u64 = 3000;
 
 /// TensorRT-LLM offline throughput rows.
-fn trtllm_offline(path: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Comparison>> {
+fn trtllm_offline(path: &Path, names: &Lookup) -> anyhow::Result<Vec<Comparison>> {
     let text = std::fs::read_to_string(path)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1) {
@@ -144,9 +187,7 @@ fn trtllm_offline(path: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Comparis
                 anyhow::anyhow!("{}: column {} = {:?} is not a number", at(), k + 1, f[k])
             })
         };
-        let (Some(model), Some(gpu)) = (catalog_model(f[0]), catalog_gpu(f[1])) else {
-            anyhow::bail!("{}: no catalog model or GPU for {} on {}", at(), f[0], f[1]);
-        };
+        let (model, gpu) = (names.model(f[0], &at())?, names.gpu(f[1], &at())?);
         let (tp, isl, osl, measured) = (num(2)?, num(4)?, num(5)?, num(6)?);
         // FP8 rows are NVIDIA's FP8 checkpoints with an FP8 KV cache.
         let fp8 = f[3].trim() == "fp8";
@@ -162,13 +203,13 @@ fn trtllm_offline(path: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Comparis
              [workload]\narrival = \"offline\"\nnum_requests = {OFFLINE_REQUESTS}\n\
              prompt = {{ dist = \"fixed\", value = {isl} }}\noutput = {{ dist = \"fixed\", value = {osl} }}\n"
         );
-        let scn = scenario(&toml, path, catalog)?;
+        let scn = scenario(&toml, path, names.catalog)?;
         let prepared = prepare(&scn)?;
         let s = simulate(&scn, &prepared, &no_files())?;
         out.push(Comparison {
             run: format!("trtllm {model} {gpu} TP{tp} {} {isl}/{osl}", f[3].trim()),
             engine: "trtllm".into(),
-            gpu: gpu.into(),
+            gpu,
             metric: "output_tok_s",
             measured,
             predicted: s.output_token_throughput_tps(),
@@ -186,7 +227,7 @@ fn no_files() -> SimOptions {
 }
 
 /// A per-request vLLM run (LLMServingSim's format).
-fn per_request_vllm(dir: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Comparison>> {
+fn per_request_vllm(dir: &Path, names: &Lookup) -> anyhow::Result<Vec<Comparison>> {
     let meta_path = dir.join("meta.json");
     let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&meta_path)?)
         .map_err(|e| anyhow::anyhow!("{}: {e}", meta_path.display()))?;
@@ -195,12 +236,8 @@ fn per_request_vllm(dir: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Compari
     let model_name = meta["model"].as_str().unwrap_or("");
     let run = dir.file_name().and_then(|n| n.to_str()).unwrap_or("run");
     let gpu_name = run.split('_').next().unwrap_or("");
-    let (Some(model), Some(gpu)) = (catalog_model(model_name), catalog_gpu(gpu_name)) else {
-        anyhow::bail!(
-            "{}: no catalog model or GPU for {model_name} on {gpu_name}",
-            meta_path.display()
-        );
-    };
+    let at = meta_path.display().to_string();
+    let (model, gpu) = (names.model(model_name, &at)?, names.gpu(gpu_name, &at)?);
     let (tp, dp) = (int("tensor_parallel_size", 1), int("data_parallel_size", 1));
     let toml = format!(
         "name = \"{run}\"\n[model]\nname = \"{model}\"\n[hardware]\ngpu = \"{gpu}\"\ntp = {tp}\n\
@@ -211,7 +248,7 @@ fn per_request_vllm(dir: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Compari
         int("max_num_seqs", 256),
         int("max_num_batched_tokens", 8192)
     );
-    let scn = scenario(&toml, &meta_path, catalog)?;
+    let scn = scenario(&toml, &meta_path, names.catalog)?;
     let prepared = prepare(&scn)?;
     let (requests, measured) = read_requests(&dir.join("requests.jsonl"))?;
     let mut source = requests.into_iter();
@@ -219,7 +256,7 @@ fn per_request_vllm(dir: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Compari
     let mk = |metric, measured, predicted| Comparison {
         run: format!("vllm {run}"),
         engine: "vllm".into(),
-        gpu: gpu.into(),
+        gpu: gpu.clone(),
         metric,
         measured,
         predicted,
@@ -299,7 +336,10 @@ fn read_requests(path: &Path) -> anyhow::Result<(Vec<Request>, [f64; 3])> {
 /// where the measured mean is under 0.8 × what its own E2E, TTFT and output length imply
 /// (every row here: 4.1 ms against 10.6 ms for Llama-2-7B, under the 4.0 ms it takes an
 /// H100 to read the weights once), the row says so and is left out of the medians.
-fn multi_stage_vllm(path: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Comparison>> {
+/// The GPU of every inference-sim experiment, as its README names it.
+const INFERENCE_SIM_GPU: &str = "H100-80GB-HBM3";
+
+fn multi_stage_vllm(path: &Path, names: &Lookup) -> anyhow::Result<Vec<Comparison>> {
     let text = std::fs::read_to_string(path)?;
     let mut lines = text.lines().enumerate();
     let header: Vec<&str> = lines
@@ -345,9 +385,8 @@ fn multi_stage_vllm(path: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Compar
                 anyhow::anyhow!("{}: `{}` = {:?} is not a number", at(), header[c], f[c])
             })
         };
-        let Some(model) = catalog_model(f[c_model]) else {
-            anyhow::bail!("{}: no catalog model for {}", at(), f[c_model]);
-        };
+        let model = names.model(f[c_model], &at())?;
+        let gpu = names.gpu(INFERENCE_SIM_GPU, &at())?;
         let stages = parse_stages(f[c_stages]).ok_or_else(|| {
             anyhow::anyhow!(
                 "{}: stages {:?}: expected `5x600s + 10x600s`",
@@ -370,7 +409,7 @@ fn multi_stage_vllm(path: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Compar
             .collect();
         let prompt = num(c_prompt)?.round().max(2.0) as u32;
         let toml = format!(
-            "name = \"{exp}\"\n[model]\nname = \"{model}\"\n[hardware]\ngpu = \"h100-sxm\"\ntp = {tp}\n\
+            "name = \"{exp}\"\n[model]\nname = \"{model}\"\n[hardware]\ngpu = \"{gpu}\"\ntp = {tp}\n\
              [engine]\nkind = \"vllm\"\nmax_num_seqs = {seqs}\nmax_num_batched_tokens = {mnbt}\n\
              [workload]\narrival = \"constant\"\nstages = [{stages}]\n\
              max_prompt_tokens = {prompt}\n\
@@ -384,7 +423,7 @@ fn multi_stage_vllm(path: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Compar
             out = num(c_out)?.round().max(1.0),
             template = prompt - 1,
         );
-        let scn = scenario(&toml, path, catalog)?;
+        let scn = scenario(&toml, path, names.catalog)?;
         let prepared = prepare(&scn)?;
         let s = simulate(&scn, &prepared, &no_files())?;
         let (ttft, e2e_ms, out_mean) = (num(c_ttft)?, num(c_e2e)? * 1e3, num(c_out)?);
@@ -416,7 +455,7 @@ fn multi_stage_vllm(path: &Path, catalog: &Catalog) -> anyhow::Result<Vec<Compar
                     run.clone()
                 },
                 engine: "vllm".into(),
-                gpu: "h100-sxm".into(),
+                gpu: gpu.clone(),
                 metric,
                 measured,
                 predicted,

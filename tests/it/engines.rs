@@ -189,3 +189,37 @@ trace_format = "requests"
         "{e}"
     );
 }
+
+/// A folder of the user's own runs: names not in the catalog are mapped by its
+/// `names.toml`, and an unmapped one is refused naming the line and the fix.
+#[test]
+fn a_users_runs_map_their_names_through_names_toml() {
+    let dir = std::env::temp_dir().join(format!("planner-serving-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("trtllm_mine.csv"),
+        "model,gpu,tp,precision,isl,osl,output_tokens_per_s\n\
+         acme/MyLlama-8B,My-A100,1,fp16,128,128,6627.27\n",
+    )
+    .unwrap();
+    let catalog = Catalog::builtin();
+    let e = planner::serving_runs::validate_serving(&dir, &catalog)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("trtllm_mine.csv:2")
+            && e.contains("names.toml")
+            && e.contains("acme/MyLlama-8B"),
+        "{e}"
+    );
+    std::fs::write(
+        dir.join("names.toml"),
+        "[models]\n\"acme/MyLlama-8B\" = \"llama-3.1-8b\"\n[gpus]\n\"My-A100\" = \"a100-80gb\"\n",
+    )
+    .unwrap();
+    let rows = planner::serving_runs::validate_serving(&dir, &catalog).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].gpu, "a100-80gb");
+    assert!(rows[0].error().abs() < 0.10, "{}", rows[0].error());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
