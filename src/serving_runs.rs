@@ -16,6 +16,7 @@
 //!
 //! Not replayed (no token lengths per request in the data): SGLang's ShareGPT table.
 
+use crate::bench::median;
 use crate::catalog::Catalog;
 use crate::scenario::Scenario;
 use crate::sim::Nanos;
@@ -575,16 +576,6 @@ pub fn render(rows: &[Comparison]) -> String {
         );
     }
     s
-}
-
-/// The median of `e` (sorted in place).
-pub fn median(e: &mut [f64]) -> f64 {
-    e.sort_by(f64::total_cmp);
-    match e.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => e[n / 2],
-        n => 0.5 * (e[n / 2 - 1] + e[n / 2]),
-    }
 }
 
 /// `rows.csv` of `validate --serving`.

@@ -366,6 +366,17 @@ fn gpu_gemm_shapes() -> Vec<(u64, u64, u64, &'static str)> {
     shapes
 }
 
+/// The bf16 GEMM cases at `shapes`, then the fp8 and int8 ones at the same shapes.
+fn gemm_cases(shapes: &[(u64, u64, u64, &str)]) -> Vec<Case> {
+    let bf16 = shapes.iter().map(|&(m, n, k, label)| Case::Gemm {
+        m,
+        n,
+        k,
+        label: label.to_string(),
+    });
+    bf16.chain(gemm8_cases(shapes)).collect()
+}
+
 /// The fp8 cases, then the int8 cases, at the bf16 cases' shapes.
 fn gemm8_cases(shapes: &[(u64, u64, u64, &str)]) -> Vec<Case> {
     [Gemm8Format::Fp8E4m3, Gemm8Format::Int8]
@@ -395,15 +406,7 @@ impl Suite {
             cases.push(Case::Stream { op, bytes: 1 << 30 });
         }
         let shapes = gpu_gemm_shapes();
-        for (m, n, k, label) in &shapes {
-            cases.push(Case::Gemm {
-                m: *m,
-                n: *n,
-                k: *k,
-                label: label.to_string(),
-            });
-        }
-        cases.extend(gemm8_cases(&shapes));
+        cases.extend(gemm_cases(&shapes));
         for head_dim in [64, 128] {
             for seq_len in [512u64, 1024, 2048, 4096, 8192, 16384] {
                 // Keep the standard kernel's N×N f32 scores at most 4 GiB.
@@ -459,15 +462,7 @@ impl Suite {
             .into_iter()
             .map(|m| (m, 1024, 1024, "square-ish"))
             .collect();
-        for (m, n, k, label) in &shapes {
-            cases.push(Case::Gemm {
-                m: *m,
-                n: *n,
-                k: *k,
-                label: label.to_string(),
-            });
-        }
-        cases.extend(gemm8_cases(&shapes));
+        cases.extend(gemm_cases(&shapes));
         for seq_len in [256u64, 512, 1024, 2048] {
             for kind in [AttnKind::Standard, AttnKind::Tiled] {
                 cases.push(Case::Attention {

@@ -31,3 +31,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Catalog => catalog::run_catalog(&catalog),
     }
 }
+
+/// `--weight-dtype` as given, else the checkpoint's own precision (`size` and `step`).
+fn weights_flag(
+    model: &crate::model::Model,
+    flag: Option<&str>,
+) -> anyhow::Result<crate::model::Precision> {
+    Ok(match flag {
+        Some(s) => {
+            let d: crate::model::WeightDtype = s
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--weight-dtype: {e}"))?;
+            crate::model::Precision::uniform(d).from("--weight-dtype")
+        }
+        None => model.default_precision(),
+    })
+}

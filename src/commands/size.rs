@@ -6,7 +6,7 @@ use crate::catalog::Catalog;
 use crate::cli::{Format, SizeArgs};
 use crate::hardware::GpuSpec;
 use crate::kv::{CacheDtype, EngineKind, EngineMemory, Offload, Stage};
-use crate::model::{Model, Precision, WeightDtype};
+use crate::model::Model;
 use crate::size::{SizeRequest, StageGpu, size};
 use crate::units::GIB;
 use std::process::ExitCode;
@@ -88,15 +88,7 @@ fn request(
             dtype("--cache-type-v", &args.cache_type_v)?,
         ),
     };
-    let weights = match &args.weight_dtype {
-        Some(s) => {
-            let d: WeightDtype = s
-                .parse()
-                .map_err(|e| anyhow::anyhow!("--weight-dtype: {e}"))?;
-            Precision::uniform(d).from("--weight-dtype")
-        }
-        None => model.default_precision(),
-    };
+    let weights = super::weights_flag(model, args.weight_dtype.as_deref())?;
     if !(1..=1 << 24).contains(&args.parallel) {
         anyhow::bail!(
             "--parallel {}: must be in 1..=16777216 sequences",

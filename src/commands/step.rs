@@ -21,15 +21,7 @@ pub(super) fn run_step(args: StepArgs, catalog: &Catalog) -> anyhow::Result<Exit
         .kv_cache_dtype
         .parse()
         .map_err(|e| anyhow::anyhow!("--kv-cache-dtype: {e}"))?;
-    let precision = match &args.weight_dtype {
-        Some(s) => {
-            let d: WeightDtype = s
-                .parse()
-                .map_err(|e| anyhow::anyhow!("--weight-dtype: {e}"))?;
-            Precision::uniform(d).from("--weight-dtype")
-        }
-        None => model.default_precision(),
-    };
+    let precision = super::weights_flag(&model, args.weight_dtype.as_deref())?;
     for (flag, v) in [
         ("--prefill", args.prefill),
         ("--decode-batch", args.decode_batch),
