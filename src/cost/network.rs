@@ -8,8 +8,13 @@
 //! take the H100 fit, older NVLink GPUs the A100 fit, each with its bus bandwidth scaled by
 //! the GPU's NVLink bandwidth over the profiled GPU's (450 and 300 GB/s per direction); a
 //! group size between the measured ones takes the nearest smaller one (8 beyond 8).
-//! PCIe and xGMI peers have no measurement in the repository: their all-reduce stays the
-//! link's nominal rate with a 10 µs latency, an assumption.
+//! PCIe peers take NCCL's all-reduce as measured on eight RTX PRO 6000 Blackwell over PCIe
+//! Gen5 (github.com/voipmonitor/rtx6kpro `hardware/pcie-bandwidth.md`, commit 070506f:
+//! 24–28 µs for messages up to 256 KiB, 37.6–41.7 GB/s bus bandwidth at large sizes of the
+//! link's 63 GB/s): a 24 µs latency and 0.63 of the link's nominal rate per direction, for
+//! every PCIe GPU and group size (one system measured; PCIe Gen4 GPUs scale with their
+//! link). xGMI peers have no measurement: the link's nominal rate with a 10 µs latency, an
+//! assumption.
 //!
 //! Those profiles are NCCL's. vLLM (and SGLang, which uses its kernel) reduce messages under
 //! 8 MiB on fully NVLink-connected groups of 2, 4, 6 or 8 GPUs with their own one-shot
@@ -17,7 +22,9 @@
 //! `CustomAllreduce`, `max_size = 8192 * 1024`, `_SUPPORTED_WORLD_SIZES`, v0.6–0.11), and
 //! TensorRT-LLM its own one-/two-shot kernels (`AllReduceStrategy.AUTO`): decode-sized
 //! messages take that path, whose time is not measured here (assumed 10 µs plus the bytes at
-//! the link's nominal rate); prefill-sized ones take NCCL's.
+//! the link's nominal rate); prefill-sized ones take NCCL's. vLLM's kernel also runs on two
+//! PCIe GPUs with peer access (it refuses more than two PCIe-only GPUs), there at the peer
+//! write rate measured on the same system (54 of 63 GB/s).
 
 use crate::hardware::{GpuSpec, LinkKind};
 use crate::kv::EngineKind;
@@ -46,8 +53,14 @@ pub const H100_NVSWITCH: [Fit; 3] = [(2, 16.62, 564.2), (4, 30.61, 759.1), (8, 2
 /// DGX A100 (NVLink 3 through NVSwitch, 300 GB/s per direction per GPU).
 pub const A100_NVSWITCH: [Fit; 3] = [(2, 35.84, 316.8), (4, 28.74, 307.9), (8, 38.98, 303.9)];
 
-/// Latency assumed where nothing was measured (PCIe, xGMI).
+/// Latency assumed where nothing was measured (xGMI; the engines' own kernels).
 pub const UNMEASURED_LATENCY_S: f64 = 10e-6;
+/// NCCL all-reduce latency over PCIe (measured, RTX PRO 6000 × 8, Gen5 switches).
+pub const PCIE_NCCL_LATENCY_S: f64 = 24e-6;
+/// NCCL's bus bandwidth over PCIe as a share of the link's nominal rate (≈ 40 of 63 GB/s).
+pub const PCIE_NCCL_SHARE: f64 = 0.63;
+/// Peer-to-peer write bandwidth over PCIe as a share of the nominal rate (≈ 54 of 63 GB/s).
+pub const PCIE_P2P_SHARE: f64 = 0.86;
 
 impl AllReduce {
     /// The all-reduce of `engine` on `gpu` in a group of `tp` GPUs: NCCL's, with the
@@ -58,12 +71,31 @@ impl AllReduce {
         if own_kernel && gpu.link_kind == LinkKind::Nvlink && matches!(tp, 2 | 4 | 6 | 8) {
             ar.custom = Some((UNMEASURED_LATENCY_S, gpu.link_bytes_per_s, CUSTOM_MAX_BYTES));
         }
+        let vllm_kernel = matches!(
+            engine,
+            EngineKind::Vllm | EngineKind::VllmV0 | EngineKind::Sglang
+        );
+        if vllm_kernel && gpu.link_kind == LinkKind::Pcie && tp == 2 {
+            ar.custom = Some((
+                UNMEASURED_LATENCY_S,
+                PCIE_P2P_SHARE * gpu.link_bytes_per_s,
+                CUSTOM_MAX_BYTES,
+            ));
+        }
         ar
     }
 
     /// NCCL's all-reduce on `gpu` in a group of `tp` GPUs.
     pub fn for_gpu(gpu: &GpuSpec, tp: u32) -> AllReduce {
         let gpus = tp as f64;
+        if gpu.link_kind == LinkKind::Pcie {
+            return AllReduce {
+                latency_s: PCIE_NCCL_LATENCY_S,
+                bus_bytes_per_s: PCIE_NCCL_SHARE * gpu.link_bytes_per_s,
+                gpus,
+                custom: None,
+            };
+        }
         if gpu.link_kind != LinkKind::Nvlink {
             return AllReduce {
                 latency_s: UNMEASURED_LATENCY_S,
@@ -165,7 +197,7 @@ mod tests {
     }
 
     /// The transfer rule: the H200 takes the H100's fit, the B200 twice its bandwidth
-    /// (NVLink 5), the L40S its PCIe link unmeasured.
+    /// (NVLink 5), the L40S the PCIe measurement scaled to its Gen4 link.
     #[test]
     fn transfer_rule_by_generation_and_link() {
         let c = Catalog::builtin();
@@ -176,7 +208,8 @@ mod tests {
         let a100 = AllReduce::for_gpu(&c.gpu("a100-80gb").unwrap(), 3);
         assert_eq!(a100.latency_s, 35.84e-6);
         let l40s = AllReduce::for_gpu(&c.gpu("l40s").unwrap(), 4);
-        assert_eq!(l40s.latency_s, UNMEASURED_LATENCY_S);
+        assert_eq!(l40s.latency_s, PCIE_NCCL_LATENCY_S);
+        assert!((l40s.bus_bytes_per_s / (0.63 * 32e9) - 1.0).abs() < 1e-9);
         assert_eq!(
             AllReduce::for_gpu(&c.gpu("h100-sxm").unwrap(), 1).seconds(1e6),
             0.0
@@ -199,6 +232,18 @@ mod tests {
         );
         assert_eq!(
             AllReduce::for_engine(&h100, 4, EngineKind::LlamaCpp).custom,
+            None
+        );
+        // Two PCIe GPUs: vLLM's kernel at the peer write rate; four: NCCL only.
+        let rtx = Catalog::builtin().gpu("rtx-pro-6000").unwrap();
+        let two = AllReduce::for_engine(&rtx, 2, EngineKind::Vllm);
+        assert_eq!(two.seconds(small), 10e-6 + small / (0.86 * 64e9));
+        assert_eq!(
+            AllReduce::for_engine(&rtx, 4, EngineKind::Vllm).custom,
+            None
+        );
+        assert_eq!(
+            AllReduce::for_engine(&rtx, 2, EngineKind::Trtllm).custom,
             None
         );
     }

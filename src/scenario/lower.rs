@@ -192,6 +192,20 @@ fn positive_upto(
     }
 }
 
+/// An optional duration in ms in [0, 10 000] (finite), as seconds; or `default` (seconds).
+fn non_negative_ms(
+    cx: &Cx,
+    v: &Option<Sp<f64>>,
+    key: &str,
+    default: f64,
+) -> Result<f64, ScenarioError> {
+    match v {
+        None => Ok(default),
+        Some(x) if (0.0..=10_000.0).contains(x.get_ref()) => Ok(*x.get_ref() * 1e-3),
+        Some(x) => Err(cx.bad(x, key, "must be in 0..=10000 ms, e.g. 1.85")),
+    }
+}
+
 /// Lower a parsed scenario (`text` is the file's text, for lines; `path` names it and
 /// anchors its relative paths).
 pub fn lower(
@@ -449,6 +463,13 @@ pub fn lower_engine(
     // not across a shared block pool: the pool-wide prefix cache is off unless asked for.
     let caching_default = engine.prefix_caching && engine.kind != crate::kv::EngineKind::LlamaCpp;
     engine.prefix_caching = e.enable_prefix_caching.unwrap_or(caching_default);
+    let overlaps = !matches!(
+        engine.kind,
+        crate::kv::EngineKind::VllmV0 | crate::kv::EngineKind::LlamaCpp
+    );
+    engine.async_scheduling = e.async_scheduling.unwrap_or(overlaps);
+    engine.api_in_s = non_negative_ms(cx, &e.api_in_ms, "engine.api_in_ms", engine.api_in_s)?;
+    engine.api_out_s = non_negative_ms(cx, &e.api_out_ms, "engine.api_out_ms", engine.api_out_s)?;
     engine.prefix_isolation = e.prefix_cache_isolation.unwrap_or(engine.prefix_isolation);
     let mut draft = None;
     if let Some(sp) = &e.speculative {

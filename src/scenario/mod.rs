@@ -60,6 +60,12 @@
 //! max_queue = 0                   # waiting requests beyond this are rejected; 0 = unbounded
 //! enable_prefix_caching = true    # reuse cached KV blocks of shared prefixes (vLLM V1 default)
 //! prefix_cache_isolation = "per_tenant"   # per_tenant (cache_salt per tenant) | shared
+//! async_scheduling = true         # schedule step N+1 while step N runs (a new request joins
+//!                                 # a step later): vLLM ≥ 0.14, SGLang's overlap scheduler,
+//!                                 # TensorRT-LLM 1.x default; false for vllm-v0, llama.cpp
+//! api_in_ms = 1.85                # API server before the scheduler sees a request (HTTP,
+//!                                 # tokenization, IPC); in the client's TTFT and E2E
+//! api_out_ms = 1.85               # API server after a token is sampled (detokenize, stream)
 //!
 //! [engine.speculative]            # optional: speculative decoding (not with static batching)
 //! method = "draft_model"          # draft_model | ngram | head

@@ -108,6 +108,12 @@ pub struct RawEngine {
     pub enable_prefix_caching: Option<bool>,
     /// Who may share cached blocks.
     pub prefix_cache_isolation: Option<Isolation>,
+    /// Schedule one step ahead of the GPU.
+    pub async_scheduling: Option<bool>,
+    /// API server time before the scheduler sees a request, ms.
+    pub api_in_ms: Option<Sp<f64>>,
+    /// API server time after a token is sampled, ms.
+    pub api_out_ms: Option<Sp<f64>>,
 }
 
 /// `[engine.speculative]` `method`.

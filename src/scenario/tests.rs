@@ -64,6 +64,9 @@ cache_type_v = "q4_0"
 preemption = "swap"
 attention = "standard"
 max_queue = 100
+async_scheduling = false
+api_in_ms = 3
+api_out_ms = 0.5
 [workload]
 arrival = "gamma"
 rate = 4.0
@@ -105,6 +108,9 @@ e2e_ms = { p99 = 20000 }
             speculative: None,
             prefix_caching: true,
             prefix_isolation: crate::kv::Isolation::PerTenant,
+            async_scheduling: false,
+            api_in_s: 3e-3,
+            api_out_s: 0.5e-3,
         }
     );
     assert_eq!(

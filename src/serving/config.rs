@@ -108,7 +108,31 @@ pub struct EngineConfig {
     pub prefix_caching: bool,
     /// Who may share cached blocks: per tenant (the default; `cache_salt`) or everyone.
     pub prefix_isolation: crate::kv::Isolation,
+    /// The scheduler runs one step ahead of the GPU: step N + 1 is scheduled while step N
+    /// executes, so a request that arrives during step N can join step N + 2 at the
+    /// earliest (an idle engine schedules it at once). vLLM V1's `async_scheduling`, on by
+    /// default since v0.14 (`vllm/config/vllm.py`, PR #27614); SGLang's overlap scheduler
+    /// (`event_loop_overlap`, default since v0.4); TensorRT-LLM's PyTorch-backend overlap
+    /// scheduler (`disable_overlap_scheduler = False`, 1.0). Not vLLM V0 or llama.cpp.
+    pub async_scheduling: bool,
+    /// The API server's time, in seconds, before the scheduler sees a request (HTTP,
+    /// tokenization, IPC to the engine) and after a token is sampled before the client has
+    /// it (IPC back, detokenization, the streamed event). TTFT and E2E are the client's:
+    /// they include both; the engine's own timestamps (vLLM's `queued_ts` →
+    /// `first_token_ts`) are these with both at 0. This is the way in.
+    pub api_in_s: f64,
+    /// The API server's time after a token is sampled (seconds); see `api_in_s`.
+    pub api_out_s: f64,
 }
+
+/// The default API-server time each way (seconds). inference-sim's journey traces of vLLM's
+/// OpenAI server on H100 (github.com/inference-sim/training, `output/fit/coefficients.json`,
+/// Feb 2026) put the last sampled token → response complete at 1.85 ms; the way in is taken
+/// to be the same (their arrival → queued figure, 9.3 ms, also holds the wait for the
+/// engine's step under way to end, which the simulator models itself). Measured for vLLM
+/// only; SGLang's and TensorRT-LLM's Python servers and llama.cpp's C++ one are given the
+/// same figure, unmeasured.
+pub const API_SERVER_S: f64 = 1.85e-3;
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -131,6 +155,9 @@ impl Default for EngineConfig {
             speculative: None,
             prefix_caching: true,
             prefix_isolation: crate::kv::Isolation::PerTenant,
+            async_scheduling: true,
+            api_in_s: API_SERVER_S,
+            api_out_s: API_SERVER_S,
         }
     }
 }

@@ -131,17 +131,18 @@ impl<'a> Simulation<'a> {
 
     /// Requests still queued or running (0 after a complete run).
     pub fn unfinished(&self) -> usize {
-        self.replicas
-            .iter()
-            .map(|r| r.waiting.len() + r.running.len() + r.swapped.len())
-            .sum()
+        self.replicas.iter().map(Replica::load).sum()
     }
 
     /// Run until every request has ended; returns the time of the last event.
     pub fn run(&mut self, requests: &mut dyn RequestSource, obs: &mut dyn Observer) -> Nanos {
+        // The API server's time each way: the scheduler sees a request `api_in` after the
+        // client sent it; the client has a token `api_out` after it was sampled.
+        let api_in = Nanos::from_secs_f64(self.cfg.api_in_s);
+        let api_out = Nanos::from_secs_f64(self.cfg.api_out_s);
         let mut pending = requests.next_request();
         if let Some(r) = &pending {
-            self.queue.push(r.arrival, Event::Arrival);
+            self.queue.push(r.arrival + api_in, Event::Arrival);
         }
         while let Some((now, ev)) = self.queue.pop() {
             match ev {
@@ -150,7 +151,8 @@ impl<'a> Simulation<'a> {
                     self.admit(req, now, obs);
                     pending = requests.next_request();
                     if let Some(next) = &pending {
-                        self.queue.push(next.arrival.max(now), Event::Arrival);
+                        self.queue
+                            .push((next.arrival + api_in).max(now), Event::Arrival);
                     }
                 }
                 Event::FollowUp(k) => {
@@ -169,8 +171,8 @@ impl<'a> Simulation<'a> {
             if !self.ended.is_empty() {
                 let mut ended = std::mem::take(&mut self.ended);
                 for &(id, served) in &ended {
-                    if let Some(req) = requests.ended(id, now, served) {
-                        let at = req.arrival.max(now);
+                    if let Some(req) = requests.ended(id, now + api_out, served) {
+                        let at = (req.arrival + api_in).max(now);
                         let k = self.free_follow_ups.pop().unwrap_or_else(|| {
                             self.follow_ups.push(None);
                             (self.follow_ups.len() - 1) as u32
@@ -222,7 +224,7 @@ impl<'a> Simulation<'a> {
         }
         let reject = if need > capacity {
             Some(Outcome::RejectedTooLong)
-        } else if cfg.max_queue > 0 && rep.waiting.len() >= cfg.max_queue as usize {
+        } else if cfg.max_queue > 0 && rep.queued() >= cfg.max_queue as usize {
             Some(Outcome::RejectedQueueFull)
         } else {
             None
@@ -241,7 +243,11 @@ impl<'a> Simulation<'a> {
             });
             return;
         }
-        rep.waiting.push_back(seq);
+        if rep.busy && cfg.async_scheduling && cfg.scheduler != SchedulerKind::Static {
+            rep.incoming.push_back((now, seq));
+        } else {
+            rep.waiting.push_back(seq);
+        }
         if !rep.busy {
             self.start_iteration(r, now, obs);
         }
@@ -251,6 +257,9 @@ impl<'a> Simulation<'a> {
     fn start_iteration(&mut self, r: u32, now: Nanos, obs: &mut dyn Observer) {
         let max_len = self.max_model_len as u64;
         let rep = &mut self.replicas[r as usize];
+        if !rep.incoming.is_empty() {
+            rep.take_incoming();
+        }
         rep.work.clear();
         rep.draft_chunks.clear();
         rep.draft_contexts.clear();
@@ -274,8 +283,14 @@ impl<'a> Simulation<'a> {
         };
         self.policy.form(rep, &mut env, &mut batch);
         if rep.work.is_empty() && rep.decodes == 0 {
-            rep.busy = false;
-            return;
+            if rep.incoming.is_empty() {
+                rep.busy = false;
+                return;
+            }
+            // Nothing to run: the scheduler takes whatever has arrived.
+            let incoming = std::mem::take(&mut rep.incoming);
+            rep.waiting.extend(incoming.into_iter().map(|(_, seq)| seq));
+            return self.start_iteration(r, now, obs);
         }
         let draft_seconds = match &self.spec {
             Some(sp) => sp.draft.seconds(
@@ -316,7 +331,7 @@ impl<'a> Simulation<'a> {
             preemptions: batch.preemptions,
             prefix_lookup_tokens: rep.prefix_lookup,
             prefix_hit_tokens: rep.prefix_hits,
-            waiting: rep.waiting.len() as u32,
+            waiting: rep.queued() as u32,
             spec_drafted: batch.spec_drafted,
             spec_accepted: batch.spec_accepted,
             spec_verified: batch.spec_verified,
@@ -332,6 +347,7 @@ impl<'a> Simulation<'a> {
         let is_static = self.cfg.scheduler == SchedulerKind::Static;
         let max_len = self.max_model_len as u64;
         let grouping = self.grouping;
+        let api_out = Nanos::from_secs_f64(self.cfg.api_out_s);
         let bs = self.cfg.block_size;
         let rep = &mut self.replicas[r as usize];
         // Sequences that also emitted at the end of the previous iteration share its gap.
@@ -419,7 +435,7 @@ impl<'a> Simulation<'a> {
         } else {
             rep.done.sort_unstable();
         }
-        release_finished(rep, now, (bs, max_len), &mut self.ended, obs);
+        release_finished(rep, now, (bs, max_len, api_out), &mut self.ended, obs);
         // Solo sequences that just emitted a decode token join the group.
         if !rep.joiners.is_empty() {
             for i in 0..rep.joiners.len() {
@@ -435,11 +451,12 @@ impl<'a> Simulation<'a> {
 }
 
 /// The sequences of `rep.done` leave: their blocks freed (their full blocks cached when
-/// prefix caching is on), each reported ended; (block size, model length limit).
+/// prefix caching is on), each reported ended with its tokens' times at the client; (block
+/// size, model length limit, API server time out).
 fn release_finished(
     rep: &mut Replica,
     now: Nanos,
-    (bs, max_len): (u32, u64),
+    (bs, max_len, api_out): (u32, u64, Nanos),
     ended: &mut Vec<(u64, bool)>,
     obs: &mut dyn Observer,
 ) {
@@ -463,8 +480,8 @@ fn release_finished(
             replica: rep.id,
             outcome: Outcome::Finished,
             first_scheduled: s.first_scheduled.unwrap_or(s.req.arrival),
-            first_token: s.first_token.unwrap_or(now),
-            last_token: s.last_token,
+            first_token: s.first_token.unwrap_or(now) + api_out,
+            last_token: s.last_token + api_out,
             preemptions: s.preemptions,
             cached_tokens: s.cached.first_hits.unwrap_or(0),
         });

@@ -15,6 +15,9 @@ use std::collections::VecDeque;
 pub struct Replica {
     pub id: u32,
     pub waiting: VecDeque<Seq>,
+    /// Async scheduling: arrivals (with their time) the scheduler has not seen yet, because
+    /// the step under way was scheduled before they came.
+    pub incoming: VecDeque<(Nanos, Seq)>,
     pub swapped: VecDeque<Seq>,
     /// Running sequences by slot (valid for the slots in `running`).
     pub seqs: Vec<Seq>,
@@ -64,6 +67,7 @@ impl Replica {
         Replica {
             id,
             waiting: VecDeque::new(),
+            incoming: VecDeque::new(),
             swapped: VecDeque::new(),
             seqs: Vec::new(),
             running: Vec::new(),
@@ -94,9 +98,29 @@ impl Replica {
         }
     }
 
-    /// Requests waiting, running or swapped out.
+    /// Requests waiting (seen by the scheduler or not yet), running or swapped out.
     pub fn load(&self) -> usize {
-        self.waiting.len() + self.running.len() + self.swapped.len()
+        self.queued() + self.running.len() + self.swapped.len()
+    }
+
+    /// Requests waiting, seen by the scheduler or not yet.
+    pub fn queued(&self) -> usize {
+        self.waiting.len() + self.incoming.len()
+    }
+
+    /// Async scheduling, as a step ends: the arrivals the next step's scheduler saw (those
+    /// that came before the ending step started, when the next one was scheduled) join the
+    /// waiting queue; all of them if nothing else is left to run (an idle scheduler takes
+    /// new requests at once).
+    pub fn take_incoming(&mut self) {
+        let idle = self.running.is_empty() && self.waiting.is_empty() && self.swapped.is_empty();
+        while let Some((t, _)) = self.incoming.front() {
+            if !idle && *t > self.started {
+                break;
+            }
+            let (_, seq) = self.incoming.pop_front().expect("a front");
+            self.waiting.push_back(seq);
+        }
     }
 }
 

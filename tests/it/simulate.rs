@@ -42,9 +42,19 @@ fn req(id: u64, at_ms: u64, prompt: u32, output: u32) -> Request {
     }
 }
 
+/// The engine's own clock: no API-server time either way (the closed forms below count
+/// engine iterations).
+fn engine_only(cfg: EngineConfig) -> EngineConfig {
+    EngineConfig {
+        api_in_s: 0.0,
+        api_out_s: 0.0,
+        ..cfg
+    }
+}
+
 fn run(cfg: EngineConfig, blocks: u32, requests: Vec<Request>) -> Record {
     let cost = IterationCost::constant(0.010); // every iteration: 10 ms
-    let mut sim = Simulation::new(cfg, &cost, 1, blocks, 1.0, 1 << 20);
+    let mut sim = Simulation::new(engine_only(cfg), &cost, 1, blocks, 1.0, 1 << 20);
     let mut rec = Record::default();
     sim.run(&mut requests.into_iter(), &mut rec);
     assert_eq!(sim.unfinished(), 0);
@@ -77,6 +87,52 @@ fn one_request_closed_form() {
             .collect::<Vec<_>>(),
         vec![256, 256, 256, 232, 0, 0]
     );
+}
+
+/// Async scheduling (vLLM ≥ 0.14, SGLang's overlap scheduler): step N + 1 is scheduled
+/// while step N runs, so a request arriving at 15 ms, during the step 10–20 ms of a request
+/// decoding since 0 ms, is first scheduled in the step from 30 ms (its first token at 40 ms);
+/// without it, in the step from 20 ms (first token at 30 ms). An idle engine takes a request
+/// at once either way.
+#[test]
+fn async_scheduling_delays_a_new_request_by_one_step() {
+    let first_token = |async_scheduling: bool, second_at: u64| {
+        let cfg = EngineConfig {
+            async_scheduling,
+            ..EngineConfig::default()
+        };
+        let rec = run(cfg, 1000, vec![req(0, 0, 10, 20), req(1, second_at, 10, 2)]);
+        let d = rec.done.iter().find(|d| d.req.id == 1).unwrap();
+        (d.first_scheduled, d.first_token)
+    };
+    let ms = |m: u64| Nanos(m * 1_000_000);
+    assert_eq!(first_token(true, 15), (ms(30), ms(40)));
+    assert_eq!(first_token(false, 15), (ms(20), ms(30)));
+    // After request 0 ends (at 200 ms) the engine is idle: no step to wait for.
+    assert_eq!(first_token(true, 300), (ms(300), ms(310)));
+    assert_eq!(first_token(false, 300), (ms(300), ms(310)));
+}
+
+/// The API server's time: the scheduler sees a request `api_in` after it was sent and the
+/// client has each token `api_out` after it was sampled, so TTFT and E2E grow by both and
+/// TPOT not at all.
+#[test]
+fn api_server_time_is_in_ttft_and_e2e() {
+    let cost = IterationCost::constant(0.010);
+    let cfg = EngineConfig {
+        api_in_s: 0.003,
+        api_out_s: 0.002,
+        ..EngineConfig::default()
+    };
+    let mut sim = Simulation::new(cfg, &cost, 1, 1000, 1.0, 1 << 20);
+    let mut rec = Record::default();
+    sim.run(&mut vec![req(0, 0, 100, 10)].into_iter(), &mut rec);
+    let d = &rec.done[0];
+    assert_eq!(d.first_scheduled, Nanos(3_000_000));
+    assert_eq!(d.first_token, Nanos(15_000_000));
+    assert_eq!(d.last_token, Nanos(105_000_000));
+    let l = d.latencies().unwrap();
+    assert!((l.ttft - 0.015).abs() < 1e-12 && (l.tpot - 0.010).abs() < 1e-12);
 }
 
 /// Two 64-token prompts share 10 blocks of 16 tokens. After prefill each holds 4 blocks; the
