@@ -368,6 +368,13 @@ fn simulate_from(
             sim.unfinished()
         );
     }
+    if sinks.metrics.ended() == 0 {
+        anyhow::bail!(
+            "{}: the workload sent no request (workload.duration_s ends before the first \
+             arrival?): lengthen it or set workload.num_requests",
+            scn.path.display()
+        );
+    }
     let tables = sinks.tables.take().map(RunTables::finish).transpose()?;
     if let Some(t) = sinks.trace.take() {
         t.finish()?;
@@ -388,6 +395,78 @@ fn simulate_from(
         )?);
     }
     Ok(summary)
+}
+
+/// The same traffic under each tenant scheduling, with the tenants' limits as written and
+/// without them (the scheduling written first): per tenant, requests finished and refused,
+/// TTFT and TPOT p90. Only for a scenario with several tenants and a tenant policy
+/// (`engine.tenant_scheduling` or a `[tenants.<name>]` table); the table's rows and its
+/// markdown for the report's index.
+#[allow(clippy::type_complexity)]
+fn tenant_policies(
+    scn: &Scenario,
+    prepared: &Prepared,
+    opts: &SimOptions,
+) -> anyhow::Result<Option<(Vec<Vec<String>>, String)>> {
+    use crate::serving::tenancy::TenantScheduling as S;
+    let tenancy = &scn.engine.tenancy;
+    if scn.workload.sharing.tenants.len() < 2 || !tenancy.is_configured() {
+        return Ok(None);
+    }
+    let first = tenancy.tenants.first().map_or(0, |t| t.priority);
+    let ordered = tenancy.tenants.iter().any(|t| t.priority != first);
+    let limited = tenancy.tenants.iter().any(|t| t.has_limits());
+    let mut schedulings = vec![tenancy.scheduling];
+    for s in [S::Fifo, S::Fair, S::Priority] {
+        if !schedulings.contains(&s) && (s != S::Priority || ordered) {
+            schedulings.push(s);
+        }
+    }
+    let quiet = SimOptions {
+        no_files: true,
+        seed: opts.seed,
+        ..SimOptions::default()
+    };
+    let (mut rows, mut md) = (Vec::new(), String::new());
+    md.push_str(
+        "\nThe same traffic under each tenant scheduling, with the tenants' limits as written \
+         and without them (data: `tenant_policies` table):\n\n\
+         | tenant scheduling | limits | tenant | finished | refused | TTFT p90 ms | TPOT p90 ms |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for &s in &schedulings {
+        for with_limits in [true, false] {
+            if !with_limits && !limited {
+                continue;
+            }
+            let mut v = scn.clone();
+            v.engine.tenancy.scheduling = s;
+            if !with_limits {
+                v.engine.tenancy = v.engine.tenancy.without_limits();
+            }
+            let r = simulate(&v, prepared, &quiet)?;
+            let limits = if with_limits { "as written" } else { "none" };
+            let this = s == tenancy.scheduling && with_limits;
+            for t in &r.tenants {
+                let row = vec![
+                    s.name().to_string(),
+                    limits.to_string(),
+                    t.name.clone(),
+                    t.requests.to_string(),
+                    t.rejected.to_string(),
+                    format!("{:.1}", t.ttft.p90 * 1e3),
+                    format!("{:.1}", t.tpot.p90 * 1e3),
+                ];
+                let mark = if this { " (this run)" } else { "" };
+                md.push_str(&format!(
+                    "| {}{mark} | {} | {} | {} | {} | {} | {} |\n",
+                    row[0], row[1], row[2], row[3], row[4], row[5], row[6]
+                ));
+                rows.push(row);
+            }
+        }
+    }
+    Ok(Some((rows, md)))
 }
 
 /// The summary table, the charts and the index beside the run's tables, put in place.
@@ -413,6 +492,24 @@ fn write_report(
         &["metric", "value"],
         &rows,
     )?);
+    let policies = tenant_policies(scn, prepared, opts)?;
+    if let Some((rows, _)) = &policies {
+        tables.push(crate::report::table::write_small(
+            &dir,
+            "tenant_policies",
+            opts.format,
+            &[
+                "tenant_scheduling",
+                "limits",
+                "tenant",
+                "finished",
+                "refused",
+                "ttft_p90_ms",
+                "tpot_p90_ms",
+            ],
+            rows,
+        )?);
+    }
     let slo_lines = scn
         .slo
         .targets
@@ -449,6 +546,28 @@ fn write_report(
         budget: &prepared.budget,
         gpu: format!("{}, TP {}", scn.gpu.name, scn.tp),
         tables: opts.format,
+        tenant_policies: policies.map(|(_, md)| md),
+        tenant_latency: m.tenant_latencies(),
+        tenant_summary: &summary.tenants,
+        tenant_slo_lines: scn
+            .slo
+            .targets
+            .iter()
+            .filter(|t| t.metric != SloMetric::E2e)
+            .filter_map(|t| {
+                let tenant = m.tenant_names.get(t.tenant? as usize)?.clone();
+                Some((
+                    tenant,
+                    format!(
+                        "{} p{} SLO {} ms",
+                        t.metric.name().to_uppercase(),
+                        t.percentile as u32,
+                        t.limit_ms
+                    ),
+                    t.limit_ms,
+                ))
+            })
+            .collect(),
     };
     let (chart_tables, staged) = crate::report::charts::write(&dir, &charts)?;
     tables.extend(chart_tables);

@@ -9,7 +9,7 @@ use super::summary::{
 use super::{LogHistogram, Quantiles};
 use crate::scenario::{Scenario, SloMetric};
 use crate::serving::config::SchedulerKind;
-use crate::serving::{IterationDone, Observer, RequestDone};
+use crate::serving::{IterationDone, Observer, Outcome, RequestDone};
 use crate::sim::Nanos;
 
 /// Per-tenant latencies and cache use (finished requests).
@@ -20,6 +20,9 @@ struct TenantStats {
     e2e: Vec<f32>,
     prompt_tokens: u64,
     cached_tokens: u64,
+    /// Requests refused, and of those, by its rate limits or its queue cap.
+    rejected: u64,
+    limited: u64,
 }
 
 use super::timeline::Timeline;
@@ -191,6 +194,8 @@ impl Recorder {
                 .map(|(name, t)| TenantSummary {
                     name: name.clone(),
                     requests: t.ttft.len() as u64,
+                    rejected: t.rejected,
+                    limited: t.limited,
                     prefix_hit_rate: t.cached_tokens as f64 / t.prompt_tokens.max(1) as f64,
                     ttft: Quantiles::of(&mut t.ttft),
                     tpot: Quantiles::of(&mut t.tpot),
@@ -248,6 +253,8 @@ impl Recorder {
             slo,
             trace_skipped: skipped.map(|(lines, first)| TraceSkipped { lines, first }),
             router: scn.router,
+            tenant_scheduling: (self.tenant_names.len() > 1)
+                .then(|| scn.engine.tenancy.scheduling.name()),
             prefix,
             tenants,
             spec,
@@ -256,11 +263,33 @@ impl Recorder {
     }
 }
 
+impl Recorder {
+    /// Per tenant (when there are several): name, TTFT and TPOT of its finished requests,
+    /// seconds, sorted once [`Recorder::summary`] has run.
+    pub fn tenant_latencies(&self) -> Vec<(&str, &[f32], &[f32])> {
+        if !self.per_tenant || self.tenants.len() < 2 {
+            return Vec::new();
+        }
+        self.tenant_names
+            .iter()
+            .zip(&self.tenants)
+            .map(|(n, t)| (n.as_str(), t.ttft.as_slice(), t.tpot.as_slice()))
+            .collect()
+    }
+}
+
 impl Observer for Recorder {
     fn request(&mut self, d: &RequestDone) {
         let r = &d.req;
         let Some(l) = d.latencies() else {
             self.rejected += 1;
+            if let Some(t) = self.tenants.get_mut(r.tenant as usize) {
+                t.rejected += 1;
+                t.limited += u64::from(matches!(
+                    d.outcome,
+                    Outcome::RejectedRateLimit | Outcome::RejectedTenantQueueFull
+                ));
+            }
             return;
         };
         self.finished += 1;

@@ -69,6 +69,10 @@ pub struct TenantSummary {
     pub name: String,
     /// Requests finished.
     pub requests: u64,
+    /// Requests refused.
+    pub rejected: u64,
+    /// Of those, by the tenant's rate limits or queue cap.
+    pub limited: u64,
     /// Prompt tokens found cached / prompt tokens.
     pub prefix_hit_rate: f64,
     /// TTFT, seconds.
@@ -180,6 +184,8 @@ pub struct RunSummary {
     pub trace_skipped: Option<TraceSkipped>,
     /// How arrivals were spread.
     pub router: Router,
+    /// The order across tenants, when there are several.
+    pub tenant_scheduling: Option<&'static str>,
     /// Prefix caching (`None`: off).
     pub prefix: Option<PrefixSummary>,
     /// Per tenant, when there are several.
@@ -299,6 +305,9 @@ impl RunSummary {
             }
         }
         put("router", self.router.name().to_string());
+        if let Some(t) = self.tenant_scheduling {
+            put("tenant_scheduling", t.to_string());
+        }
         put(
             "prefix_caching",
             match &self.prefix {
@@ -337,6 +346,15 @@ impl RunSummary {
             put(
                 &format!("tenant_{name}_tpot_p50_ms"),
                 format!("{:.3}", t.tpot.p50 * 1e3),
+            );
+            put(
+                &format!("tenant_{name}_tpot_p90_ms"),
+                format!("{:.3}", t.tpot.p90 * 1e3),
+            );
+            put(&format!("tenant_{name}_rejected"), t.rejected.to_string());
+            put(
+                &format!("tenant_{name}_rejected_by_its_limits"),
+                t.limited.to_string(),
             );
         }
         if let Some(sp) = &self.spec {

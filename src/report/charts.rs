@@ -2,6 +2,8 @@
 //! report folder's index (`README.md`, one line of caption per chart):
 //!
 //! - `latency_cdf.png`: TTFT and TPOT distributions (CDFs, log latency axis), SLO lines;
+//! - `tenant_latency_cdf.png` (several tenants): each tenant's TTFT and TPOT CDFs in one
+//!   chart, with the per-tenant table in the index;
 //! - `kv_blocks_over_time.png`: KV blocks in use per replica over the run, the pool size;
 //! - `batch_size_over_time.png`: sequences per iteration over the run;
 //! - `prefix_hit_rate.png`: the prefix-cache hit rate by tenant (with caching on);
@@ -42,6 +44,14 @@ pub struct SimCharts<'a> {
     pub gpu: String,
     /// The format of the summary, requests and iterations tables (the index names them).
     pub tables: TableFormat,
+    /// Per tenant (when there are several): name, sorted TTFT and TPOT samples, seconds.
+    pub tenant_latency: Vec<(&'a str, &'a [f32], &'a [f32])>,
+    /// Per tenant: the summary's figures (the index's table).
+    pub tenant_summary: &'a [crate::metrics::summary::TenantSummary],
+    /// Per-tenant SLO lines: (tenant, label, milliseconds).
+    pub tenant_slo_lines: Vec<(String, String, f64)>,
+    /// The same traffic under each tenant scheduling (markdown for the index), if computed.
+    pub tenant_policies: Option<String>,
 }
 
 /// Points of a sorted sample's CDF, at most `n` of them (evenly spaced in rank).
@@ -78,6 +88,7 @@ struct Out {
 pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Staged)> {
     let mut out = Out::default();
     latency_cdfs(dir, c, &mut out)?;
+    tenant_cdfs(dir, c, &mut out)?;
     over_time(dir, c, &mut out)?;
     prefix_hit_rate(dir, c, &mut out)?;
     memory(dir, c, &mut out)?;
@@ -92,6 +103,30 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Staged
          goodput, SLOs, KV and prefix-cache use).\n- `requests.{ext}`: one row per \
          request; `iterations.{ext}`: one row per engine iteration."
     );
+    if !c.tenant_summary.is_empty() {
+        let _ = writeln!(
+            index,
+            "\n| tenant | finished | refused (by its limits) | TTFT p50 / p90 ms | TPOT p50 / p90 ms | prefix hit rate |\n|---|---|---|---|---|---|"
+        );
+        for t in c.tenant_summary {
+            let _ = writeln!(
+                index,
+                "| {} | {} | {} ({}) | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} % |",
+                t.name,
+                t.requests,
+                t.rejected,
+                t.limited,
+                t.ttft.p50 * 1e3,
+                t.ttft.p90 * 1e3,
+                t.tpot.p50 * 1e3,
+                t.tpot.p90 * 1e3,
+                t.prefix_hit_rate * 100.0
+            );
+        }
+    }
+    if let Some(md) = &c.tenant_policies {
+        index.push_str(md);
+    }
     for (name, caption) in &captions {
         let _ = writeln!(index, "\n![{name}]({name})\n\n{caption}");
     }
@@ -156,6 +191,63 @@ fn latency_cdfs(dir: &Path, c: &SimCharts, out: &mut Out) -> anyhow::Result<()> 
         ));
     }
 
+    Ok(())
+}
+
+/// Each tenant's TTFT and TPOT CDFs in one chart, with the tenants' own SLO lines.
+fn tenant_cdfs(dir: &Path, c: &SimCharts, out: &mut Out) -> anyhow::Result<()> {
+    if c.tenant_latency.len() < 2 {
+        return Ok(());
+    }
+    let mut t = TableWriter::create(
+        dir,
+        "tenant_latency_cdf",
+        TableFormat::Csv,
+        &[
+            ("tenant", Kind::Str),
+            ("metric", Kind::Str),
+            ("latency_ms", Kind::F64),
+            ("fraction", Kind::F64),
+        ],
+    )?;
+    let mut ch = Chart::new(
+        format!("{}: latency by tenant (finished requests)", c.name),
+        "latency (ms, log scale)",
+        "fraction of the tenant's requests at or below",
+    );
+    ch.x_log = true;
+    for &(name, ttft, tpot) in &c.tenant_latency {
+        for (m, samples) in [("TTFT", ttft), ("TPOT", tpot)] {
+            let pts = cdf(samples, 300);
+            for &(x, y) in &pts {
+                t.str(0, name);
+                t.str(1, &m.to_lowercase());
+                t.f64(2, Some(x));
+                t.f64(3, Some(y));
+                t.end_row()?;
+            }
+            ch.series.push(Series {
+                name: format!("{name} {m}"),
+                points: pts,
+                mark: Mark::Line,
+            });
+        }
+    }
+    for (tenant, label, ms) in &c.tenant_slo_lines {
+        ch.ref_lines.push(RefLine {
+            label: format!("{tenant} {label}"),
+            value: *ms,
+            horizontal: false,
+        });
+    }
+    out.tables.push(t.finish()?);
+    render_chart(&ch, &out.staged.path(dir, "tenant_latency_cdf.png"))?;
+    out.captions.push((
+        "tenant_latency_cdf.png",
+        "Each tenant's TTFT and TPOT distributions, with the tenants' own SLO limits; data: \
+         tenant_latency_cdf.csv."
+            .into(),
+    ));
     Ok(())
 }
 

@@ -18,10 +18,11 @@ use crate::kv::{CacheDtype, KvSpec};
 use crate::model::{Model, Precision, WeightDtype};
 use crate::serving::config::{EngineConfig, Router, SchedulerKind};
 use crate::serving::spec::{Acceptance, SpecMethod, Speculative};
+use crate::serving::tenancy::{Bucket, Tenancy, TenantPolicy, TenantScheduling};
 use crate::sim::Nanos;
 use crate::workload::{
-    ArrivalProcess, FewShot, LengthDist, Rag, Sessions, Sharing, Tenant, TraceFormat,
-    WorkloadSource, WorkloadSpec,
+    ArrivalProcess, FewShot, LengthDist, Rag, Sessions, Sharing, Tenant, TenantTraffic,
+    TraceFormat, WorkloadSource, WorkloadSpec,
 };
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -218,9 +219,10 @@ pub fn lower(
     let cx = Cx { text, path, files };
     let (model, precision) = lower_model(&cx, &raw.model, catalog)?;
     let hw = lower_hardware(&cx, &raw.hardware, catalog)?;
-    let (engine, draft) = lower_engine(&cx, &raw.engine, &model, &hw, catalog)?;
+    let (mut engine, draft) = lower_engine(&cx, &raw.engine, &model, &hw, catalog)?;
     let batched_at = raw.engine.max_num_batched_tokens.as_ref().map(|b| b.span());
     let workload = lower_workload(&cx, &raw.workload, &model, &engine, batched_at)?;
+    engine.tenancy = lower_tenancy(&cx, raw, &workload)?;
     let slo = lower_slo(&cx, &raw.slo, &workload)?;
     let name = match &raw.name {
         Some(n) => {
@@ -902,10 +904,24 @@ pub fn lower_source(cx: &Cx, w: &RawWorkload) -> Result<WorkloadSource, Scenario
             None => Err(cx.err(Some(w.arrival.span()), "workload.arrival", format!("\"{}\"", arrival.name()), "needs workload.rate (requests per second)")),
         }
     };
+    // With tenants of their own traffic, a tenant's lengths stand in for the workload's
+    // where it has none (the first tenant's).
+    let first = w.tenants.as_ref().and_then(|t| t.get_ref().first());
     let lengths = || -> Result<(LengthDist, LengthDist), ScenarioError> {
+        let own = |d: &Option<Sp<RawDist>>, key: &str, theirs: Option<&Sp<RawDist>>| match (
+            d.as_ref(),
+            theirs,
+        ) {
+            (None, Some(t)) => lower_dist(cx, key, Some(t), w),
+            (d, _) => lower_dist(cx, key, d, w),
+        };
+        let (p, o) = match first.filter(|t| t.rate.is_some()) {
+            Some(t) => (t.prompt.as_ref(), t.output.as_ref()),
+            None => (None, None),
+        };
         Ok((
-            lower_dist(cx, "workload.prompt", w.prompt.as_ref(), w)?,
-            lower_dist(cx, "workload.output", w.output.as_ref(), w)?,
+            own(&w.prompt, "workload.prompt", p)?,
+            own(&w.output, "workload.output", o)?,
         ))
     };
     let synthetic = |arrival: ArrivalProcess| -> Result<WorkloadSource, ScenarioError> {
@@ -916,6 +932,42 @@ pub fn lower_source(cx: &Cx, w: &RawWorkload) -> Result<WorkloadSource, Scenario
             output,
         })
     };
+    let rates: f64 = w
+        .tenants
+        .iter()
+        .flat_map(|ts| ts.get_ref().iter())
+        .filter_map(|t| t.rate.as_ref().map(|r| *r.get_ref()))
+        .sum();
+    if rates > 0.0 {
+        // Every tenant sends its own stream (checked in lower_tenants); the aggregate
+        // process stands for the whole here (the request cap of a duration).
+        if !matches!(
+            arrival,
+            RawArrival::Poisson | RawArrival::Gamma | RawArrival::Constant
+        ) {
+            return Err(cx.err(
+                Some(w.arrival.span()),
+                "workload.arrival",
+                format!("\"{}\"", arrival.name()),
+                "tenants with rates of their own need arrival = \"poisson\", \"gamma\" or \"constant\" (each tenant's process)",
+            ));
+        }
+        if let Some(r) = &w.rate {
+            return Err(cx.bad(
+                r,
+                "workload.rate",
+                "each tenant has a rate of its own: remove workload.rate",
+            ));
+        }
+        if let Some(st) = &w.stages {
+            return Err(cx.bad(
+                st,
+                "workload.stages",
+                "stages with tenants' own rates are not supported: remove the stages or the tenants' rates",
+            ));
+        }
+        return synthetic(ArrivalProcess::Poisson { rate: rates });
+    }
     if let Some(st) = &w.stages {
         let poisson = match arrival {
             RawArrival::Poisson => true,
@@ -1258,7 +1310,7 @@ pub fn lower_sharing(
             "[...]",
             "tenants shape synthetic prompts; a trace brings its own (remove them)",
         )?;
-        sharing.tenants = lower_tenants(cx, ts.get_ref(), max_prompt)?;
+        sharing.tenants = lower_tenants(cx, ts.get_ref(), max_prompt, w)?;
     }
     if let Some(r) = &w.rag {
         only_synthetic(
@@ -1335,6 +1387,14 @@ pub fn lower_sharing(
             "{...}",
             "sessions shape synthetic prompts; a trace brings its own (remove them)",
         )?;
+        if sharing.per_tenant_traffic() {
+            return Err(cx.err(
+                Some(ss.span()),
+                "workload.sessions",
+                "{...}",
+                "conversations with tenants' own rates are not supported: give the tenants shares and set workload.rate, or remove the sessions",
+            ));
+        }
         let ss = ss.get_ref();
         let think = *ss.think_time_s.get_ref();
         if !(0.0..=MAX_SECONDS).contains(&think) {
@@ -1353,14 +1413,17 @@ pub fn lower_sharing(
     Ok(sharing)
 }
 
-/// `[[workload.tenants]]`: unique names, positive shares, system prompts that fit.
+/// `[[workload.tenants]]`: unique names, positive shares (or every tenant a rate of its
+/// own, then its lengths and burstiness too), system prompts that fit.
 fn lower_tenants(
     cx: &Cx,
     ts: &[super::raw::RawTenant],
     max_prompt: i64,
+    w: &RawWorkload,
 ) -> Result<Vec<Tenant>, ScenarioError> {
     let mut names = std::collections::BTreeSet::new();
     let mut out = Vec::new();
+    let own_rates = ts.iter().any(|t| t.rate.is_some());
     for (i, t) in ts.iter().enumerate() {
         let key = |k: &str| format!("workload.tenants[{i}].{k}");
         if !names.insert(t.name.get_ref().as_str()) {
@@ -1370,14 +1433,59 @@ fn lower_tenants(
                 "tenant names must be unique (another tenant has this one)",
             ));
         }
-        let share = *t.share.get_ref();
-        if !(share > 0.0 && share.is_finite()) {
-            return Err(cx.bad(
-                &t.share,
-                &key("share"),
-                "must be a positive number (tenant shares are relative weights)",
-            ));
-        }
+        let traffic = match &t.rate {
+            Some(r) => Some(lower_traffic(cx, t, r, &key, w)?),
+            None if own_rates => {
+                return Err(cx.bad_str(
+                    &t.name,
+                    &key("rate"),
+                    "is missing: when one tenant has a rate of its own, every tenant needs one",
+                ));
+            }
+            None => {
+                for (v, k) in [(&t.cv, "cv")] {
+                    if let Some(v) = v {
+                        return Err(cx.bad(v, &key(k), "only for a tenant with a rate of its own"));
+                    }
+                }
+                for (v, k) in [(&t.prompt, "prompt"), (&t.output, "output")] {
+                    if let Some(v) = v {
+                        return Err(cx.err(
+                            Some(v.span()),
+                            &key(k),
+                            "{...}",
+                            "only for a tenant with a rate of its own",
+                        ));
+                    }
+                }
+                None
+            }
+        };
+        let share = match (&t.share, &traffic) {
+            (Some(s), Some(_)) => {
+                return Err(cx.bad(
+                    s,
+                    &key("share"),
+                    "the tenants' rates set their shares: remove share",
+                ));
+            }
+            (None, Some(tr)) => tr.arrival.rate(),
+            (Some(s), None) if *s.get_ref() > 0.0 && s.get_ref().is_finite() => *s.get_ref(),
+            (Some(s), None) => {
+                return Err(cx.bad(
+                    s,
+                    &key("share"),
+                    "must be a positive number (tenant shares are relative weights)",
+                ));
+            }
+            (None, None) => {
+                return Err(cx.bad_str(
+                    &t.name,
+                    &key("share"),
+                    "is missing: give each tenant a share of the requests (or each a rate)",
+                ));
+            }
+        };
         let sys = int_in(
             cx,
             &t.system_prompt_tokens,
@@ -1399,9 +1507,185 @@ fn lower_tenants(
             share,
             system_prompt_tokens: sys as u32,
             system_prompts: n as u32,
+            traffic,
         });
     }
     Ok(out)
+}
+
+/// A tenant's own traffic: its rate in the workload's kind of process (gamma when it has a
+/// `cv` of its own), and its lengths where it has them.
+fn lower_traffic(
+    cx: &Cx,
+    t: &super::raw::RawTenant,
+    r: &Sp<f64>,
+    key: &dyn Fn(&str) -> String,
+    w: &RawWorkload,
+) -> Result<TenantTraffic, ScenarioError> {
+    let rate = *r.get_ref();
+    if !(MIN_RATE..=MAX_RATE).contains(&rate) {
+        return Err(cx.bad(
+            r,
+            &key("rate"),
+            &format!(
+                "must be a positive number of requests per second, in {MIN_RATE:e}..={MAX_RATE:e}"
+            ),
+        ));
+    }
+    let (lo, hi) = GAMMA_CV;
+    let cv = match t.cv.as_ref().or(w.cv.as_ref()) {
+        Some(c) if (lo..=hi).contains(c.get_ref()) => Some(*c.get_ref()),
+        Some(c) => {
+            return Err(cx.bad(
+                c,
+                &key("cv"),
+                &format!("must be in {lo}..={hi} (1 = Poisson, > 1 bursty)"),
+            ));
+        }
+        None => None,
+    };
+    let arrival = match (*w.arrival.get_ref(), cv) {
+        (_, Some(cv)) if t.cv.is_some() || *w.arrival.get_ref() == RawArrival::Gamma => {
+            ArrivalProcess::Gamma { rate, cv }
+        }
+        (RawArrival::Gamma, _) => ArrivalProcess::Gamma { rate, cv: 1.0 },
+        (RawArrival::Constant, _) => ArrivalProcess::Constant { rate },
+        _ => ArrivalProcess::Poisson { rate },
+    };
+    let dist = |d: &Option<Sp<RawDist>>, k: &str| -> Result<Option<LengthDist>, ScenarioError> {
+        d.as_ref()
+            .map(|d| lower_dist(cx, &key(k), Some(d), w))
+            .transpose()
+    };
+    Ok(TenantTraffic {
+        arrival,
+        prompt: dist(&t.prompt, "prompt")?,
+        output: dist(&t.output, "output")?,
+    })
+}
+
+/// `[tenants.<name>]` and `engine.tenant_scheduling`: each named tenant's limits and
+/// place in the order; tenants without a table have none.
+fn lower_tenancy(
+    cx: &Cx,
+    raw: &super::raw::RawScenario,
+    workload: &WorkloadSpec,
+) -> Result<Tenancy, ScenarioError> {
+    let names: Vec<&str> = workload
+        .sharing
+        .tenants
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    let known = || {
+        if names.is_empty() {
+            "there are none: add [[workload.tenants]] tables".to_string()
+        } else {
+            format!("the tenants are {}", names.join(", "))
+        }
+    };
+    let mut out = Tenancy {
+        scheduling: raw
+            .engine
+            .tenant_scheduling
+            .as_ref()
+            .map_or(TenantScheduling::Fifo, |s| *s.get_ref()),
+        tenants: names.iter().map(|n| TenantPolicy::open(n)).collect(),
+    };
+    for (name, p) in raw.tenants.iter().flatten() {
+        let Some(i) = names.iter().position(|n| n == name) else {
+            return Err(cx.err(
+                Some(p.span()),
+                &format!("tenants.{name}"),
+                "{...}",
+                &format!(
+                    "no tenant is named \"{name}\" in [[workload.tenants]]: {}",
+                    known()
+                ),
+            ));
+        };
+        let key = |k: &str| format!("tenants.{name}.{k}");
+        let p = p.get_ref();
+        let t = &mut out.tenants[i];
+        t.weight = positive_upto(
+            cx,
+            &p.weight,
+            &key("weight"),
+            (0.0, 1e6),
+            1.0,
+            "must be a positive weight (a tenant's fair share is proportional to it)",
+        )?;
+        t.priority = int_in(
+            cx,
+            &p.priority,
+            &key("priority"),
+            (-1_000_000, 1_000_000),
+            0,
+            "must be a whole number in -1000000..=1000000 (lower runs first, as vLLM's)",
+        )?;
+        t.rate_limit = lower_bucket(cx, &p.rate_limit, &key("rate_limit"), "requests")?;
+        t.token_rate_limit =
+            lower_bucket(cx, &p.token_rate_limit, &key("token_rate_limit"), "tokens")?;
+        t.on_limit = p.on_limit.unwrap_or_default();
+        let cap = |v: &Option<Sp<i64>>, k: &str| -> Result<Option<u32>, ScenarioError> {
+            match v {
+                None => Ok(None),
+                Some(x) if (1..=10_000_000).contains(x.get_ref()) => Ok(Some(*x.get_ref() as u32)),
+                Some(x) => Err(cx.bad(
+                    x,
+                    &key(k),
+                    "must be in 1..=10000000 (remove it for no limit)",
+                )),
+            }
+        };
+        t.max_num_seqs = cap(&p.max_num_seqs, "max_num_seqs")?;
+        t.max_queue = cap(&p.max_queue, "max_queue")?;
+        t.max_prefill_tokens = cap(&p.max_prefill_tokens, "max_prefill_tokens")?;
+    }
+    if let Some(s) = &raw.engine.tenant_scheduling {
+        if out.scheduling != TenantScheduling::Fifo && names.is_empty() {
+            return Err(cx.bad(
+                s,
+                "engine.tenant_scheduling",
+                &format!("orders tenants, and {}", known()),
+            ));
+        }
+        let first = out.tenants.first().map_or(0, |t| t.priority);
+        if out.scheduling == TenantScheduling::Priority
+            && out.tenants.iter().all(|t| t.priority == first)
+        {
+            return Err(cx.bad(
+                s,
+                "engine.tenant_scheduling",
+                "every tenant has the same priority, so \"priority\" orders nothing: set tenants.<name>.priority (lower runs first)",
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// `{ rate, burst }`: a positive rate; a burst of at least one request (or token), one
+/// second's worth by default.
+fn lower_bucket(
+    cx: &Cx,
+    b: &Option<Sp<super::raw::RawBucket>>,
+    key: &str,
+    unit: &str,
+) -> Result<Option<Bucket>, ScenarioError> {
+    let Some(b) = b else { return Ok(None) };
+    let r = b.get_ref();
+    let burst = r.burst.unwrap_or(r.rate.max(1.0));
+    if !(r.rate > 0.0 && r.rate <= 1e12 && burst >= 1.0 && burst <= 1e15) {
+        return Err(cx.bad(
+            b,
+            key,
+            &format!("needs rate > 0 ({unit} per second) and burst ≥ 1 ({unit}), e.g. {{ rate = 2, burst = 4 }}"),
+        ));
+    }
+    Ok(Some(Bucket {
+        rate: r.rate,
+        burst,
+    }))
 }
 
 /// `[slo]` and `[slo.tenants.<name>]`: percentiles p50/p90/p99 of TTFT, TPOT and E2E.

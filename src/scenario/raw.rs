@@ -36,6 +36,8 @@ pub struct RawScenario {
     /// `[slo]`.
     #[serde(default)]
     pub slo: RawSlo,
+    /// `[tenants.<name>]`: one tenant's limits and place in the scheduling.
+    pub tenants: Option<BTreeMap<String, Sp<RawTenantPolicy>>>,
     /// `[plan]`: read by `planner plan` (`src/plan.rs`), ignored by everything else.
     pub plan: Option<toml::Value>,
 }
@@ -110,6 +112,8 @@ pub struct RawEngine {
     pub prefix_cache_isolation: Option<Isolation>,
     /// Schedule one step ahead of the GPU.
     pub async_scheduling: Option<bool>,
+    /// Order across tenants.
+    pub tenant_scheduling: Option<Sp<crate::serving::tenancy::TenantScheduling>>,
     /// API server time before the scheduler sees a request, ms.
     pub api_in_ms: Option<Sp<f64>>,
     /// API server time after a token is sampled, ms.
@@ -326,11 +330,51 @@ pub struct RawTenant {
     /// Name.
     pub name: Sp<String>,
     /// Share of requests.
-    pub share: Sp<f64>,
+    pub share: Option<Sp<f64>>,
+    /// Its own request rate (every tenant then sends its own stream).
+    pub rate: Option<Sp<f64>>,
+    /// Its own burstiness: gamma gaps with this coefficient of variation.
+    pub cv: Option<Sp<f64>>,
+    /// Its own question lengths.
+    pub prompt: Option<Sp<RawDist>>,
+    /// Its own output lengths.
+    pub output: Option<Sp<RawDist>>,
     /// System prompt length.
     pub system_prompt_tokens: Option<Sp<i64>>,
     /// Distinct system prompts.
     pub system_prompts: Option<Sp<i64>>,
+}
+
+/// `[tenants.<name>]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenantPolicy {
+    /// Fair-share weight.
+    pub weight: Option<Sp<f64>>,
+    /// Priority class (lower first).
+    pub priority: Option<Sp<i64>>,
+    /// Requests per second: `{ rate, burst }`.
+    pub rate_limit: Option<Sp<RawBucket>>,
+    /// Tokens per second: `{ rate, burst }`.
+    pub token_rate_limit: Option<Sp<RawBucket>>,
+    /// Over a rate limit: reject or delay.
+    pub on_limit: Option<crate::serving::tenancy::OnLimit>,
+    /// Most running sequences.
+    pub max_num_seqs: Option<Sp<i64>>,
+    /// Most queued requests.
+    pub max_queue: Option<Sp<i64>>,
+    /// Most prompt tokens per step.
+    pub max_prefill_tokens: Option<Sp<i64>>,
+}
+
+/// `{ rate, burst }` of a token bucket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBucket {
+    /// Refill per second.
+    pub rate: f64,
+    /// Capacity (default: one second's worth, at least 1).
+    pub burst: Option<f64>,
 }
 
 /// `[workload.rag]`.

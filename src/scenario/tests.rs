@@ -111,6 +111,7 @@ e2e_ms = { p99 = 20000 }
             async_scheduling: false,
             api_in_s: 3e-3,
             api_out_s: 0.5e-3,
+            tenancy: Default::default(),
         }
     );
     assert_eq!(

@@ -123,6 +123,8 @@ pub struct EngineConfig {
     pub api_in_s: f64,
     /// The API server's time after a token is sampled (seconds); see `api_in_s`.
     pub api_out_s: f64,
+    /// Tenants' limits and the order across them.
+    pub tenancy: super::tenancy::Tenancy,
 }
 
 /// The default API-server time each way (seconds). inference-sim's journey traces of vLLM's
@@ -158,6 +160,7 @@ impl Default for EngineConfig {
             async_scheduling: true,
             api_in_s: API_SERVER_S,
             api_out_s: API_SERVER_S,
+            tenancy: super::tenancy::Tenancy::default(),
         }
     }
 }

@@ -17,6 +17,7 @@ use super::replica::{CACHE_SLOT, Replica, cache_full_blocks, release_cached};
 use super::router::RouterState;
 use super::seq::{Seq, clamp_len, hash_blocks};
 use super::spec::SpecRun;
+use super::tenancy::{Gate, Gateway, TenantScheduling};
 use crate::cost::iteration::IterationCost;
 use crate::sim::{EventQueue, Nanos};
 use crate::workload::{Request, RequestSource};
@@ -49,6 +50,8 @@ pub struct Simulation<'a> {
     /// Scratch for block content ids.
     content: Vec<u64>,
     router: Router,
+    /// Tenants' rate limits.
+    gateway: Gateway,
 }
 
 impl<'a> Simulation<'a> {
@@ -64,9 +67,11 @@ impl<'a> Simulation<'a> {
         let replicas = (0..replicas)
             .map(|id| Replica::new(id, num_blocks, cfg.block_size))
             .collect();
+        // Fair scheduling counts each tenant's decode tokens: one by one.
         let grouping = cfg.scheduler != SchedulerKind::Static
             && cost.aggregates_decodes()
-            && cfg.block_size.is_power_of_two();
+            && cfg.block_size.is_power_of_two()
+            && cfg.tenancy.scheduling != TenantScheduling::Fair;
         Simulation {
             cost,
             policy: policy(&cfg),
@@ -84,6 +89,7 @@ impl<'a> Simulation<'a> {
             caching: cfg.prefix_caching && cfg.scheduler != SchedulerKind::Static,
             content: Vec::new(),
             router: Router::RoundRobin,
+            gateway: Gateway::new(&cfg.tenancy),
             cfg,
         }
     }
@@ -156,11 +162,12 @@ impl<'a> Simulation<'a> {
                     }
                 }
                 Event::FollowUp(k) => {
-                    let req = self.follow_ups[k as usize]
-                        .take()
-                        .expect("a waiting follow-up");
-                    self.free_follow_ups.push(k);
+                    let req = self.unstash(k);
                     self.admit(req, now, obs);
+                }
+                Event::Released(k) => {
+                    let req = self.unstash(k);
+                    self.route(req, now, obs);
                 }
                 Event::IterationDone(r) => {
                     self.complete(r, now, obs);
@@ -173,11 +180,7 @@ impl<'a> Simulation<'a> {
                 for &(id, served) in &ended {
                     if let Some(req) = requests.ended(id, now + api_out, served) {
                         let at = (req.arrival + api_in).max(now);
-                        let k = self.free_follow_ups.pop().unwrap_or_else(|| {
-                            self.follow_ups.push(None);
-                            (self.follow_ups.len() - 1) as u32
-                        });
-                        self.follow_ups[k as usize] = Some(req);
+                        let k = self.stash(req);
                         self.queue.push(at, Event::FollowUp(k));
                     }
                 }
@@ -188,8 +191,55 @@ impl<'a> Simulation<'a> {
         self.queue.now()
     }
 
-    /// Route and enqueue an arriving request.
+    /// Keep `req` until its event: its slot.
+    fn stash(&mut self, req: Request) -> u32 {
+        let k = self.free_follow_ups.pop().unwrap_or_else(|| {
+            self.follow_ups.push(None);
+            (self.follow_ups.len() - 1) as u32
+        });
+        self.follow_ups[k as usize] = Some(req);
+        k
+    }
+
+    /// The request kept in slot `k`.
+    fn unstash(&mut self, k: u32) -> Request {
+        let req = self.follow_ups[k as usize]
+            .take()
+            .expect("a stashed request");
+        self.free_follow_ups.push(k);
+        req
+    }
+
+    /// An arriving request at the gateway: its tenant's rate limits let it through now,
+    /// later, or not at all.
     fn admit(&mut self, req: Request, now: Nanos, obs: &mut dyn Observer) {
+        let tenancy = &self.cfg.tenancy;
+        if tenancy.gates() {
+            let tokens = req.prompt_tokens.saturating_add(req.output_tokens);
+            match self.gateway.admit(tenancy, req.tenant, tokens, now) {
+                Gate::Pass => {}
+                Gate::Reject => {
+                    return refuse(
+                        &mut self.ended,
+                        req,
+                        0,
+                        Outcome::RejectedRateLimit,
+                        now,
+                        obs,
+                    );
+                }
+                Gate::Delay(d) => {
+                    let k = self.stash(req);
+                    self.queue.push(now + d, Event::Released(k));
+                    return;
+                }
+            }
+        }
+        self.route(req, now, obs);
+    }
+
+    /// Route and enqueue a request.
+    fn route(&mut self, req: Request, now: Nanos, obs: &mut dyn Observer) {
         let seq = self.new_seq(req, now);
         let r = self.router_state.route(self.router, &self.replicas, &seq);
         self.arrive(r, seq, now, obs);
@@ -222,26 +272,23 @@ impl<'a> Simulation<'a> {
             // than one slot's share is refused, and the slots never run out of cache.
             capacity /= cfg.max_num_seqs as u64;
         }
+        let tenant = cfg.tenancy.policy(req.tenant);
         let reject = if need > capacity {
             Some(Outcome::RejectedTooLong)
         } else if cfg.max_queue > 0 && rep.queued() >= cfg.max_queue as usize {
             Some(Outcome::RejectedQueueFull)
+        } else if let Some(max) = tenant.and_then(|p| p.max_queue)
+            && rep.queued_of(req.tenant) >= max as usize
+        {
+            Some(Outcome::RejectedTenantQueueFull)
         } else {
             None
         };
         if let Some(outcome) = reject {
-            self.ended.push((seq.req.id, false));
-            obs.request(&RequestDone {
-                req: seq.req,
-                replica: r,
-                outcome,
-                first_scheduled: now,
-                first_token: now,
-                last_token: now,
-                preemptions: 0,
-                cached_tokens: 0,
-            });
-            return;
+            return refuse(&mut self.ended, seq.req, r, outcome, now, obs);
+        }
+        if cfg.tenancy.scheduling == TenantScheduling::Fair {
+            rep.vtc_arrive(seq.req.tenant);
         }
         if rep.busy && cfg.async_scheduling && cfg.scheduler != SchedulerKind::Static {
             rep.incoming.push_back((now, seq));
@@ -261,6 +308,7 @@ impl<'a> Simulation<'a> {
             rep.take_incoming();
         }
         rep.work.clear();
+        self.cfg.tenancy.prefill_budgets(&mut rep.prefill_left);
         rep.draft_chunks.clear();
         rep.draft_contexts.clear();
         rep.prefix_lookup = 0;
@@ -448,6 +496,28 @@ impl<'a> Simulation<'a> {
         }
         rep.busy = false;
     }
+}
+
+/// Report `req` refused at `now` with `outcome` (ended, not served).
+fn refuse(
+    ended: &mut Vec<(u64, bool)>,
+    req: Request,
+    replica: u32,
+    outcome: Outcome,
+    now: Nanos,
+    obs: &mut dyn Observer,
+) {
+    ended.push((req.id, false));
+    obs.request(&RequestDone {
+        req,
+        replica,
+        outcome,
+        first_scheduled: now,
+        first_token: now,
+        last_token: now,
+        preemptions: 0,
+        cached_tokens: 0,
+    });
 }
 
 /// The sequences of `rep.done` leave: their blocks freed (their full blocks cached when

@@ -17,6 +17,9 @@ pub enum Event {
     FollowUp(u32),
     /// A replica's iteration ends.
     IterationDone(u32),
+    /// A request a tenant's rate limit held back passes the gateway: its slot in the
+    /// simulation's follow-ups.
+    Released(u32),
 }
 
 /// Which of two simultaneous kinds of event goes first.
@@ -33,7 +36,7 @@ impl Event {
     pub fn phase(self) -> Phase {
         match self {
             Event::IterationDone(_) => Phase::Completion,
-            Event::Arrival | Event::FollowUp(_) => Phase::Arrival,
+            Event::Arrival | Event::FollowUp(_) | Event::Released(_) => Phase::Arrival,
         }
     }
 }
@@ -53,6 +56,10 @@ pub enum Outcome {
     RejectedTooLong,
     /// Refused at arrival: the waiting queue was full.
     RejectedQueueFull,
+    /// Refused at the gateway: over its tenant's rate limit (HTTP 429).
+    RejectedRateLimit,
+    /// Refused at arrival: its tenant's share of the queue was full.
+    RejectedTenantQueueFull,
 }
 
 impl Outcome {
@@ -62,6 +69,8 @@ impl Outcome {
             Outcome::Finished => "finished",
             Outcome::RejectedTooLong => "rejected_exceeds_kv_capacity",
             Outcome::RejectedQueueFull => "rejected_queue_full",
+            Outcome::RejectedRateLimit => "rejected_rate_limit",
+            Outcome::RejectedTenantQueueFull => "rejected_tenant_queue_full",
         }
     }
 }

@@ -3,7 +3,7 @@
 //! event loop advances time.
 //!
 //! ```text
-//! event     Event (Arrival, FollowUp, IterationDone) and what observers hear
+//! event     Event (Arrival, FollowUp, IterationDone, Released) and what observers hear
 //! engine    Simulation: the event loop, pricing, applying an iteration's end
 //! router    which replica an arrival goes to
 //! replica   queues, running set, allocator, prefix cache; preemption
@@ -11,6 +11,7 @@
 //! group     sequences in steady decode, stepped in aggregate
 //! seq       one request inside a replica
 //! spec      speculative decoding: drafting cost, acceptance
+//! tenancy   tenants' limits (gateway buckets, caps) and order (fifo, fair, priority)
 //! ```
 
 pub(crate) mod batcher;
@@ -22,5 +23,6 @@ mod replica;
 mod router;
 mod seq;
 pub mod spec;
+pub mod tenancy;
 
 pub use event::{IterationDone, Observer, Outcome, RequestDone};

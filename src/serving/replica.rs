@@ -55,6 +55,10 @@ pub struct Replica {
     /// SGLang's new-token ratio: the share of running requests' remaining output its
     /// admission sets aside (see `batcher::sglang`).
     pub new_token_ratio: f64,
+    /// Fair scheduling: each tenant's virtual token counter (see `serving::tenancy`).
+    pub vtc: Vec<f64>,
+    /// Each tenant's prompt tokens left in the step being formed (empty: no caps).
+    pub prefill_left: Vec<u32>,
 }
 
 /// The allocator slot that holds the prefix cache's blocks (full blocks only, so its token
@@ -95,6 +99,8 @@ impl Replica {
             prefix_lookup: 0,
             prefix_hits: 0,
             new_token_ratio: 0.7,
+            vtc: Vec::new(),
+            prefill_left: Vec::new(),
         }
     }
 
@@ -106,6 +112,74 @@ impl Replica {
     /// Requests waiting, seen by the scheduler or not yet.
     pub fn queued(&self) -> usize {
         self.waiting.len() + self.incoming.len()
+    }
+
+    /// Requests of `tenant` waiting, seen by the scheduler or not yet.
+    pub fn queued_of(&self, tenant: u32) -> usize {
+        self.waiting
+            .iter()
+            .filter(|s| s.req.tenant == tenant)
+            .count()
+            + self
+                .incoming
+                .iter()
+                .filter(|(_, s)| s.req.tenant == tenant)
+                .count()
+    }
+
+    /// Tenant `t`'s prompt tokens left in this step.
+    pub fn prefill_left_of(&self, t: u32) -> u32 {
+        self.prefill_left
+            .get(t as usize)
+            .copied()
+            .unwrap_or(u32::MAX)
+    }
+
+    /// Tenant `t` takes `tokens` prompt tokens of this step.
+    pub fn take_prefill(&mut self, t: u32, tokens: u32) {
+        if let Some(left) = self.prefill_left.get_mut(t as usize) {
+            *left = left.saturating_sub(tokens);
+        }
+    }
+
+    /// Tenant `t`'s virtual token counter.
+    pub fn vtc_of(&self, t: u32) -> f64 {
+        self.vtc.get(t as usize).copied().unwrap_or(0.0)
+    }
+
+    /// VTC's counter lift: a tenant with nothing queued that sends a request starts from the
+    /// smallest counter among the tenants that have requests queued (if above its own), so
+    /// time away banks no credit.
+    pub fn vtc_arrive(&mut self, t: u32) {
+        if self.vtc.len() <= t as usize {
+            self.vtc.resize(t as usize + 1, 0.0);
+        }
+        if self.queued_of(t) > 0 {
+            return;
+        }
+        let queued = self
+            .waiting
+            .iter()
+            .map(|s| s.req.tenant)
+            .chain(self.incoming.iter().map(|(_, s)| s.req.tenant));
+        let floor = queued.map(|u| self.vtc_of(u)).fold(f64::INFINITY, f64::min);
+        if floor.is_finite() {
+            self.vtc[t as usize] = self.vtc[t as usize].max(floor);
+        }
+    }
+
+    /// Charge `tokens` served to tenant `t` of fair-share `weight`: prompt tokens (prefill)
+    /// at VTC's weight 1, output tokens at 2.
+    pub fn vtc_charge(&mut self, t: u32, weight: f64, tokens: u32, prefill: bool) {
+        if self.vtc.len() <= t as usize {
+            self.vtc.resize(t as usize + 1, 0.0);
+        }
+        let w = if prefill {
+            crate::serving::tenancy::VTC_PROMPT_WEIGHT
+        } else {
+            crate::serving::tenancy::VTC_OUTPUT_WEIGHT
+        };
+        self.vtc[t as usize] += w * tokens as f64 / weight;
     }
 
     /// Async scheduling, as a step ends: the arrivals the next step's scheduler saw (those
@@ -202,6 +276,17 @@ pub fn enter(rep: &mut Replica, mut s: Seq, slot: u32, max_len: u64) {
     rep.seqs[slot as usize] = s;
     rep.running.push(slot);
     rep.solo.push(slot);
+}
+
+/// Make running sequence `slot` the newest (the one [`preempt`] takes); the group must be
+/// empty.
+pub fn make_newest(rep: &mut Replica, slot: u32) {
+    for list in [&mut rep.running, &mut rep.solo] {
+        if let Some(k) = list.iter().position(|&s| s == slot) {
+            list.remove(k);
+            list.push(slot);
+        }
+    }
 }
 
 /// What a preemption keeps of the victim's KV in the prefix cache (when caching is on).

@@ -23,6 +23,14 @@ impl RngStreams {
         StdRng::seed_from_u64(mix(self.seed ^ fnv1a(purpose.as_bytes())))
     }
 
+    /// A whole family of streams of its own for `part` (e.g. one tenant's traffic): its
+    /// streams are independent of this family's and of every other part's.
+    pub fn derived(&self, part: &str) -> RngStreams {
+        RngStreams {
+            seed: mix(self.seed ^ fnv1a(b"derived:") ^ mix(fnv1a(part.as_bytes()))),
+        }
+    }
+
     /// The stream for `purpose` and an index (e.g. one per replica or sweep point).
     pub fn indexed(&self, purpose: &str, index: u64) -> StdRng {
         StdRng::seed_from_u64(mix(self.seed

@@ -38,28 +38,43 @@ impl Load {
 /// `scn` at `load`: the arrival rate of a synthetic workload (its process kept), or a trace's
 /// replay speed.
 pub fn set_load(scn: &mut Scenario, load: f64) {
-    match &mut scn.workload.source {
-        WorkloadSource::Synthetic { arrival, .. } => {
-            *arrival = match *arrival {
-                ArrivalProcess::Poisson { .. } => ArrivalProcess::Poisson { rate: load },
-                ArrivalProcess::Gamma { cv, .. } => ArrivalProcess::Gamma { rate: load, cv },
-                ArrivalProcess::Constant { .. } => ArrivalProcess::Constant { rate: load },
-                ArrivalProcess::Offline => ArrivalProcess::Offline,
-                ref a @ ArrivalProcess::Stages {
-                    ref stages,
-                    poisson,
-                } => {
-                    let k = load / a.rate();
-                    ArrivalProcess::Stages {
-                        stages: stages.iter().map(|&(r, d)| (r * k, d)).collect(),
-                        poisson,
-                    }
-                }
-                ArrivalProcess::Concurrency { .. } => ArrivalProcess::Concurrency {
-                    clients: (load.round() as u32).max(1),
-                },
+    // Tenants with traffic of their own keep their proportions: each is scaled alike.
+    if let WorkloadSource::Synthetic { arrival, .. } = &scn.workload.source
+        && scn.workload.sharing.per_tenant_traffic()
+    {
+        let k = load / arrival.rate();
+        for t in &mut scn.workload.sharing.tenants {
+            if let Some(tr) = &mut t.traffic {
+                tr.arrival = with_rate(&tr.arrival, tr.arrival.rate() * k);
+                t.share = tr.arrival.rate();
             }
         }
+    }
+    match &mut scn.workload.source {
+        WorkloadSource::Synthetic { arrival, .. } => *arrival = with_rate(arrival, load),
         WorkloadSource::Trace { time_scale, .. } => *time_scale = load,
+    }
+}
+
+/// `arrival` at `load` requests per second, its kind kept.
+fn with_rate(arrival: &ArrivalProcess, load: f64) -> ArrivalProcess {
+    match *arrival {
+        ArrivalProcess::Poisson { .. } => ArrivalProcess::Poisson { rate: load },
+        ArrivalProcess::Gamma { cv, .. } => ArrivalProcess::Gamma { rate: load, cv },
+        ArrivalProcess::Constant { .. } => ArrivalProcess::Constant { rate: load },
+        ArrivalProcess::Offline => ArrivalProcess::Offline,
+        ref a @ ArrivalProcess::Stages {
+            ref stages,
+            poisson,
+        } => {
+            let k = load / a.rate();
+            ArrivalProcess::Stages {
+                stages: stages.iter().map(|&(r, d)| (r * k, d)).collect(),
+                poisson,
+            }
+        }
+        ArrivalProcess::Concurrency { .. } => ArrivalProcess::Concurrency {
+            clients: (load.round() as u32).max(1),
+        },
     }
 }

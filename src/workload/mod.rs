@@ -13,7 +13,7 @@ pub mod trace;
 use crate::sim::{Nanos, RngStreams};
 pub use dist::{ArrivalProcess, LengthDist, LengthSampler, gamma as gamma_sample};
 use rand::rngs::StdRng;
-pub use sharing::{FewShot, Rag, Sessions, Sharing, Tenant};
+pub use sharing::{FewShot, Rag, Sessions, Sharing, Tenant, TenantTraffic};
 use std::cmp::Reverse;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -226,6 +226,8 @@ pub struct Source {
 
 enum Inner {
     Synthetic(Box<Synthetic>),
+    /// Every tenant its own stream.
+    Tenants(Box<Merged>),
     Trace(Box<trace::TraceReader>),
 }
 
@@ -256,6 +258,7 @@ impl RequestSource for Source {
         }
         let r = match &mut self.inner {
             Inner::Synthetic(s) => s.next(),
+            Inner::Tenants(m) => m.next(),
             Inner::Trace(t) => t.next(),
         }?;
         let r = self.issue(r);
@@ -275,7 +278,7 @@ impl RequestSource for Source {
                 Some(r)
             }
             Inner::Synthetic(s) => s.turn_after(id, at, served),
-            Inner::Trace(_) => None,
+            Inner::Tenants(_) | Inner::Trace(_) => None,
         }?;
         self.issue(r)
     }
@@ -299,39 +302,43 @@ pub fn source(spec: &WorkloadSpec, streams: &RngStreams) -> Result<Source, Workl
     }
     let (mp, mo) = (spec.max_prompt_tokens.max(1), spec.max_output_tokens.max(1));
     let inner = match &spec.source {
+        WorkloadSource::Synthetic { prompt, output, .. } if spec.sharing.per_tenant_traffic() => {
+            // Each tenant its own stream, from a family of random streams of its own.
+            let mut parts = Vec::with_capacity(spec.sharing.tenants.len());
+            for (i, t) in spec.sharing.tenants.iter().enumerate() {
+                let traffic = t.traffic.as_ref().expect("per-tenant traffic");
+                let own = streams.derived(&format!("tenant:{}", t.name));
+                let composer = sharing::Composer::for_tenant(spec.sharing.clone(), &own, i as u32);
+                parts.push(synthetic(
+                    spec,
+                    &traffic.arrival,
+                    traffic.prompt.as_ref().unwrap_or(prompt),
+                    traffic.output.as_ref().unwrap_or(output),
+                    &own,
+                    Some(composer),
+                )?);
+            }
+            let heads = parts.iter_mut().map(Iterator::next).collect();
+            Inner::Tenants(Box::new(Merged {
+                parts,
+                heads,
+                next_id: 0,
+            }))
+        }
         WorkloadSource::Synthetic {
             arrival,
             prompt,
             output,
-        } => Inner::Synthetic(Box::new(Synthetic {
-            arrival: {
-                arrival.check().map_err(WorkloadError::Invalid)?;
-                arrival.clone()
-            },
-            prompt: LengthSampler::new(prompt.clone()),
-            output: LengthSampler::new(output.clone()),
-            arrivals: streams.stream("arrivals"),
-            prompts: streams.stream("prompt_lengths"),
-            outputs: streams.stream("output_lengths"),
-            t: 0.0,
-            next_id: 0,
-            composer: spec
-                .sharing
+        } => Inner::Synthetic(Box::new(synthetic(
+            spec,
+            arrival,
+            prompt,
+            output,
+            streams,
+            spec.sharing
                 .is_active()
                 .then(|| sharing::Composer::new(spec.sharing.clone(), streams)),
-            max_prompt: mp,
-            max_output: mo,
-            sessions: spec.sharing.sessions.is_some(),
-            closed_loop: spec
-                .sharing
-                .sessions
-                .as_ref()
-                .is_some_and(|s| s.closed_loop),
-            awaiting: Default::default(),
-            pending: Default::default(),
-            parked: Vec::new(),
-            free_parked: Vec::new(),
-        })),
+        )?)),
         WorkloadSource::Trace {
             path,
             format,
@@ -361,6 +368,65 @@ pub fn source(spec: &WorkloadSpec, streams: &RngStreams) -> Result<Source, Workl
         max_output: mo,
         done: false,
     })
+}
+
+/// A synthetic stream of `arrival`, `prompt` and `output` from `streams`.
+fn synthetic(
+    spec: &WorkloadSpec,
+    arrival: &ArrivalProcess,
+    prompt: &LengthDist,
+    output: &LengthDist,
+    streams: &RngStreams,
+    composer: Option<sharing::Composer>,
+) -> Result<Synthetic, WorkloadError> {
+    arrival.check().map_err(WorkloadError::Invalid)?;
+    Ok(Synthetic {
+        arrival: arrival.clone(),
+        prompt: LengthSampler::new(prompt.clone()),
+        output: LengthSampler::new(output.clone()),
+        arrivals: streams.stream("arrivals"),
+        prompts: streams.stream("prompt_lengths"),
+        outputs: streams.stream("output_lengths"),
+        t: 0.0,
+        next_id: 0,
+        composer,
+        max_prompt: spec.max_prompt_tokens.max(1),
+        max_output: spec.max_output_tokens.max(1),
+        sessions: spec.sharing.sessions.is_some(),
+        closed_loop: spec
+            .sharing
+            .sessions
+            .as_ref()
+            .is_some_and(|s| s.closed_loop),
+        awaiting: Default::default(),
+        pending: Default::default(),
+        parked: Vec::new(),
+        free_parked: Vec::new(),
+    })
+}
+
+/// Tenants' own streams merged in time order (ties: the lower tenant first), numbered
+/// again from 0.
+struct Merged {
+    parts: Vec<Synthetic>,
+    /// Each stream's next request.
+    heads: Vec<Option<Request>>,
+    next_id: u64,
+}
+
+impl Iterator for Merged {
+    type Item = Request;
+    fn next(&mut self) -> Option<Request> {
+        let k = (0..self.heads.len())
+            .filter_map(|k| self.heads[k].as_ref().map(|r| (r.arrival, k)))
+            .min()?
+            .1;
+        let next = self.parts[k].next();
+        let mut r = std::mem::replace(&mut self.heads[k], next)?;
+        r.id = self.next_id;
+        self.next_id += 1;
+        Some(r)
+    }
 }
 
 struct Synthetic {
@@ -645,12 +711,14 @@ mod tests {
                     share: 3.0,
                     system_prompt_tokens: 100,
                     system_prompts: 1,
+                    traffic: None,
                 },
                 Tenant {
                     name: "b".into(),
                     share: 1.0,
                     system_prompt_tokens: 50,
                     system_prompts: 2,
+                    traffic: None,
                 },
             ],
             rag: None,

@@ -28,6 +28,21 @@ pub struct Tenant {
     pub system_prompt_tokens: u32,
     /// How many distinct system prompts it uses, picked uniformly per request.
     pub system_prompts: u32,
+    /// Traffic of its own (its arrival process, and lengths where they differ from the
+    /// workload's): every tenant then sends its own stream, merged in time order, and
+    /// `share` is unused. `None`: the tenant is drawn per request by `share`.
+    pub traffic: Option<TenantTraffic>,
+}
+
+/// A tenant's own traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantTraffic {
+    /// When its requests arrive.
+    pub arrival: super::ArrivalProcess,
+    /// Its question lengths (`None`: the workload's `prompt`).
+    pub prompt: Option<LengthDist>,
+    /// Its output lengths (`None`: the workload's `output`).
+    pub output: Option<LengthDist>,
 }
 
 /// Random draws per wanted document before the rest are taken by rank (see `prompt`).
@@ -84,6 +99,11 @@ pub struct Sharing {
 }
 
 impl Sharing {
+    /// Whether every tenant sends traffic of its own (see [`Tenant::traffic`]).
+    pub fn per_tenant_traffic(&self) -> bool {
+        !self.tenants.is_empty() && self.tenants.iter().all(|t| t.traffic.is_some())
+    }
+
     /// Whether prompts share anything at all.
     pub fn is_active(&self) -> bool {
         !self.tenants.is_empty()
@@ -111,6 +131,8 @@ pub struct Composer {
     turns: Option<LengthSampler>,
     streams: RngStreams,
     rng: StdRng,
+    /// Every request is this tenant's (one tenant's own stream).
+    fixed: Option<u32>,
 }
 
 impl Composer {
@@ -150,6 +172,15 @@ impl Composer {
             doc_length_memo: std::collections::HashMap::new(),
             streams: *streams,
             rng: streams.stream("prompt_sharing"),
+            fixed: None,
+        }
+    }
+
+    /// A composer whose every request is tenant `tenant`'s (that tenant's own stream).
+    pub fn for_tenant(sharing: Sharing, streams: &RngStreams, tenant: u32) -> Composer {
+        Composer {
+            fixed: Some(tenant),
+            ..Composer::new(sharing, streams)
         }
     }
 
@@ -166,12 +197,16 @@ impl Composer {
         let mut segs = Vec::with_capacity(8);
         let mut tenant = 0u32;
         if !self.cumulative.is_empty() {
-            let u: f64 = self.rng.random();
-            tenant = self
-                .cumulative
-                .iter()
-                .position(|&c| u < c)
-                .unwrap_or(self.cumulative.len() - 1) as u32;
+            tenant = match self.fixed {
+                Some(t) => t,
+                None => {
+                    let u: f64 = self.rng.random();
+                    self.cumulative
+                        .iter()
+                        .position(|&c| u < c)
+                        .unwrap_or(self.cumulative.len() - 1) as u32
+                }
+            };
             let t = &self.sharing.tenants[tenant as usize];
             if t.system_prompt_tokens > 0 {
                 let which = self.rng.random_range(0..t.system_prompts.max(1)) as u64;

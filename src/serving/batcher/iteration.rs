@@ -13,8 +13,11 @@
 use super::{Batch, BatchPolicy, Env};
 use crate::cost::iteration::SeqWork;
 use crate::serving::group::{dissolve_group, group_fits, step_group};
-use crate::serving::replica::{Replica, enter, preempt, push_work, reclaim, take_slot};
+use crate::serving::replica::{
+    Replica, enter, make_newest, preempt, push_work, reclaim, take_slot,
+};
 use crate::serving::seq::{Seq, hash_blocks};
+use crate::serving::tenancy::TenantScheduling;
 
 /// Continuous (iteration-level) batching with whole prefills.
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,9 +39,13 @@ impl BatchPolicy for ChunkedPrefill {
     }
 }
 
-/// The three phases within one token budget.
+/// The three phases within one token budget (with priority scheduling, first the waiting
+/// requests' preemption of worse-priority running ones).
 fn iteration_level(rep: &mut Replica, env: &mut Env, batch: &mut Batch, chunked: bool) {
     let mut budget = env.cfg.max_num_batched_tokens;
+    if env.cfg.tenancy.scheduling == TenantScheduling::Priority {
+        priority_preemption(rep, env, batch, budget);
+    }
     step_running(rep, env, batch, &mut budget, Phase::All);
     resume_swapped(rep, env, batch, &mut budget);
     admit_waiting(rep, env, batch, &mut budget, chunked);
@@ -73,7 +80,9 @@ pub(super) fn step_running(
         let s = &rep.seqs[slot as usize];
         let remaining = s.prefill_target - s.prefilled;
         let need = if remaining > 0 {
-            remaining.min(*budget)
+            remaining
+                .min(*budget)
+                .min(rep.prefill_left_of(s.req.tenant))
         } else {
             (1 + gamma).min(*budget)
         };
@@ -102,7 +111,8 @@ pub(super) fn step_running(
                 rep.seqs[slot as usize].scheduled = 0;
                 break;
             }
-            let victim = rep.solo.len() - 1;
+            let victim = victim_index(rep, env, i);
+            make_newest(rep, rep.solo[victim]);
             preempt(rep, &env.preempt_rule(), env.content);
             batch.preemptions += 1;
             if victim == i {
@@ -116,6 +126,15 @@ pub(super) fn step_running(
         rep.seqs[slot as usize].scheduled = need;
         *budget -= need;
         push_work(rep, env.aggregate, context, need);
+        if remaining > 0 {
+            let t = rep.seqs[slot as usize].req.tenant;
+            rep.take_prefill(t, need);
+        }
+        if env.cfg.tenancy.scheduling == TenantScheduling::Fair {
+            let t = rep.seqs[slot as usize].req.tenant;
+            let prefill = remaining > 0;
+            rep.vtc_charge(t, env.cfg.tenancy.weight(t), need, prefill);
+        }
         if remaining > 0 {
             batch.prefill_tokens += need;
             if need == remaining {
@@ -211,10 +230,13 @@ pub(super) fn admit_waiting(
     let cfg = env.cfg;
     let bs = cfg.block_size;
     let mut rule = AdmissionRule::new(rep, env);
+    let mut running_of = running_per_tenant(rep, env);
     while rep.running.len() < cfg.max_num_seqs as usize && *budget > 0 && rep.swapped.is_empty() {
-        let Some(s) = rep.waiting.front_mut() else {
+        let Some(at) = next_waiting(rep, env, &running_of) else {
             break;
         };
+        let tenant_left = rep.prefill_left_of(rep.waiting[at].req.tenant);
+        let s = &mut rep.waiting[at];
         hash_blocks(s, env.caching, cfg, env.content);
         let s = &*s;
         // Prefix hits: the leading cached blocks of what it must prefill, leaving at least
@@ -233,7 +255,7 @@ pub(super) fn admit_waiting(
         let chunk = if whole {
             remaining
         } else {
-            remaining.min(*budget)
+            remaining.min(*budget).min(tenant_left)
         };
         if chunk > *budget {
             break;
@@ -244,9 +266,17 @@ pub(super) fn admit_waiting(
         if available < blocks + pinned || !rule.admits(s, available - pinned, hits * bs, bs) {
             break;
         }
-        let mut s = rep.waiting.pop_front().expect("front exists");
+        let mut s = rep.waiting.remove(at).expect("chosen exists");
         if let Some(h) = &s.cached.hashes {
             rep.cache.acquire(&h[..hits as usize]);
+        }
+        if let Some(n) = running_of.get_mut(s.req.tenant as usize) {
+            *n += 1;
+        }
+        rep.take_prefill(s.req.tenant, chunk);
+        if cfg.tenancy.scheduling == TenantScheduling::Fair {
+            let t = s.req.tenant;
+            rep.vtc_charge(t, cfg.tenancy.weight(t), chunk, true);
         }
         let cached = hits * bs;
         s.cached.shared = cached;
@@ -276,6 +306,117 @@ pub(super) fn admit_waiting(
             batch.sampled += 1;
         }
         enter(rep, s, slot, env.max_len);
+    }
+}
+
+/// Running sequences per tenant (empty when the tenancy puts no cap on them and orders
+/// nothing: then nobody is counted).
+fn running_per_tenant(rep: &Replica, env: &Env) -> Vec<u32> {
+    let t = &env.cfg.tenancy;
+    if !t.orders() {
+        return Vec::new();
+    }
+    let mut n = vec![0u32; t.tenants.len()];
+    for &slot in &rep.running {
+        if let Some(c) = n.get_mut(rep.seqs[slot as usize].req.tenant as usize) {
+            *c += 1;
+        }
+    }
+    n
+}
+
+/// The waiting request to admit next (an index into `rep.waiting`): the oldest, or as the
+/// tenant scheduling orders them ([`crate::serving::tenancy`]), skipping tenants at their
+/// `max_num_seqs`.
+fn next_waiting(rep: &Replica, env: &Env, running_of: &[u32]) -> Option<usize> {
+    let t = &env.cfg.tenancy;
+    if !t.orders() {
+        return (!rep.waiting.is_empty()).then_some(0);
+    }
+    let eligible = |tenant: u32| {
+        let seqs = match (
+            t.policy(tenant).and_then(|p| p.max_num_seqs),
+            running_of.get(tenant as usize),
+        ) {
+            (Some(max), Some(&n)) => n < max,
+            _ => true,
+        };
+        seqs && rep.prefill_left_of(tenant) > 0
+    };
+    let candidates = rep
+        .waiting
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| eligible(s.req.tenant));
+    match t.scheduling {
+        TenantScheduling::Fifo => candidates.map(|(i, _)| i).next(),
+        TenantScheduling::Priority => candidates
+            .min_by_key(|(i, s)| (t.priority(s.req.tenant), *i))
+            .map(|(i, _)| i),
+        TenantScheduling::Fair => {
+            // Each tenant's oldest request; the least served tenant's goes first.
+            let mut best: Option<(f64, usize)> = None;
+            let mut seen = Vec::new();
+            for (i, s) in candidates {
+                let tenant = s.req.tenant;
+                if seen.contains(&tenant) {
+                    continue;
+                }
+                seen.push(tenant);
+                let c = rep.vtc_of(tenant);
+                if best.is_none_or(|(b, _)| c < b) {
+                    best = Some((c, i));
+                }
+            }
+            best.map(|(_, i)| i)
+        }
+    }
+}
+
+/// Index in `rep.solo` (from `from` on: those not yet scheduled in this step) of the
+/// sequence to preempt: the newest, or with priority scheduling the worst priority's
+/// newest (vLLM's `max(running, key=(priority, arrival))`).
+fn victim_index(rep: &Replica, env: &Env, from: usize) -> usize {
+    let t = &env.cfg.tenancy;
+    let last = rep.solo.len() - 1;
+    if t.scheduling != TenantScheduling::Priority {
+        return last;
+    }
+    (from..=last)
+        .max_by_key(|&k| {
+            let s = &rep.seqs[rep.solo[k] as usize];
+            (t.priority(s.req.tenant), s.stamp)
+        })
+        .unwrap_or(last)
+}
+
+/// vLLM V0's priority preemption (`_schedule_priority_preemption`): while the best waiting
+/// request cannot be admitted (no sequence slot, or too few blocks for its next chunk), the
+/// running request of the worst priority, if strictly worse than its own, is preempted.
+fn priority_preemption(rep: &mut Replica, env: &mut Env, batch: &mut Batch, budget: u32) {
+    let running_of = running_per_tenant(rep, env);
+    let t = &env.cfg.tenancy;
+    while let Some(at) = next_waiting(rep, env, &running_of) {
+        let w = &rep.waiting[at];
+        let want = t.priority(w.req.tenant);
+        let chunk = (w.prefill_target - w.prefilled).clamp(1, budget.max(1));
+        let blocks = rep.alloc.blocks_needed(0, chunk);
+        let fits = rep.running.len() < env.cfg.max_num_seqs as usize
+            && rep.alloc.free_blocks() + rep.cache.evictable_blocks() >= blocks;
+        if fits || rep.running.is_empty() {
+            return;
+        }
+        if rep.group.members > 0 {
+            dissolve_group(rep);
+        }
+        let v = victim_index(rep, env, 0);
+        let victim = &rep.seqs[rep.solo[v] as usize];
+        if t.priority(victim.req.tenant) <= want {
+            return;
+        }
+        make_newest(rep, rep.solo[v]);
+        preempt(rep, &env.preempt_rule(), env.content);
+        batch.preemptions += 1;
     }
 }
 
