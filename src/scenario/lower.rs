@@ -905,8 +905,11 @@ pub fn lower_source(cx: &Cx, w: &RawWorkload) -> Result<WorkloadSource, Scenario
         }
     };
     // With tenants of their own traffic, a tenant's lengths stand in for the workload's
-    // where it has none (the first tenant's).
-    let first = w.tenants.as_ref().and_then(|t| t.get_ref().first());
+    // where it has none (the first such tenant's).
+    let first = w
+        .tenants
+        .as_ref()
+        .and_then(|t| t.get_ref().iter().find(|t| t.rate.is_some()));
     let lengths = || -> Result<(LengthDist, LengthDist), ScenarioError> {
         let own = |d: &Option<Sp<RawDist>>, key: &str, theirs: Option<&Sp<RawDist>>| match (
             d.as_ref(),
@@ -915,7 +918,7 @@ pub fn lower_source(cx: &Cx, w: &RawWorkload) -> Result<WorkloadSource, Scenario
             (None, Some(t)) => lower_dist(cx, key, Some(t), w),
             (d, _) => lower_dist(cx, key, d, w),
         };
-        let (p, o) = match first.filter(|t| t.rate.is_some()) {
+        let (p, o) = match first {
             Some(t) => (t.prompt.as_ref(), t.output.as_ref()),
             None => (None, None),
         };
@@ -1675,7 +1678,7 @@ fn lower_bucket(
     let Some(b) = b else { return Ok(None) };
     let r = b.get_ref();
     let burst = r.burst.unwrap_or(r.rate.max(1.0));
-    if !(r.rate > 0.0 && r.rate <= 1e12 && burst >= 1.0 && burst <= 1e15) {
+    if !(r.rate > 0.0 && r.rate <= 1e12 && (1.0..=1e15).contains(&burst)) {
         return Err(cx.bad(
             b,
             key,

@@ -63,6 +63,8 @@
 //! async_scheduling = true         # schedule step N+1 while step N runs (a new request joins
 //!                                 # a step later): vLLM ≥ 0.14, SGLang's overlap scheduler,
 //!                                 # TensorRT-LLM 1.x default; false for vllm-v0, llama.cpp
+//! tenant_scheduling = "fifo"      # order across tenants: fifo | fair (VTC, by weight) |
+//!                                 # priority (vLLM's, preempting worse priorities)
 //! api_in_ms = 1.85                # API server before the scheduler sees a request (HTTP,
 //!                                 # tokenization, IPC); in the client's TTFT and E2E
 //! api_out_ms = 1.85               # API server after a token is sampled (detokenize, stream)
@@ -110,6 +112,11 @@
 //! share = 0.6
 //! system_prompt_tokens = 1200   # default 0
 //! system_prompts = 2            # distinct system prompts, picked uniformly (default 1)
+//! # Or every tenant its own traffic (instead of share and workload.rate; not with sessions):
+//! # rate = 2.0                  # its requests/s, in the workload's arrival kind
+//! # cv = 4.0                    # its own burstiness (gamma gaps)
+//! # prompt = { dist = ... }     # its own question / output lengths (default: the workload's)
+//! # output = { dist = ... }
 //!
 //! [workload.few_shot]       # prompt templates shared by everyone
 //! templates = 4
@@ -126,6 +133,16 @@
 //! think_time_s = 30.0       # mean (exponential) gap between a turn and the next
 //! think_from = "answer"     # answer (closed loop: the gap starts when the previous answer
 //!                           # ends; default) | arrival (open loop: when the previous turn came)
+//!
+//! [tenants.acme]            # optional, per tenant of [[workload.tenants]] (src/serving/tenancy.rs)
+//! weight = 2.0              # fair share (engine.tenant_scheduling = "fair"), default 1
+//! priority = 0              # lower runs first ("priority"), default 0
+//! rate_limit = { rate = 2.0, burst = 4 }          # requests/s at the gateway
+//! token_rate_limit = { rate = 20000, burst = 40000 }   # prompt + output tokens/s
+//! on_limit = "reject"       # over a rate limit: reject (HTTP 429) | delay (held until it fits)
+//! max_num_seqs = 32         # most of its sequences running at once
+//! max_queue = 100           # most of its requests waiting; more are refused
+//! max_prefill_tokens = 2048 # most of its prompt tokens in one step (chunked prefill)
 //!
 //! [slo]                     # optional; each metric a table of percentile = milliseconds
 //! ttft_ms = { p90 = 500 }   # percentiles: p50, p90, p99

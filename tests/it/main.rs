@@ -12,6 +12,8 @@
 //!   load, and the measured serving runs replayed (`validate --serving`).
 //! - `prefix`: prefix caching in the engine against the Mooncake trace's hash lists, its fall
 //!   with capacity, and the tenant closed form under both isolation modes.
+//! - `tenants`: tenants' rate limits, caps, fair share and priority in closed form; each
+//!   tenant's own traffic; the noisy neighbour; bad policies.
 //! - `speculative`: speculative decoding against Leviathan et al.'s closed forms, the
 //!   crossover where it stops paying, KV rollback without leaks, bad settings.
 //! - `plan`: `planner plan` and `merge`: the chosen configuration meets its SLOs and the
@@ -42,3 +44,4 @@ mod simulate;
 mod snapshot;
 mod speculative;
 mod standalone;
+mod tenants;

@@ -6,6 +6,7 @@ use planner::kv::Isolation;
 use planner::kv::prefix::trace_hit_rate_unbounded;
 use planner::scenario::Scenario;
 use planner::serving::engine::Simulation;
+use planner::serving::tenancy::{Tenancy, TenantPolicy, TenantScheduling};
 use planner::serving::{IterationDone, Observer, RequestDone};
 use planner::sim::{Nanos, RngStreams};
 use planner::simulate::prepare;
@@ -111,7 +112,7 @@ fn hit_rate_falls_with_capacity() {
 /// T·(N−1)·S hit tokens. With byte-identical system prompts across tenants, `shared`
 /// isolation lets every request after the very first hit it, (T·N−1)·S, the same as one
 /// tenant sending T·N requests; `per_tenant` keeps them apart (no tenant's first request hits
-/// another's blocks).
+/// another's blocks), under every order across tenants (fifo, fair, priority).
 #[test]
 fn tenants_closed_form_and_isolation() {
     let (t, n, s, q) = (3u32, 20u32, 320u32, 100u32);
@@ -124,9 +125,18 @@ fn tenants_closed_form_and_isolation() {
     )
     .unwrap();
     let p = prepare(&scn).unwrap();
-    let run = |isolation: Isolation, tenants: u32| {
+    let run_as = |isolation: Isolation, tenants: u32, scheduling: TenantScheduling| {
         let mut cfg = scn.engine.clone();
         cfg.prefix_isolation = isolation;
+        cfg.tenancy = Tenancy {
+            scheduling,
+            tenants: (0..tenants)
+                .map(|i| TenantPolicy {
+                    priority: i as i64,
+                    ..TenantPolicy::open(&format!("t{i}"))
+                })
+                .collect(),
+        };
         let reqs: Vec<Request> = (0..t * n)
             .map(|i| Request {
                 id: i as u64,
@@ -150,17 +160,26 @@ fn tenants_closed_form_and_isolation() {
         assert_eq!(obs.lookup, ((s + q) * t * n) as u64);
         obs
     };
-    let per_tenant = run(Isolation::PerTenant, t);
-    assert_eq!(per_tenant.hit, (t * (n - 1) * s) as u64);
-    for d in &per_tenant.done {
-        let first_of_its_tenant = d.req.id < t as u64;
-        assert_eq!(
-            d.cached_tokens == 0,
-            first_of_its_tenant,
-            "request {}",
-            d.req.id
-        );
+    let run = |isolation, tenants| run_as(isolation, tenants, TenantScheduling::Fifo);
+    // No tenant ever hits another's blocks, whatever the order across tenants.
+    for scheduling in [
+        TenantScheduling::Fifo,
+        TenantScheduling::Fair,
+        TenantScheduling::Priority,
+    ] {
+        let per_tenant = run_as(Isolation::PerTenant, t, scheduling);
+        assert_eq!(per_tenant.hit, (t * (n - 1) * s) as u64, "{scheduling:?}");
+        for d in &per_tenant.done {
+            let first_of_its_tenant = d.req.id < t as u64;
+            assert_eq!(
+                d.cached_tokens == 0,
+                first_of_its_tenant,
+                "{scheduling:?}: request {}",
+                d.req.id
+            );
+        }
     }
+    let per_tenant = run(Isolation::PerTenant, t);
     let shared = run(Isolation::Shared, t);
     assert_eq!(shared.hit, ((t * n - 1) * s) as u64);
     let one = run(Isolation::Shared, 1);

@@ -1,0 +1,430 @@
+//! Tenants of one service (issue #16): the gateway's rate limits, the scheduler's caps,
+//! fair share by weight and priority preemption in closed form; each tenant's own traffic;
+//! conservation and determinism per tenant; bad policies refused with file, line and key.
+
+use super::common::{scenario, scenario_err};
+use planner::cost::iteration::IterationCost;
+use planner::serving::config::EngineConfig;
+use planner::serving::engine::Simulation;
+use planner::serving::tenancy::{Bucket, OnLimit, Tenancy, TenantPolicy, TenantScheduling};
+use planner::serving::{IterationDone, Observer, Outcome, RequestDone};
+use planner::sim::{Nanos, RngStreams};
+use planner::simulate::{SimOptions, prepare, simulate};
+use planner::workload::Request;
+
+#[derive(Default)]
+struct Record {
+    done: Vec<RequestDone>,
+    iterations: Vec<IterationDone>,
+}
+
+impl Observer for Record {
+    fn request(&mut self, d: &RequestDone) {
+        self.done.push(d.clone());
+    }
+    fn inter_token(&mut self, _gap: Nanos, _count: u32) {}
+    fn iteration(&mut self, it: &IterationDone) {
+        self.iterations.push(*it);
+    }
+}
+
+fn req(id: u64, tenant: u32, at_ms: u64, prompt: u32, output: u32) -> Request {
+    Request {
+        id,
+        arrival: Nanos(at_ms * 1_000_000),
+        prompt_tokens: prompt,
+        output_tokens: output,
+        tenant,
+        ..Request::default()
+    }
+}
+
+fn ms(m: u64) -> Nanos {
+    Nanos(m * 1_000_000)
+}
+
+/// Constant 10 ms iterations, the engine's own clock (no API time, no async scheduling),
+/// blocks of 16 tokens.
+fn run(tenancy: Tenancy, max_num_seqs: u32, blocks: u32, requests: Vec<Request>) -> Record {
+    let cfg = EngineConfig {
+        api_in_s: 0.0,
+        api_out_s: 0.0,
+        async_scheduling: false,
+        max_num_seqs,
+        block_size: 16,
+        tenancy,
+        ..EngineConfig::default()
+    };
+    let cost = IterationCost::constant(0.010);
+    let mut sim = Simulation::new(cfg, &cost, 1, blocks, 1.0, 1 << 20);
+    let mut rec = Record::default();
+    sim.run(&mut requests.into_iter(), &mut rec);
+    assert_eq!(sim.unfinished(), 0);
+    rec
+}
+
+fn two(scheduling: TenantScheduling, a: TenantPolicy, b: TenantPolicy) -> Tenancy {
+    Tenancy {
+        scheduling,
+        tenants: vec![a, b],
+    }
+}
+
+/// Two tenants with 300 requests each waiting from t = 0, four sequences at a time: under
+/// `fair` (VTC) the requests served while both are backlogged split as their weights,
+/// 2 : 1, then 1 : 1 with equal weights; `fifo` serves them in arrival order.
+#[test]
+fn fair_share_of_two_saturated_tenants_follows_their_weights() {
+    let requests = || -> Vec<Request> {
+        (0..600)
+            .map(|i| req(i, (i / 300) as u32, 0, 16, 16))
+            .collect()
+    };
+    let share = |rec: &Record| {
+        // The first 300 to finish: both tenants are backlogged all along.
+        let mut done: Vec<&RequestDone> = rec.done.iter().collect();
+        done.sort_by_key(|d| (d.last_token, d.req.id));
+        let first = done[..300].iter().filter(|d| d.req.tenant == 0).count();
+        first as f64 / (300 - first) as f64
+    };
+    let weighted = |w: f64| TenantPolicy {
+        weight: w,
+        ..TenantPolicy::open("a")
+    };
+    let fair = run(
+        two(TenantScheduling::Fair, weighted(2.0), weighted(1.0)),
+        4,
+        100_000,
+        requests(),
+    );
+    let r = share(&fair);
+    assert!((r - 2.0).abs() < 0.15, "weights 2:1 served {r:.3}:1");
+    let even = run(
+        two(TenantScheduling::Fair, weighted(1.0), weighted(1.0)),
+        4,
+        100_000,
+        requests(),
+    );
+    let r = share(&even);
+    assert!((r - 1.0).abs() < 0.1, "weights 1:1 served {r:.3}:1");
+    // Arrival order: tenant 0's 300 requests all come first.
+    let fifo = run(
+        two(TenantScheduling::Fifo, weighted(2.0), weighted(1.0)),
+        4,
+        100_000,
+        requests(),
+    );
+    assert!(share(&fifo) > 100.0);
+}
+
+/// A low-priority request (tenant 1: prompt 100, 7 blocks of 10) is decoding when a
+/// high-priority one (tenant 0: prompt 80, 5 blocks) arrives at 25 ms. At the step boundary
+/// at 30 ms only 3 blocks are free: under `priority` the low one is preempted then and the
+/// high one prefills in the step 30–40 ms; under `fifo` it waits until the low one has
+/// finished (its 50th token at 500 ms).
+#[test]
+fn priority_preempts_a_worse_request_at_a_computable_time() {
+    let ranked = |p: i64| TenantPolicy {
+        priority: p,
+        ..TenantPolicy::open("t")
+    };
+    let requests = || vec![req(0, 1, 0, 100, 50), req(1, 0, 25, 80, 5)];
+    let find = |rec: &Record, id: u64| rec.done.iter().find(|d| d.req.id == id).unwrap().clone();
+    let rec = run(
+        two(TenantScheduling::Priority, ranked(0), ranked(1)),
+        256,
+        10,
+        requests(),
+    );
+    let (low, high) = (find(&rec, 0), find(&rec, 1));
+    assert_eq!((high.first_scheduled, high.first_token), (ms(30), ms(40)));
+    assert_eq!((low.preemptions, high.preemptions), (1, 0));
+    let preempting: Vec<Nanos> = rec
+        .iterations
+        .iter()
+        .filter(|i| i.preemptions > 0)
+        .map(|i| i.start)
+        .collect();
+    assert_eq!(preempting, vec![ms(30)]);
+    assert!(low.last_token > high.last_token);
+    let fifo = run(
+        two(TenantScheduling::Fifo, ranked(0), ranked(1)),
+        256,
+        10,
+        requests(),
+    );
+    let (low, high) = (find(&fifo, 0), find(&fifo, 1));
+    assert_eq!(low.last_token, ms(500));
+    assert_eq!(high.first_scheduled, ms(500));
+    assert_eq!(low.preemptions, 0);
+}
+
+/// Tenant 0 capped at 2 running sequences never has more in any step, while tenant 1 runs
+/// many beside it.
+#[test]
+fn a_tenant_limited_to_k_sequences_never_runs_more() {
+    let capped = TenantPolicy {
+        max_num_seqs: Some(2),
+        ..TenantPolicy::open("a")
+    };
+    let requests: Vec<Request> = (0..100)
+        .map(|i| req(i, (i % 2) as u32, 0, 20, 30))
+        .collect();
+    for scheduling in [
+        TenantScheduling::Fifo,
+        TenantScheduling::Fair,
+        TenantScheduling::Priority,
+    ] {
+        let rec = run(
+            two(scheduling, capped.clone(), TenantPolicy::open("b")),
+            64,
+            100_000,
+            requests.clone(),
+        );
+        let running = |tenant: u32, t: Nanos| {
+            rec.done
+                .iter()
+                .filter(|d| d.req.tenant == tenant && d.first_scheduled <= t && t < d.last_token)
+                .count()
+        };
+        let most = |tenant| {
+            rec.iterations
+                .iter()
+                .map(|i| running(tenant, i.start))
+                .max()
+                .unwrap()
+        };
+        assert_eq!(most(0), 2, "{scheduling:?}");
+        assert!(most(1) > 10, "{scheduling:?}: {}", most(1));
+        assert_eq!(rec.done.len(), 100);
+    }
+}
+
+/// The gateway in the engine: tenant 0 sends 10 requests/s against a limit of 2/s with a
+/// burst of 1. Rejecting, 20 of its 100 pass (the bucket's rate over 10 s), the rest are
+/// refused with the reason, and tenant 1 is untouched; delaying, all pass, the k-th not
+/// before k/2 s.
+#[test]
+fn rate_limits_refuse_or_pace_one_tenant() {
+    let limited = |on_limit| TenantPolicy {
+        rate_limit: Some(Bucket {
+            rate: 2.0,
+            burst: 1.0,
+        }),
+        on_limit,
+        ..TenantPolicy::open("a")
+    };
+    let requests: Vec<Request> = (0..200)
+        .map(|i| req(i, (i % 2) as u32, (i / 2) * 100, 20, 5))
+        .collect();
+    let rec = run(
+        two(
+            TenantScheduling::Fifo,
+            limited(OnLimit::Reject),
+            TenantPolicy::open("b"),
+        ),
+        256,
+        100_000,
+        requests.clone(),
+    );
+    let count = |tenant: u32, outcome: Outcome| {
+        rec.done
+            .iter()
+            .filter(|d| d.req.tenant == tenant && d.outcome == outcome)
+            .count()
+    };
+    assert_eq!(count(0, Outcome::Finished), 20);
+    assert_eq!(count(0, Outcome::RejectedRateLimit), 80);
+    assert_eq!(count(1, Outcome::Finished), 100);
+    let paced = run(
+        two(
+            TenantScheduling::Fifo,
+            limited(OnLimit::Delay),
+            TenantPolicy::open("b"),
+        ),
+        256,
+        100_000,
+        requests,
+    );
+    let mut starts: Vec<Nanos> = paced
+        .done
+        .iter()
+        .filter(|d| d.req.tenant == 0)
+        .map(|d| d.first_scheduled)
+        .collect();
+    starts.sort();
+    assert_eq!(starts.len(), 100);
+    for (k, s) in starts.iter().enumerate() {
+        assert!(s.as_secs_f64() >= k as f64 * 0.5 - 1e-9, "{k}: {s:?}");
+    }
+}
+
+/// A tenant's queue cap refuses its own excess, not the other tenant's requests.
+#[test]
+fn a_tenant_queue_cap_refuses_its_own_excess() {
+    let capped = TenantPolicy {
+        max_queue: Some(5),
+        ..TenantPolicy::open("a")
+    };
+    // One sequence at a time: everyone else queues.
+    let requests: Vec<Request> = (0..40).map(|i| req(i, (i % 2) as u32, 0, 20, 10)).collect();
+    let rec = run(
+        two(TenantScheduling::Fifo, capped, TenantPolicy::open("b")),
+        1,
+        100_000,
+        requests,
+    );
+    let refused = |t: u32| {
+        rec.done
+            .iter()
+            .filter(|d| d.req.tenant == t && d.outcome == Outcome::RejectedTenantQueueFull)
+            .count()
+    };
+    // Tenant 0's first request runs, five queue, the other fourteen are refused.
+    assert_eq!(refused(0), 14);
+    assert_eq!(refused(1), 0);
+}
+
+const NOISY: &str = include_str!("../../scenarios/noisy_neighbour.toml");
+
+/// Each tenant sends its own stream: over the run its count is its rate × the duration
+/// (Poisson, within 4 standard deviations), the merged stream is in time order and numbered
+/// from 0; every tenant's requests end finished or refused (conservation); two runs with
+/// the same seed give the same summary.
+#[test]
+fn each_tenant_sends_its_own_traffic_and_every_request_ends() {
+    let scn = scenario(NOISY);
+    let reqs: Vec<Request> = planner::workload::requests(&scn.workload, &RngStreams::new(scn.seed))
+        .unwrap()
+        .collect();
+    assert!(reqs.windows(2).all(|w| w[0].arrival <= w[1].arrival));
+    assert!(reqs.iter().enumerate().all(|(i, r)| r.id == i as u64));
+    let sent = |t: u32| reqs.iter().filter(|r| r.tenant == t).count() as f64;
+    let expected = 2.0 * 600.0;
+    assert!(
+        (sent(0) - expected).abs() < 4.0 * expected.sqrt(),
+        "app sent {}",
+        sent(0)
+    );
+    // The app's prompts are short, the batch tenant's long.
+    let mean_prompt = |t: u32| {
+        let v: Vec<f64> = reqs
+            .iter()
+            .filter(|r| r.tenant == t)
+            .map(|r| r.prompt_tokens as f64)
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    assert!(mean_prompt(1) > 20.0 * mean_prompt(0));
+    let p = prepare(&scn).unwrap();
+    let opts = SimOptions {
+        no_files: true,
+        ..Default::default()
+    };
+    let a = simulate(&scn, &p, &opts).unwrap();
+    let b = simulate(&scn, &p, &opts).unwrap();
+    assert_eq!(a.rows(), b.rows());
+    for (i, t) in a.tenants.iter().enumerate() {
+        assert_eq!(
+            (t.requests + t.rejected) as f64,
+            sent(i as u32),
+            "{}",
+            t.name
+        );
+    }
+    // The limit refuses only the batch tenant's requests.
+    assert_eq!(a.tenants[0].rejected, 0);
+    assert!(a.tenants[1].limited > 0);
+}
+
+/// The noisy neighbour, in figures: the app's TTFT p90 under fifo without limits is many
+/// times what fair share, priority or the batch tenant's rate limit give it.
+#[test]
+fn isolation_protects_the_small_tenant() {
+    let p90 = |scheduling: &str, limit: bool| {
+        let mut text = NOISY.replace(
+            "tenant_scheduling = \"fair\"",
+            &format!("tenant_scheduling = \"{scheduling}\""),
+        );
+        if !limit {
+            text = text.replace("rate_limit = { rate = 0.6, burst = 10 }", "");
+        }
+        let scn = scenario(&text);
+        let p = prepare(&scn).unwrap();
+        let opts = SimOptions {
+            no_files: true,
+            ..Default::default()
+        };
+        let s = simulate(&scn, &p, &opts).unwrap();
+        s.tenants[0].ttft.p90
+    };
+    let fifo = p90("fifo", false);
+    for (s, limit) in [("fair", false), ("priority", false), ("fifo", true)] {
+        let other = p90(s, limit);
+        assert!(
+            other * 5.0 < fifo,
+            "{s} limit {limit}: {other} vs fifo {fifo}"
+        );
+    }
+}
+
+/// Bad policies: errors naming the file, line and key, and the fix.
+#[test]
+fn bad_tenant_policies_are_refused_with_the_key() {
+    let with = |extra: &str| format!("{NOISY}\n{extra}\n");
+    let cases = [
+        (
+            with("[tenants.nobody]\nweight = 2"),
+            "tenants.nobody",
+            "no tenant is named \"nobody\"",
+        ),
+        (
+            NOISY.replace(
+                "rate_limit = { rate = 0.6, burst = 10 }",
+                "rate_limit = { rate = 0, burst = 10 }",
+            ),
+            "tenants.batch.rate_limit",
+            "rate > 0",
+        ),
+        (
+            NOISY.replace("priority = 1\n", "priority = 1\nmax_num_seqs = 0\n"),
+            "tenants.batch.max_num_seqs",
+            "1..=",
+        ),
+        (
+            NOISY.replace("priority = 1\n", "priority = 1\nweight = 0\n"),
+            "tenants.batch.weight",
+            "positive weight",
+        ),
+        (
+            NOISY
+                .replace(
+                    "tenant_scheduling = \"fair\"",
+                    "tenant_scheduling = \"priority\"",
+                )
+                .replace("priority = 1\n", "priority = 0\n"),
+            "engine.tenant_scheduling",
+            "same priority",
+        ),
+        (
+            NOISY.replace("rate = 2.0\n", ""),
+            "workload.tenants[0].rate",
+            "every tenant needs one",
+        ),
+        (
+            NOISY.replace("rate = 2.0\n", "rate = 2.0\nshare = 1.0\n"),
+            "workload.tenants[0].share",
+            "remove share",
+        ),
+        (
+            NOISY.replace("duration_s = 600", "duration_s = 600\nrate = 3.0"),
+            "workload.rate",
+            "remove workload.rate",
+        ),
+    ];
+    for (text, key, fix) in cases {
+        let e = scenario_err(&text);
+        assert!(e.contains(key) && e.contains(fix), "{key}: {e}");
+        assert!(e.starts_with("r.toml:"), "{e}");
+    }
+}
