@@ -397,6 +397,16 @@ fn simulate_from(
     Ok(summary)
 }
 
+/// An SLO line's label in the charts: `TTFT p90 SLO 300 ms`.
+fn slo_label(t: &crate::scenario::SloTarget) -> String {
+    format!(
+        "{} p{} SLO {} ms",
+        t.metric.name().to_uppercase(),
+        t.percentile as u32,
+        t.limit_ms
+    )
+}
+
 /// The same traffic under each tenant scheduling, with the tenants' limits as written and
 /// without them (the scheduling written first): per tenant, requests finished and refused,
 /// TTFT and TPOT p90. Only for a scenario with several tenants and a tenant policy
@@ -515,17 +525,7 @@ fn write_report(
         .targets
         .iter()
         .filter(|t| t.tenant.is_none() && t.metric != SloMetric::E2e)
-        .map(|t| {
-            (
-                format!(
-                    "{} p{} SLO {} ms",
-                    t.metric.name().to_uppercase(),
-                    t.percentile as u32,
-                    t.limit_ms
-                ),
-                t.limit_ms,
-            )
-        })
+        .map(|t| (slo_label(t), t.limit_ms))
         .collect();
     let charts = crate::report::charts::SimCharts {
         name: &scn.name,
@@ -556,16 +556,7 @@ fn write_report(
             .filter(|t| t.metric != SloMetric::E2e)
             .filter_map(|t| {
                 let tenant = m.tenant_names.get(t.tenant? as usize)?.clone();
-                Some((
-                    tenant,
-                    format!(
-                        "{} p{} SLO {} ms",
-                        t.metric.name().to_uppercase(),
-                        t.percentile as u32,
-                        t.limit_ms
-                    ),
-                    t.limit_ms,
-                ))
+                Some((tenant, slo_label(t), t.limit_ms))
             })
             .collect(),
     };

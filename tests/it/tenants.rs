@@ -91,30 +91,20 @@ fn fair_share_of_two_saturated_tenants_follows_their_weights() {
         weight: w,
         ..TenantPolicy::open("a")
     };
-    let fair = run(
-        two(TenantScheduling::Fair, weighted(2.0), weighted(1.0)),
-        4,
-        100_000,
-        requests(),
-    );
-    let r = share(&fair);
+    let served = |scheduling, a: f64, b: f64| {
+        share(&run(
+            two(scheduling, weighted(a), weighted(b)),
+            4,
+            100_000,
+            requests(),
+        ))
+    };
+    let r = served(TenantScheduling::Fair, 2.0, 1.0);
     assert!((r - 2.0).abs() < 0.15, "weights 2:1 served {r:.3}:1");
-    let even = run(
-        two(TenantScheduling::Fair, weighted(1.0), weighted(1.0)),
-        4,
-        100_000,
-        requests(),
-    );
-    let r = share(&even);
+    let r = served(TenantScheduling::Fair, 1.0, 1.0);
     assert!((r - 1.0).abs() < 0.1, "weights 1:1 served {r:.3}:1");
     // Arrival order: tenant 0's 300 requests all come first.
-    let fifo = run(
-        two(TenantScheduling::Fifo, weighted(2.0), weighted(1.0)),
-        4,
-        100_000,
-        requests(),
-    );
-    assert!(share(&fifo) > 100.0);
+    assert!(served(TenantScheduling::Fifo, 2.0, 1.0) > 100.0);
 }
 
 /// A low-priority request (tenant 1: prompt 100, 7 blocks of 10) is decoding when a
