@@ -272,6 +272,9 @@ fn engine<'a>(
         scn.model.max_position_embeddings.min(u32::MAX as u64) as u32,
     )
     .with_router(scn.router);
+    if let Some(p) = scn.workload.patience {
+        sim = sim.with_patience(p, streams);
+    }
     if let Some(sp) = &scn.engine.speculative {
         let draft = match &sp.method {
             SpecMethod::Ngram => DraftCost::Free,

@@ -21,7 +21,7 @@ use crate::serving::spec::{Acceptance, SpecMethod, Speculative};
 use crate::serving::tenancy::{Bucket, Tenancy, TenantPolicy, TenantScheduling};
 use crate::sim::Nanos;
 use crate::workload::{
-    ArrivalProcess, FewShot, LengthDist, Rag, Sessions, Sharing, Tenant, TenantTraffic,
+    ArrivalProcess, FewShot, LengthDist, Patience, Rag, Sessions, Sharing, Tenant, TenantTraffic,
     TraceFormat, WorkloadSource, WorkloadSpec,
 };
 use std::collections::BTreeMap;
@@ -470,6 +470,19 @@ pub fn lower_engine(
         crate::kv::EngineKind::VllmV0 | crate::kv::EngineKind::LlamaCpp
     );
     engine.async_scheduling = e.async_scheduling.unwrap_or(overlaps);
+    engine.max_queue_wait_s = match &e.max_queue_wait_ms {
+        None => None,
+        Some(v) if *v.get_ref() > 0.0 && *v.get_ref() <= MAX_SECONDS * 1e3 => {
+            Some(*v.get_ref() * 1e-3)
+        }
+        Some(v) => {
+            return Err(cx.bad(
+                v,
+                "engine.max_queue_wait_ms",
+                "must be a positive number of milliseconds (remove it to never shed)",
+            ));
+        }
+    };
     engine.api_in_s = non_negative_ms(cx, &e.api_in_ms, "engine.api_in_ms", engine.api_in_s)?;
     engine.api_out_s = non_negative_ms(cx, &e.api_out_ms, "engine.api_out_ms", engine.api_out_s)?;
     engine.prefix_isolation = e.prefix_cache_isolation.unwrap_or(engine.prefix_isolation);
@@ -791,7 +804,27 @@ pub fn lower_workload(
         max_output_tokens: max_output as u32,
         sharing,
         lenient: w.lenient.unwrap_or(false),
+        patience: lower_patience(cx, &w.patience_s)?,
     })
+}
+
+/// `workload.patience_s`: positive seconds, fixed or `{ mean = s }` exponential.
+fn lower_patience(
+    cx: &Cx,
+    p: &Option<Sp<super::raw::RawPatience>>,
+) -> Result<Option<Patience>, ScenarioError> {
+    use super::raw::RawPatience as R;
+    let Some(p) = p else { return Ok(None) };
+    let ok = |v: f64| v > 0.0 && v <= MAX_SECONDS;
+    match p.get_ref() {
+        R::Fixed(s) if ok(*s) => Ok(Some(Patience::Fixed(*s))),
+        R::Exponential { mean } if ok(*mean) => Ok(Some(Patience::Exponential(*mean))),
+        _ => Err(cx.bad(
+            p,
+            "workload.patience_s",
+            "must be positive seconds: a number (every client), or { mean = 20 } (exponential)",
+        )),
+    }
 }
 
 /// `max_prompt_tokens` and `max_output_tokens`: defaults keep prompt + output within the

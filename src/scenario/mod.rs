@@ -58,6 +58,8 @@
 //! preemption = "recompute"        # recompute | swap
 //! attention = "flash"             # flash | standard (prefill kernel)
 //! max_queue = 0                   # waiting requests beyond this are rejected; 0 = unbounded
+//! max_queue_wait_ms = 30000       # optional: shed a request not scheduled this long after it
+//!                                 # reached the scheduler (rejected_queue_timeout)
 //! enable_prefix_caching = true    # reuse cached KV blocks of shared prefixes (vLLM V1 default)
 //! prefix_cache_isolation = "per_tenant"   # per_tenant (cache_salt per tenant) | shared
 //! async_scheduling = true         # schedule step N+1 while step N runs (a new request joins
@@ -96,6 +98,9 @@
 //!                           # default mooncake
 //! time_scale = 1.0          # > 1 replays the trace faster
 //! lenient = false           # true: skip malformed trace lines (counted in the summary)
+//! patience_s = { mean = 20 }   # optional: a client cancels a request not scheduled within
+//!                           # its patience (cancelled_by_client): a number of seconds for
+//!                           # every client, or { mean = s } exponential per request
 //! max_prompt_tokens = 32768 # prompts are clamped to this (default: the model's
 //!                           # max_position_embeddings − max_output_tokens)
 //! max_output_tokens = 4096  # outputs are clamped to this (default: 4096, or less so that

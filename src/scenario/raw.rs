@@ -112,6 +112,8 @@ pub struct RawEngine {
     pub prefix_cache_isolation: Option<Isolation>,
     /// Schedule one step ahead of the GPU.
     pub async_scheduling: Option<bool>,
+    /// Longest wait to be scheduled before the server sheds a request, ms.
+    pub max_queue_wait_ms: Option<Sp<f64>>,
     /// Order across tenants.
     pub tenant_scheduling: Option<Sp<crate::serving::tenancy::TenantScheduling>>,
     /// API server time before the scheduler sees a request, ms.
@@ -289,6 +291,23 @@ pub struct RawWorkload {
     pub sessions: Option<Sp<RawSessions>>,
     /// Skip malformed trace lines instead of refusing the trace.
     pub lenient: Option<bool>,
+    /// Seconds a client waits to be scheduled: a number, or `{ mean = s }` (exponential).
+    pub patience_s: Option<Sp<RawPatience>>,
+}
+
+/// `patience_s = 30` or `{ mean = 30 }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawPatience {
+    /// Every client the same.
+    Fixed(f64),
+    /// Exponential with this mean.
+    Exponential {
+        /// Mean seconds.
+        mean: f64,
+    },
+    /// Anything else: refused when lowering with the forms it can take.
+    Other(toml::Value),
 }
 
 /// One stage of `workload.stages`.

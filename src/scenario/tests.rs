@@ -73,6 +73,7 @@ rate = 4.0
 cv = 2.5
 num_requests = 500
 duration_s = 30.0
+patience_s = { mean = 20 }
 max_prompt_tokens = 16000
 max_output_tokens = 2000
 prompt = { dist = "zipf", min = 10, max = 9000, exponent = 1.1 }
@@ -112,6 +113,7 @@ e2e_ms = { p99 = 20000 }
             api_in_s: 3e-3,
             api_out_s: 0.5e-3,
             tenancy: Default::default(),
+            max_queue_wait_s: None,
         }
     );
     assert_eq!(
@@ -135,6 +137,7 @@ e2e_ms = { p99 = 20000 }
             max_output_tokens: 2000,
             sharing: Sharing::default(),
             lenient: false,
+            patience: Some(crate::workload::Patience::Exponential(20.0)),
         }
     );
     let t = |metric, percentile, limit_ms| SloTarget {

@@ -125,6 +125,9 @@ pub struct EngineConfig {
     pub api_out_s: f64,
     /// Tenants' limits and the order across them.
     pub tenancy: super::tenancy::Tenancy,
+    /// A request not yet scheduled this long after it reached the scheduler is shed
+    /// (seconds; a gateway's queue timeout). `None`: never.
+    pub max_queue_wait_s: Option<f64>,
 }
 
 /// The default API-server time each way (seconds). inference-sim's journey traces of vLLM's
@@ -161,6 +164,7 @@ impl Default for EngineConfig {
             api_in_s: API_SERVER_S,
             api_out_s: API_SERVER_S,
             tenancy: super::tenancy::Tenancy::default(),
+            max_queue_wait_s: None,
         }
     }
 }

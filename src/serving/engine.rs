@@ -19,8 +19,8 @@ use super::seq::{Seq, clamp_len, hash_blocks};
 use super::spec::SpecRun;
 use super::tenancy::{Gate, Gateway, TenantScheduling};
 use crate::cost::iteration::IterationCost;
-use crate::sim::{EventQueue, Nanos};
-use crate::workload::{Request, RequestSource};
+use crate::sim::{EventQueue, Nanos, RngStreams};
+use crate::workload::{Patience, Request, RequestSource};
 use rand::rngs::StdRng;
 
 /// One simulation run over a stream of requests.
@@ -52,6 +52,8 @@ pub struct Simulation<'a> {
     router: Router,
     /// Tenants' rate limits.
     gateway: Gateway,
+    /// Clients' patience, drawn per request from its own stream.
+    patience: Option<(Patience, RngStreams)>,
 }
 
 impl<'a> Simulation<'a> {
@@ -90,6 +92,7 @@ impl<'a> Simulation<'a> {
             content: Vec::new(),
             router: Router::RoundRobin,
             gateway: Gateway::new(&cfg.tenancy),
+            patience: None,
             cfg,
         }
     }
@@ -107,6 +110,13 @@ impl<'a> Simulation<'a> {
         self.grouping = false;
         self.accept_rng = Some(spec.streams.stream("spec_accept"));
         self.spec = Some(spec);
+        self
+    }
+
+    /// Clients give up on requests not scheduled within their patience (drawn per request
+    /// from `streams`).
+    pub fn with_patience(mut self, patience: Patience, streams: RngStreams) -> Self {
+        self.patience = Some((patience, streams));
         self
     }
 
@@ -290,6 +300,8 @@ impl<'a> Simulation<'a> {
         if cfg.tenancy.scheduling == TenantScheduling::Fair {
             rep.vtc_arrive(seq.req.tenant);
         }
+        let mut seq = seq;
+        seq.deadline = deadline(cfg, &self.patience, &seq.req, now);
         if rep.busy && cfg.async_scheduling && cfg.scheduler != SchedulerKind::Static {
             rep.incoming.push_back((now, seq));
         } else {
@@ -304,6 +316,9 @@ impl<'a> Simulation<'a> {
     fn start_iteration(&mut self, r: u32, now: Nanos, obs: &mut dyn Observer) {
         let max_len = self.max_model_len as u64;
         let rep = &mut self.replicas[r as usize];
+        if self.patience.is_some() || self.cfg.max_queue_wait_s.is_some() {
+            expire(rep, now, &mut self.ended, obs);
+        }
         if !rep.incoming.is_empty() {
             rep.take_incoming();
         }
@@ -495,6 +510,57 @@ impl<'a> Simulation<'a> {
             rep.group.last_emit = now;
         }
         rep.busy = false;
+    }
+}
+
+/// When `req`, reaching the scheduler at `now`, leaves unless scheduled: the earlier of its
+/// client's patience and the server's queue timeout, with the outcome that follows.
+fn deadline(
+    cfg: &EngineConfig,
+    patience: &Option<(Patience, RngStreams)>,
+    req: &Request,
+    now: Nanos,
+) -> Option<(Nanos, Outcome)> {
+    let client = patience.as_ref().map(|(p, streams)| {
+        let wait = p.draw(&mut streams.indexed("patience", req.id));
+        // Its patience runs from when it was sent.
+        (req.arrival + Nanos::from_secs_f64(wait), Outcome::Cancelled)
+    });
+    let server = cfg
+        .max_queue_wait_s
+        .map(|w| (now + Nanos::from_secs_f64(w), Outcome::RejectedQueueTimeout));
+    match (client, server) {
+        (Some(c), Some(s)) => Some(if c.0 <= s.0 { c } else { s }),
+        (c, s) => c.or(s),
+    }
+}
+
+/// Requests never scheduled whose deadline has passed leave the queues, reported at their
+/// deadline.
+fn expire(rep: &mut Replica, now: Nanos, ended: &mut Vec<(u64, bool)>, obs: &mut dyn Observer) {
+    let due = |s: &Seq| s.first_scheduled.is_none() && s.deadline.is_some_and(|(at, _)| at <= now);
+    let mut gone: Vec<Seq> = Vec::new();
+    let mut keep = std::collections::VecDeque::with_capacity(rep.waiting.len());
+    for s in rep.waiting.drain(..) {
+        if due(&s) {
+            gone.push(s)
+        } else {
+            keep.push_back(s)
+        }
+    }
+    rep.waiting = keep;
+    let mut keep = std::collections::VecDeque::with_capacity(rep.incoming.len());
+    for (t, s) in rep.incoming.drain(..) {
+        if due(&s) {
+            gone.push(s)
+        } else {
+            keep.push_back((t, s))
+        }
+    }
+    rep.incoming = keep;
+    for s in gone {
+        let (at, outcome) = s.deadline.expect("due");
+        refuse(ended, s.req, rep.id, outcome, at, obs);
     }
 }
 

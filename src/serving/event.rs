@@ -60,6 +60,10 @@ pub enum Outcome {
     RejectedRateLimit,
     /// Refused at arrival: its tenant's share of the queue was full.
     RejectedTenantQueueFull,
+    /// Shed by the server: not scheduled within `engine.max_queue_wait_ms`.
+    RejectedQueueTimeout,
+    /// Cancelled by its client: not scheduled within the client's patience.
+    Cancelled,
 }
 
 impl Outcome {
@@ -71,6 +75,8 @@ impl Outcome {
             Outcome::RejectedQueueFull => "rejected_queue_full",
             Outcome::RejectedRateLimit => "rejected_rate_limit",
             Outcome::RejectedTenantQueueFull => "rejected_tenant_queue_full",
+            Outcome::RejectedQueueTimeout => "rejected_queue_timeout",
+            Outcome::Cancelled => "cancelled_by_client",
         }
     }
 }

@@ -34,6 +34,9 @@ pub struct Seq {
     pub draft: Draft,
     /// Prefix-cache state.
     pub cached: Cached,
+    /// Unless scheduled by then, it leaves at this time, so (a client's patience, the
+    /// server's queue timeout).
+    pub deadline: Option<(Nanos, super::Outcome)>,
 }
 
 /// A sequence's membership of the decode group ([`super::group::Group`]).
@@ -88,6 +91,7 @@ impl Seq {
             scheduled: 0,
             first_scheduled: None,
             first_token: None,
+            deadline: None,
             last_token: now,
             preemptions: 0,
             done: false,

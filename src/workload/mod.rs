@@ -14,6 +14,7 @@ use crate::sim::{Nanos, RngStreams};
 pub use dist::{ArrivalProcess, LengthDist, LengthSampler, gamma as gamma_sample};
 use rand::rngs::StdRng;
 pub use sharing::{FewShot, Rag, Sessions, Sharing, Tenant, TenantTraffic};
+
 use std::cmp::Reverse;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -140,6 +141,28 @@ pub struct WorkloadSpec {
     /// Traces: skip malformed lines (counted, see [`trace_skipped`]) instead of refusing
     /// the trace.
     pub lenient: bool,
+    /// How long a client waits for its request to be scheduled before it gives up.
+    pub patience: Option<Patience>,
+}
+
+/// A client's patience: how long it waits for its request to start before cancelling it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Patience {
+    /// Every client waits this many seconds.
+    Fixed(f64),
+    /// Each client's wait is exponential with this mean, seconds (drawn per request).
+    Exponential(f64),
+}
+
+impl Patience {
+    /// One client's patience, seconds.
+    pub fn draw(self, rng: &mut impl rand::Rng) -> f64 {
+        use rand::RngExt;
+        match self {
+            Patience::Fixed(s) => s,
+            Patience::Exponential(mean) => -(1.0 - rng.random::<f64>()).ln() * mean,
+        }
+    }
 }
 
 /// Most requests one run issues: a workload bounded only by its duration stops here too (a
@@ -620,6 +643,7 @@ mod tests {
             max_output_tokens: 100_000,
             sharing: Sharing::default(),
             lenient: false,
+            patience: None,
         }
     }
 
@@ -758,6 +782,7 @@ mod tests {
             max_output_tokens: 1_000_000,
             sharing: Sharing::default(),
             lenient: false,
+            patience: None,
         };
         let s = RngStreams::new(0);
         let all: Vec<Request> = requests(&trace(1.0, None), &s).unwrap().collect();

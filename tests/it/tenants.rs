@@ -418,3 +418,105 @@ fn bad_tenant_policies_are_refused_with_the_key() {
         assert!(e.starts_with("r.toml:"), "{e}");
     }
 }
+
+/// Admission control by time: one sequence at a time, five 10-step requests at t = 0 (100 ms
+/// each). With a 150 ms queue timeout the server runs the first two (the second waited
+/// 100 ms) and sheds the other three at 150 ms; a client patience of 150 ms cancels the
+/// same three, with the client's reason.
+#[test]
+fn requests_not_scheduled_in_time_are_shed_or_cancelled() {
+    use planner::workload::Patience;
+    let go = |max_wait: Option<f64>, patience: Option<f64>| {
+        let cfg = EngineConfig {
+            api_in_s: 0.0,
+            api_out_s: 0.0,
+            async_scheduling: false,
+            max_num_seqs: 1,
+            max_queue_wait_s: max_wait,
+            ..EngineConfig::default()
+        };
+        let cost = IterationCost::constant(0.010);
+        let mut sim = Simulation::new(cfg, &cost, 1, 100_000, 1.0, 1 << 20);
+        if let Some(p) = patience {
+            sim = sim.with_patience(Patience::Fixed(p), RngStreams::new(1));
+        }
+        let mut rec = Record::default();
+        let reqs: Vec<Request> = (0..5).map(|i| req(i, 0, 0, 10, 10)).collect();
+        sim.run(&mut reqs.into_iter(), &mut rec);
+        assert_eq!(sim.unfinished(), 0);
+        let mut out: Vec<(u64, Outcome, Nanos)> = rec
+            .done
+            .iter()
+            .map(|d| (d.req.id, d.outcome, d.last_token))
+            .collect();
+        out.sort_by_key(|o| o.0);
+        out
+    };
+    let shed = go(Some(0.150), None);
+    assert_eq!(
+        shed,
+        vec![
+            (0, Outcome::Finished, ms(100)),
+            (1, Outcome::Finished, ms(200)),
+            (2, Outcome::RejectedQueueTimeout, ms(150)),
+            (3, Outcome::RejectedQueueTimeout, ms(150)),
+            (4, Outcome::RejectedQueueTimeout, ms(150)),
+        ]
+    );
+    let cancelled = go(None, Some(0.150));
+    assert!(
+        cancelled[2..]
+            .iter()
+            .all(|o| o.1 == Outcome::Cancelled && o.2 == ms(150))
+    );
+    // The earlier deadline wins: patience 120 ms before a 150 ms queue timeout.
+    let both = go(Some(0.150), Some(0.120));
+    assert!(
+        both[2..]
+            .iter()
+            .all(|o| o.1 == Outcome::Cancelled && o.2 == ms(120))
+    );
+}
+
+/// Exponential patience through a scenario: some of the batch tenant's requests give up,
+/// reported with their reason, and every request still ends exactly once.
+#[test]
+fn impatient_clients_through_a_scenario() {
+    let text = NOISY
+        .replace("rate_limit = { rate = 0.6, burst = 10 }", "")
+        .replace(
+            "tenant_scheduling = \"fair\"",
+            "tenant_scheduling = \"priority\"",
+        )
+        .replace(
+            "duration_s = 600",
+            "duration_s = 600\npatience_s = { mean = 5 }",
+        );
+    let scn = scenario(&text);
+    let p = prepare(&scn).unwrap();
+    let opts = SimOptions {
+        no_files: true,
+        ..Default::default()
+    };
+    let s = simulate(&scn, &p, &opts).unwrap();
+    let sent = planner::workload::requests(&scn.workload, &RngStreams::new(scn.seed))
+        .unwrap()
+        .count() as u64;
+    assert_eq!(s.finished + s.rejected, sent);
+    // The low-priority batch tenant waits longest: a far larger share of its clients give
+    // up than of the app's (a few: patience is exponential, some are very short).
+    let gave_up = |t: &planner::metrics::summary::TenantSummary| {
+        t.rejected as f64 / (t.requests + t.rejected) as f64
+    };
+    let (app, batch) = (gave_up(&s.tenants[0]), gave_up(&s.tenants[1]));
+    assert!(
+        batch > 5.0 * app && app > 0.0,
+        "app {app:.3}, batch {batch:.3}"
+    );
+    assert_eq!(
+        s.tenants[1].limited, 0,
+        "cancellations are not the tenant's limits"
+    );
+    let e = scenario_err(&NOISY.replace("duration_s = 600", "duration_s = 600\npatience_s = -1"));
+    assert!(e.contains("workload.patience_s"), "{e}");
+}
