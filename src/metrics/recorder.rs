@@ -43,6 +43,8 @@ pub struct Recorder {
     itl: LogHistogram,
     finished: u64,
     rejected: u64,
+    /// Of those, refused by their tenant's own limits (rate limits, queue cap).
+    limited: u64,
     good: u64,
     output_tokens: u64,
     preemptions: u64,
@@ -93,6 +95,7 @@ impl Recorder {
             itl: LogHistogram::new(),
             finished: 0,
             rejected: 0,
+            limited: 0,
             good: 0,
             output_tokens: 0,
             preemptions: 0,
@@ -234,6 +237,7 @@ impl Recorder {
             block_size: scn.engine.block_size,
             finished: self.finished,
             rejected: self.rejected,
+            rejected_by_tenant_limits: self.limited,
             good: self.good,
             output_tokens: self.output_tokens,
             duration_s,
@@ -249,7 +253,7 @@ impl Recorder {
             peak_kv_blocks_used: self.blocks_peak,
             mean_internal_fragmentation_tokens: self.frag_sum as f64 / iters,
             mean_contiguous_reservation_waste_tokens: self.waste_sum as f64 / iters,
-            slo_met: slo.iter().all(|v| v.met) && self.rejected == 0,
+            slo_met: slo.iter().all(|v| v.met) && self.rejected == self.limited,
             slo,
             trace_skipped: skipped.map(|(lines, first)| TraceSkipped { lines, first }),
             router: scn.router,
@@ -283,6 +287,10 @@ impl Observer for Recorder {
         let r = &d.req;
         let Some(l) = d.latencies() else {
             self.rejected += 1;
+            self.limited += u64::from(matches!(
+                d.outcome,
+                Outcome::RejectedRateLimit | Outcome::RejectedTenantQueueFull
+            ));
             if let Some(t) = self.tenants.get_mut(r.tenant as usize) {
                 t.rejected += 1;
                 t.limited += u64::from(matches!(

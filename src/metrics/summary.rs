@@ -146,6 +146,8 @@ pub struct RunSummary {
     pub finished: u64,
     /// Requests refused.
     pub rejected: u64,
+    /// Of those, refused by their tenant's own limits (by design, not for want of capacity).
+    pub rejected_by_tenant_limits: u64,
     /// Finished requests that met every SLO.
     pub good: u64,
     /// Output tokens produced.
@@ -178,7 +180,7 @@ pub struct RunSummary {
     pub mean_contiguous_reservation_waste_tokens: f64,
     /// Each SLO target, in scenario order.
     pub slo: Vec<SloVerdict>,
-    /// Every SLO met and nothing refused.
+    /// Every SLO met and nothing refused (beyond a tenant's own limits).
     pub slo_met: bool,
     /// A lenient trace replay's skipped lines.
     pub trace_skipped: Option<TraceSkipped>,
@@ -242,6 +244,12 @@ impl RunSummary {
         );
         put("requests_finished", self.finished.to_string());
         put("requests_rejected", self.rejected.to_string());
+        if self.rejected_by_tenant_limits > 0 {
+            put(
+                "requests_rejected_by_tenant_limits",
+                self.rejected_by_tenant_limits.to_string(),
+            );
+        }
         put("duration_s", format!("{:.3}", self.duration_s));
         put(
             "request_throughput_rps",

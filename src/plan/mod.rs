@@ -379,7 +379,7 @@ pub struct Point {
     pub ttft_p90_ms: f64,
     /// TPOT p90, ms.
     pub tpot_p90_ms: f64,
-    /// Every SLO met, nothing refused.
+    /// Every SLO met, nothing refused (beyond a tenant's own limits).
     pub met: bool,
 }
 

@@ -95,8 +95,8 @@ fn answer_md(spec: &PlanSpec, rows: &[ConfigResult], choice: &Choice) -> String 
     let _ = writeln!(md, "# Plan: {}\n", spec.scenario.name);
     let _ = writeln!(
         md,
-        "{} configurations of `{}`; target {} {unit} within {slos}, with nothing refused; \
-         seeds {}.\n",
+        "{} configurations of `{}`; target {} {unit} within {slos}, with nothing refused \
+         (beyond what a tenant's own rate limit or queue cap refuses); seeds {}.\n",
         spec.configs,
         spec.path.display(),
         fmt_num(spec.target),
