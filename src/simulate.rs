@@ -392,6 +392,9 @@ fn simulate_from(
         sim.prefix_cache_stats(),
         skipped,
     );
+    if summary.tenant_scheduling.is_some() {
+        summary.kv_blocks_reused_across_tenants = Some(sim.kv_blocks_reused_across_tenants());
+    }
     if let (Some(report), Some(tables)) = (report, tables) {
         summary.out_dir = Some(write_report(
             scn, prepared, opts, &summary, &m, report, tables,

@@ -713,6 +713,15 @@ impl IterationCost {
     pub fn swap_seconds(&self, bytes: f64) -> f64 {
         bytes / self.pcie_bytes_per_s
     }
+
+    /// Seconds to overwrite `bytes` of GPU memory (a memset: one write at the memory's
+    /// bandwidth, at the attention kernels' memory efficiency).
+    pub fn memset_seconds(&self, bytes: f64) -> f64 {
+        if self.fixed_seconds.is_some() {
+            return 0.0;
+        }
+        bytes / (self.bandwidth * self.attn_eff.memory) * self.time_factor
+    }
 }
 
 #[cfg(test)]

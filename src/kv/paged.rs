@@ -38,13 +38,32 @@ pub struct BlockAllocator {
     slots: Vec<Slot>,
     /// Running Σ over slots of (blocks · block_size − tokens).
     frag: u64,
+    /// Per block: the owner (tenant) of the slot that last wrote it; `NO_OWNER` if never.
+    writer: Vec<u32>,
+    /// Blocks handed to a slot whose owner differs from the block's last writer.
+    reused_across: u64,
 }
 
+/// A slot or block with no owner recorded.
+pub const NO_OWNER: u32 = u32::MAX;
+
 /// One sequence's tokens and block table (in token order).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Slot {
     tokens: u32,
     blocks: Vec<u32>,
+    /// Whose KV it holds (a tenant), for counting blocks reused across owners.
+    owner: u32,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            tokens: 0,
+            blocks: Vec::new(),
+            owner: NO_OWNER,
+        }
+    }
 }
 
 impl BlockAllocator {
@@ -61,7 +80,24 @@ impl BlockAllocator {
             free: (0..num_blocks).rev().collect(),
             slots: Vec::new(),
             frag: 0,
+            writer: vec![NO_OWNER; num_blocks as usize],
+            reused_across: 0,
         }
+    }
+
+    /// Record whose KV `slot` holds from now on (its next blocks are written by `owner`).
+    pub fn set_owner(&mut self, slot: SeqSlot, owner: u32) {
+        let i = slot as usize;
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, Slot::default);
+        }
+        self.slots[i].owner = owner;
+    }
+
+    /// Blocks handed out so far to a slot of another owner than the one that last wrote
+    /// them (KV memory that held another tenant's data, reused without being cleared).
+    pub fn reused_across_owners(&self) -> u64 {
+        self.reused_across
     }
 
     /// Tokens per block.
@@ -132,6 +168,13 @@ impl BlockAllocator {
             .checked_add(tokens)
             .expect("a sequence of more than u32::MAX tokens");
         let start = self.free.len() - needed as usize;
+        if s.owner != NO_OWNER {
+            for &b in &self.free[start..] {
+                let w = &mut self.writer[b as usize];
+                self.reused_across += u64::from(*w != NO_OWNER && *w != s.owner);
+                *w = s.owner;
+            }
+        }
         s.blocks.extend(self.free.drain(start..).rev());
         let new_room = u64::from(needed) * u64::from(self.block_size) + room - u64::from(tokens);
         self.frag = self.frag - room + new_room;

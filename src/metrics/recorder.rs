@@ -45,6 +45,8 @@ pub struct Recorder {
     rejected: u64,
     /// Of those, refused by their tenant's own limits (rate limits, queue cap).
     limited: u64,
+    /// Seconds spent clearing KV blocks reused across tenants.
+    scrub_s: f64,
     good: u64,
     output_tokens: u64,
     preemptions: u64,
@@ -96,6 +98,7 @@ impl Recorder {
             finished: 0,
             rejected: 0,
             limited: 0,
+            scrub_s: 0.0,
             good: 0,
             output_tokens: 0,
             preemptions: 0,
@@ -238,6 +241,8 @@ impl Recorder {
             finished: self.finished,
             rejected: self.rejected,
             rejected_by_tenant_limits: self.limited,
+            kv_blocks_reused_across_tenants: None,
+            kv_scrub_s: scn.engine.scrub_freed_blocks.then_some(self.scrub_s),
             good: self.good,
             output_tokens: self.output_tokens,
             duration_s,
@@ -342,6 +347,7 @@ impl Observer for Recorder {
 
     fn iteration(&mut self, it: &IterationDone) {
         self.iterations += 1;
+        self.scrub_s += it.scrub_s;
         self.batch_sum += it.batch_size as u64;
         self.blocks_sum += it.kv_blocks_used as u64;
         self.blocks_peak = self.blocks_peak.max(it.kv_blocks_used);

@@ -148,6 +148,11 @@ pub struct RunSummary {
     pub rejected: u64,
     /// Of those, refused by their tenant's own limits (by design, not for want of capacity).
     pub rejected_by_tenant_limits: u64,
+    /// With several tenants: KV blocks handed to a tenant other than the one whose data
+    /// they last held (set by the simulation at the end).
+    pub kv_blocks_reused_across_tenants: Option<u64>,
+    /// With `engine.scrub_freed_blocks`: seconds spent clearing them.
+    pub kv_scrub_s: Option<f64>,
     /// Finished requests that met every SLO.
     pub good: u64,
     /// Output tokens produced.
@@ -315,6 +320,12 @@ impl RunSummary {
         put("router", self.router.name().to_string());
         if let Some(t) = self.tenant_scheduling {
             put("tenant_scheduling", t.to_string());
+        }
+        if let Some(n) = self.kv_blocks_reused_across_tenants {
+            put("kv_blocks_reused_across_tenants", n.to_string());
+        }
+        if let Some(s) = self.kv_scrub_s {
+            put("kv_scrub_seconds", format!("{s:.4}"));
         }
         put(
             "prefix_caching",

@@ -116,6 +116,7 @@ impl TraceWriter {
                 "overhead_ms": ms(it.cost.overhead_s),
                 "draft_ms": ms(it.draft_s),
                 "swap_ms": ms(it.swap_s),
+                "scrub_ms": ms(it.scrub_s),
             }
         }));
     }

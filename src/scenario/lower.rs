@@ -470,6 +470,7 @@ pub fn lower_engine(
         crate::kv::EngineKind::VllmV0 | crate::kv::EngineKind::LlamaCpp
     );
     engine.async_scheduling = e.async_scheduling.unwrap_or(overlaps);
+    engine.scrub_freed_blocks = e.scrub_freed_blocks.unwrap_or(false);
     engine.max_queue_wait_s = match &e.max_queue_wait_ms {
         None => None,
         Some(v) if *v.get_ref() > 0.0 && *v.get_ref() <= MAX_SECONDS * 1e3 => {

@@ -58,6 +58,8 @@
 //! preemption = "recompute"        # recompute | swap
 //! attention = "flash"             # flash | standard (prefill kernel)
 //! max_queue = 0                   # waiting requests beyond this are rejected; 0 = unbounded
+//! scrub_freed_blocks = false      # clear a KV block before another tenant gets it (a memset
+//!                                 # at memory bandwidth, charged to the step)
 //! max_queue_wait_ms = 30000       # optional: shed a request not scheduled this long after it
 //!                                 # reached the scheduler (rejected_queue_timeout)
 //! enable_prefix_caching = true    # reuse cached KV blocks of shared prefixes (vLLM V1 default)

@@ -112,6 +112,8 @@ pub struct RawEngine {
     pub prefix_cache_isolation: Option<Isolation>,
     /// Schedule one step ahead of the GPU.
     pub async_scheduling: Option<bool>,
+    /// Clear blocks reused across tenants.
+    pub scrub_freed_blocks: Option<bool>,
     /// Longest wait to be scheduled before the server sheds a request, ms.
     pub max_queue_wait_ms: Option<Sp<f64>>,
     /// Order across tenants.

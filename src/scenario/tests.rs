@@ -114,6 +114,7 @@ e2e_ms = { p99 = 20000 }
             api_out_s: 0.5e-3,
             tenancy: Default::default(),
             max_queue_wait_s: None,
+            scrub_freed_blocks: false,
         }
     );
     assert_eq!(

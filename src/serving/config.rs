@@ -128,6 +128,9 @@ pub struct EngineConfig {
     /// A request not yet scheduled this long after it reached the scheduler is shed
     /// (seconds; a gateway's queue timeout). `None`: never.
     pub max_queue_wait_s: Option<f64>,
+    /// Clear a KV block (a memset at memory bandwidth, charged to the step) before it is
+    /// handed to a tenant other than the one whose data it last held.
+    pub scrub_freed_blocks: bool,
 }
 
 /// The default API-server time each way (seconds). inference-sim's journey traces of vLLM's
@@ -165,6 +168,7 @@ impl Default for EngineConfig {
             api_out_s: API_SERVER_S,
             tenancy: super::tenancy::Tenancy::default(),
             max_queue_wait_s: None,
+            scrub_freed_blocks: false,
         }
     }
 }

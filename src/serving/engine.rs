@@ -145,6 +145,15 @@ impl<'a> Simulation<'a> {
         })
     }
 
+    /// KV blocks handed to a tenant other than the one whose data they last held, over all
+    /// replicas.
+    pub fn kv_blocks_reused_across_tenants(&self) -> u64 {
+        self.replicas
+            .iter()
+            .map(|r| r.alloc.reused_across_owners())
+            .sum()
+    }
+
     /// Requests still queued or running (0 after a complete run).
     pub fn unfinished(&self) -> usize {
         self.replicas.iter().map(Replica::load).sum()
@@ -331,6 +340,7 @@ impl<'a> Simulation<'a> {
         rep.decodes = 0;
         rep.decode_context = 0;
         rep.extra_seconds = 0.0;
+        rep.scrub_seconds = 0.0;
         let mut batch = Batch::default();
         let mut env = Env {
             cfg: &self.cfg,
@@ -367,7 +377,16 @@ impl<'a> Simulation<'a> {
         let cost = self
             .cost
             .batch_cost(&rep.work, rep.decodes, rep.decode_context, batch.sampled);
-        let seconds = cost.seconds + draft_seconds + rep.extra_seconds;
+        if self.cfg.scrub_freed_blocks {
+            // Every block reused since the last charge (decode growth in aggregate is
+            // allocated as the step before ended), charged to this step.
+            let now_reused = rep.alloc.reused_across_owners();
+            let reused = now_reused - rep.reused_charged;
+            rep.reused_charged = now_reused;
+            let bytes = reused as f64 * self.kv_bytes_per_token * self.cfg.block_size as f64;
+            rep.scrub_seconds = self.cost.memset_seconds(bytes);
+        }
+        let seconds = cost.seconds + draft_seconds + rep.extra_seconds + rep.scrub_seconds;
         let duration = Nanos::from_secs_f64(seconds).max(Nanos(1));
         rep.busy = true;
         rep.started = now;
@@ -401,6 +420,7 @@ impl<'a> Simulation<'a> {
             cost,
             draft_s: draft_seconds,
             swap_s: rep.extra_seconds,
+            scrub_s: rep.scrub_seconds,
         });
         self.queue.push(now + duration, Event::IterationDone(r));
     }

@@ -180,6 +180,8 @@ pub struct IterationDone {
     pub draft_s: f64,
     /// Seconds of KV swapped over PCIe (preemption by swap).
     pub swap_s: f64,
+    /// Seconds clearing KV blocks reused across tenants (`engine.scrub_freed_blocks`).
+    pub scrub_s: f64,
 }
 
 /// What the simulation reports as it goes; the metrics layer implements it.

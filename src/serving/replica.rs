@@ -39,6 +39,10 @@ pub struct Replica {
     pub decodes: u32,
     pub decode_context: u64,
     pub extra_seconds: f64,
+    /// Seconds of the iteration under way spent clearing blocks reused across tenants.
+    pub scrub_seconds: f64,
+    /// Blocks reused across tenants already charged a scrub.
+    pub reused_charged: u64,
     /// Σ over running sequences of min(prompt + generated, max_model_len).
     pub len_sum: u64,
     /// Scratch: sequences finished by an iteration (stamp, slot) and solos joining the group.
@@ -90,6 +94,8 @@ impl Replica {
             decodes: 0,
             decode_context: 0,
             extra_seconds: 0.0,
+            scrub_seconds: 0.0,
+            reused_charged: 0,
             len_sum: 0,
             done: Vec::new(),
             joiners: Vec::new(),
@@ -229,6 +235,7 @@ pub fn cache_full_blocks(
         let from = (s.cached.shared / bs) as usize;
         if upto > from {
             let new = cache.insert(&h[..upto], from) as u32;
+            alloc.set_owner(CACHE_SLOT, s.req.tenant);
             let _ = alloc.append(CACHE_SLOT, new * bs);
             s.cached.shared = upto as u32 * bs;
         }
@@ -247,11 +254,14 @@ pub fn release_cached(cache: &mut PrefixCache, s: &mut Seq, block_size: u32) {
     s.cached.shared = 0;
 }
 
-pub fn take_slot(rep: &mut Replica) -> u32 {
-    rep.free_slots.pop().unwrap_or_else(|| {
+/// A free sequence slot, recorded as holding `tenant`'s KV.
+pub fn take_slot(rep: &mut Replica, tenant: u32) -> u32 {
+    let slot = rep.free_slots.pop().unwrap_or_else(|| {
         rep.next_slot += 1;
         rep.next_slot - 1
-    })
+    });
+    rep.alloc.set_owner(slot, tenant);
+    slot
 }
 
 /// A one-token step goes into the aggregate where the cost model allows it.

@@ -522,3 +522,50 @@ fn impatient_clients_through_a_scenario() {
     let e = scenario_err(&NOISY.replace("duration_s = 600", "duration_s = 600\npatience_s = -1"));
     assert!(e.contains("workload.patience_s"), "{e}");
 }
+
+/// Memory residue: two tenants take turns on a pool of 4 blocks without prefix caching;
+/// each request's 2 blocks are the ones the other tenant's request just freed, so every
+/// request after the first reuses 2 blocks across tenants. With `scrub_freed_blocks` each
+/// such block is cleared (a memset at memory bandwidth) in the step that takes it.
+#[test]
+fn kv_blocks_reused_across_tenants_are_counted_and_scrubbed() {
+    let scn = scenario(
+        "[model]\nname = \"llama-3.1-8b\"\n[hardware]\ngpu = \"h100-sxm\"\n\
+         [workload]\narrival = \"poisson\"\nrate = 1.0\nnum_requests = 1\n\
+         prompt = { dist = \"fixed\", value = 10 }\noutput = { dist = \"fixed\", value = 10 }\n",
+    );
+    let p = prepare(&scn).unwrap();
+    let go = |scrub: bool| {
+        let cfg = EngineConfig {
+            prefix_caching: false,
+            scrub_freed_blocks: scrub,
+            block_size: 16,
+            ..scn.engine.clone()
+        };
+        let mut sim = Simulation::new(cfg, &p.cost, 1, 4, p.kv_bytes_per_token, 1 << 20);
+        let mut rec = Record::default();
+        let reqs: Vec<Request> = (0..10)
+            .map(|i| req(i, (i % 2) as u32, i * 1000, 32, 1))
+            .collect();
+        sim.run(&mut reqs.into_iter(), &mut rec);
+        (sim.kv_blocks_reused_across_tenants(), rec)
+    };
+    let (reused, plain) = go(false);
+    assert_eq!(reused, 18);
+    assert!(plain.iterations.iter().all(|i| i.scrub_s == 0.0));
+    let (_, scrubbed) = go(true);
+    let block = p.kv_bytes_per_token * 16.0;
+    let scrubs: Vec<f64> = scrubbed.iterations.iter().map(|i| i.scrub_s).collect();
+    assert_eq!(
+        scrubs[0], 0.0,
+        "the first request's blocks were never written"
+    );
+    for s in &scrubs[1..] {
+        assert_eq!(*s, p.cost.memset_seconds(2.0 * block));
+    }
+    // Each scrubbed step is longer by exactly its scrub.
+    for (a, b) in plain.iterations.iter().zip(&scrubbed.iterations).skip(1) {
+        let d = (b.duration.as_secs_f64() - a.duration.as_secs_f64()) - b.scrub_s;
+        assert!(d.abs() < 2e-9, "{d}");
+    }
+}

@@ -201,7 +201,7 @@ fn resume_swapped(rep: &mut Replica, env: &mut Env, batch: &mut Batch, budget: &
             break;
         }
         let mut s = rep.swapped.pop_front().expect("front exists");
-        let slot = take_slot(rep);
+        let slot = take_slot(rep, s.req.tenant);
         let _ = rep.alloc.append(slot, s.swapped_tokens);
         rep.extra_seconds += env
             .cost
@@ -289,7 +289,7 @@ pub(super) fn admit_waiting(
             rep.prefix_hits += cached;
         }
         reclaim(rep, blocks);
-        let slot = take_slot(rep);
+        let slot = take_slot(rep, s.req.tenant);
         let _ = rep.alloc.append(slot, chunk);
         s.first_scheduled.get_or_insert(env.now);
         s.scheduled = chunk;

@@ -23,7 +23,7 @@ impl BatchPolicy for StaticBatch {
                     break;
                 }
                 let mut s = rep.waiting.pop_front().expect("front exists");
-                let slot = take_slot(rep);
+                let slot = take_slot(rep, s.req.tenant);
                 // Reservation: the full length; the reservation is the static baseline's cost.
                 let _ = rep
                     .alloc
