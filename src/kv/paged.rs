@@ -39,6 +39,7 @@ pub struct BlockAllocator {
     /// Running Σ over slots of (blocks · block_size − tokens).
     frag: u64,
     /// Per block: the owner (tenant) of the slot that last wrote it; `NO_OWNER` if never.
+    /// Empty unless owners are tracked ([`BlockAllocator::track_owners`]).
     writer: Vec<u32>,
     /// Blocks handed to a slot whose owner differs from the block's last writer.
     reused_across: u64,
@@ -80,13 +81,23 @@ impl BlockAllocator {
             free: (0..num_blocks).rev().collect(),
             slots: Vec::new(),
             frag: 0,
-            writer: vec![NO_OWNER; num_blocks as usize],
+            writer: Vec::new(),
             reused_across: 0,
         }
     }
 
-    /// Record whose KV `slot` holds from now on (its next blocks are written by `owner`).
+    /// Record from now on which owner last wrote each block (off by default: a pool with a
+    /// single owner has nothing to count).
+    pub fn track_owners(&mut self) {
+        self.writer = vec![NO_OWNER; self.num_blocks as usize];
+    }
+
+    /// Record whose KV `slot` holds from now on (its next blocks are written by `owner`);
+    /// nothing unless owners are tracked.
     pub fn set_owner(&mut self, slot: SeqSlot, owner: u32) {
+        if self.writer.is_empty() {
+            return;
+        }
         let i = slot as usize;
         if i >= self.slots.len() {
             self.slots.resize_with(i + 1, Slot::default);

@@ -66,8 +66,15 @@ impl<'a> Simulation<'a> {
         kv_bytes_per_token: f64,
         max_model_len: u32,
     ) -> Self {
+        let several_tenants = cfg.tenancy.tenants.len() > 1;
         let replicas = (0..replicas)
-            .map(|id| Replica::new(id, num_blocks, cfg.block_size))
+            .map(|id| {
+                let mut r = Replica::new(id, num_blocks, cfg.block_size);
+                if several_tenants {
+                    r.alloc.track_owners();
+                }
+                r
+            })
             .collect();
         // Fair scheduling counts each tenant's decode tokens: one by one.
         let grouping = cfg.scheduler != SchedulerKind::Static

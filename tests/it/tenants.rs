@@ -540,6 +540,11 @@ fn kv_blocks_reused_across_tenants_are_counted_and_scrubbed() {
             prefix_caching: false,
             scrub_freed_blocks: scrub,
             block_size: 16,
+            tenancy: two(
+                TenantScheduling::Fifo,
+                TenantPolicy::open("a"),
+                TenantPolicy::open("b"),
+            ),
             ..scn.engine.clone()
         };
         let mut sim = Simulation::new(cfg, &p.cost, 1, 4, p.kv_bytes_per_token, 1 << 20);
