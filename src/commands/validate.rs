@@ -163,14 +163,7 @@ fn check_bar(
         anyhow::bail!("--check compares with <measured stem>.bar.toml: give --measured FILE");
     };
     let bar_path = measured.with_extension("bar.toml");
-    let text = std::fs::read_to_string(&bar_path).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: cannot read the regression bar: {e}",
-            bar_path.display()
-        )
-    })?;
-    let bar: Bar =
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", bar_path.display()))?;
+    let bar: Bar = read_bar(&bar_path)?;
     let mut failed = false;
     let bench_median = report.bench.as_ref().map_or(f64::NAN, |b| b.median);
     if bench_median.is_nan() || bench_median > bar.max_median_error {
@@ -254,14 +247,7 @@ fn run_serving(
     eprintln!("wrote {}", out.display());
     if args.check {
         let bar_path = dir.join("bar.toml");
-        let text = std::fs::read_to_string(&bar_path).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: cannot read the regression bar: {e}",
-                bar_path.display()
-            )
-        })?;
-        let bar: crate::serving_runs::ServingBar =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", bar_path.display()))?;
+        let bar: crate::serving_runs::ServingBar = read_bar(&bar_path)?;
         let over = crate::serving_runs::over_bar(&rows, &bar);
         for (metric, median, max) in &over {
             eprintln!(
@@ -302,4 +288,11 @@ fn predicted_vs_measured_png<'a>(
     }
     render_chart(&chart, path)?;
     Ok(())
+}
+
+/// A regression bar file, read and parsed; errors name the file.
+fn read_bar<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read the regression bar: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }

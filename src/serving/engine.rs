@@ -368,8 +368,7 @@ impl<'a> Simulation<'a> {
                 return;
             }
             // Nothing to run: the scheduler takes whatever has arrived.
-            let incoming = std::mem::take(&mut rep.incoming);
-            rep.waiting.extend(incoming.into_iter().map(|(_, seq)| seq));
+            rep.take_incoming_until(true);
             return self.start_iteration(r, now, obs);
         }
         let draft_seconds = match &self.spec {

@@ -194,8 +194,15 @@ impl Replica {
     /// new requests at once).
     pub fn take_incoming(&mut self) {
         let idle = self.running.is_empty() && self.waiting.is_empty() && self.swapped.is_empty();
+        self.take_incoming_until(idle);
+    }
+
+    /// Every arrival not yet seen joins the waiting queue (nothing else to run: an idle
+    /// scheduler takes new requests at once); with `all` false only those that came before
+    /// the step under way started.
+    pub fn take_incoming_until(&mut self, all: bool) {
         while let Some((t, _)) = self.incoming.front() {
-            if !idle && *t > self.started {
+            if !all && *t > self.started {
                 break;
             }
             let (_, seq) = self.incoming.pop_front().expect("a front");
