@@ -395,6 +395,9 @@ fn simulate_from(
     if summary.tenant_scheduling.is_some() {
         summary.kv_blocks_reused_across_tenants = Some(sim.kv_blocks_reused_across_tenants());
     }
+    for (t, ts) in summary.tenants.iter_mut().enumerate() {
+        ts.prefix_blocks_lost = sim.prefix_blocks_lost_to_others(t as u32);
+    }
     if let (Some(report), Some(tables)) = (report, tables) {
         summary.out_dir = Some(write_report(
             scn, prepared, opts, &summary, &m, report, tables,

@@ -184,6 +184,30 @@ struct Run {
     prev: u32,
     /// Towards the most recently used end.
     next: u32,
+    /// The tenant whose sequence cached it.
+    owner: u32,
+    /// The same links in the owner's own LRU list (kept only with share caps).
+    tprev: u32,
+    tnext: u32,
+    /// When it last joined the LRU list (kept only with share caps; a split tail shares its
+    /// head's).
+    stamp: u64,
+}
+
+/// No tenant: an eviction asked for by nobody in particular counts for no one.
+pub const NOBODY: u32 = u32::MAX;
+
+/// Per-tenant shares of the cache (see [`PrefixCache::set_caps`]): each tenant's own LRU list
+/// of evictable runs, threaded through the runs' `tprev`/`tnext`.
+#[derive(Debug, Clone, Default)]
+struct Shares {
+    /// Cached blocks (held or not) a tenant may keep before its blocks go first; `u32::MAX`
+    /// for none. Indexed by tenant.
+    caps: Vec<u32>,
+    lru: Vec<u32>,
+    mru: Vec<u32>,
+    /// Releases so far: the next [`Run::stamp`].
+    clock: u64,
 }
 
 /// Cached full KV blocks, keyed by chained hash (see the module docs): refcounted while
@@ -222,6 +246,12 @@ pub struct PrefixCache {
     hits: u64,
     misses: u64,
     evictions: u64,
+    /// Cached blocks by owner.
+    cached_of: Vec<u32>,
+    /// Blocks evicted for another tenant's allocation, by owner.
+    lost_of: Vec<u64>,
+    /// With share caps: the tenants' own LRU lists.
+    shares: Option<Shares>,
     /// Scratch: the runs a walk matched, with how many blocks of each.
     path: Vec<(u32, u32)>,
 }
@@ -246,8 +276,35 @@ impl PrefixCache {
             hits: 0,
             misses: 0,
             evictions: 0,
+            cached_of: Vec::new(),
+            lost_of: Vec::new(),
+            shares: None,
             path: Vec::new(),
         }
+    }
+
+    /// Cap tenants' shares: `caps[t]` is how many cached blocks (held or not) tenant `t` may
+    /// keep before its own evictable blocks are the first to go (`None`: no cap). An eviction
+    /// takes the least recently used blocks of the tenants over their caps, until none is
+    /// over, before it touches anyone's blocks within their cap; then least recently used as
+    /// usual. Work conserving: blocks over a cap stay cached while
+    /// nobody needs the memory.
+    ///
+    /// Only for caches whose chains each belong to one tenant (per-tenant isolation): a
+    /// tenant's least recently used run then never has cached descendants of another owner.
+    /// Set before anything is cached.
+    pub fn set_caps(&mut self, caps: &[Option<u32>]) {
+        debug_assert_eq!(self.cached_blocks(), 0, "caps are set on an empty cache");
+        if caps.iter().all(Option::is_none) {
+            self.shares = None;
+            return;
+        }
+        self.shares = Some(Shares {
+            caps: caps.iter().map(|c| c.unwrap_or(u32::MAX)).collect(),
+            lru: vec![NIL; caps.len()],
+            mru: vec![NIL; caps.len()],
+            clock: 0,
+        });
     }
 
     /// Walk `hashes` from `from` along cached runs, calling `visit(run, matched blocks)` for
@@ -308,6 +365,12 @@ impl PrefixCache {
     /// blocks concurrently; the sequence holds the cached copies instead, and the engine frees
     /// its duplicates.
     pub fn insert(&mut self, hashes: &[u64], held: usize) -> usize {
+        self.insert_by(hashes, held, 0)
+    }
+
+    /// [`insert`](Self::insert) for a sequence of tenant `owner`, who owns the blocks it
+    /// newly caches.
+    pub fn insert_by(&mut self, hashes: &[u64], held: usize, owner: u32) -> usize {
         debug_assert!(
             self.walk(hashes, 0, |_, _| {}) >= held,
             "insert after blocks that are not cached"
@@ -317,9 +380,13 @@ impl PrefixCache {
         if new.is_empty() {
             return 0;
         }
-        let i = self.new_run(new, 1);
+        let i = self.new_run(new, 1, owner);
         self.index.insert(new[0], i);
         self.in_use += new.len() as u32;
+        if self.cached_of.len() <= owner as usize {
+            self.cached_of.resize(owner as usize + 1, 0);
+        }
+        self.cached_of[owner as usize] += new.len() as u32;
         new.len()
     }
 
@@ -368,26 +435,77 @@ impl PrefixCache {
     /// Evict up to `n` unheld blocks, least recently used first; returns how many were evicted
     /// (fewer than `n` when fewer are evictable). The engine adds them to its free pool.
     pub fn evict(&mut self, n: u32) -> u32 {
+        self.evict_for(n, NOBODY)
+    }
+
+    /// [`evict`](Self::evict) to make room for tenant `requester`: blocks another tenant
+    /// cached count as lost to others ([`lost_to_others`](Self::lost_to_others)). With share
+    /// caps ([`set_caps`](Self::set_caps)) the tenants over their caps lose blocks first.
+    pub fn evict_for(&mut self, n: u32, requester: u32) -> u32 {
         let mut done = 0;
+        while done < n {
+            let Some((t, over)) = self.oldest_over_cap() else {
+                break;
+            };
+            let i = self.shares.as_ref().expect("caps").lru[t as usize];
+            done += self.trim(i, over.min(n - done), requester);
+        }
         while done < n && self.lru != NIL {
-            let i = self.lru;
-            let run = &mut self.runs[i as usize];
-            let len = run.hashes.len() as u32;
-            if len <= n - done {
-                let first = run.hashes[0];
-                run.hashes.clear();
-                self.unlink(i);
-                self.index.remove(&first);
-                self.vacant.push(i);
-                done += len;
-            } else {
-                // The run's tail goes first: it was released before its head.
-                run.hashes.truncate((len - (n - done)) as usize);
-                done = n;
+            done += self.trim(self.lru, n - done, requester);
+        }
+        done
+    }
+
+    /// With share caps: among the tenants over their caps that have evictable blocks, the one
+    /// whose least recently used run is oldest, and how many blocks it is over.
+    fn oldest_over_cap(&self) -> Option<(u32, u32)> {
+        let sh = self.shares.as_ref()?;
+        let mut best: Option<(u32, u32, u64)> = None;
+        for (t, (&cap, &lru)) in sh.caps.iter().zip(&sh.lru).enumerate() {
+            let over = self
+                .cached_of
+                .get(t)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(cap);
+            if over == 0 || lru == NIL {
+                continue;
+            }
+            let stamp = self.runs[lru as usize].stamp;
+            if best.is_none_or(|(_, _, b)| stamp < b) {
+                best = Some((t as u32, over, stamp));
             }
         }
+        best.map(|(t, over, _)| (t, over))
+    }
+
+    /// Evict up to `k` blocks from the tail of evictable run `i` (all of it if it is no
+    /// longer), for `requester`; returns how many.
+    fn trim(&mut self, i: u32, k: u32, requester: u32) -> u32 {
+        let run = &mut self.runs[i as usize];
+        let len = run.hashes.len() as u32;
+        let owner = run.owner;
+        let done = if len <= k {
+            let first = run.hashes[0];
+            run.hashes.clear();
+            self.unlink(i);
+            self.index.remove(&first);
+            self.vacant.push(i);
+            len
+        } else {
+            // The run's tail goes first: it was released before its head.
+            run.hashes.truncate((len - k) as usize);
+            k
+        };
         self.evictable -= done;
         self.evictions += u64::from(done);
+        self.cached_of[owner as usize] -= done;
+        if requester != NOBODY && requester != owner {
+            if self.lost_of.len() <= owner as usize {
+                self.lost_of.resize(owner as usize + 1, 0);
+            }
+            self.lost_of[owner as usize] += u64::from(done);
+        }
         done
     }
 
@@ -438,6 +556,16 @@ impl PrefixCache {
         self.evictions
     }
 
+    /// Blocks tenant `owner` cached that were evicted to make room for another tenant.
+    pub fn lost_to_others(&self, owner: u32) -> u64 {
+        self.lost_of.get(owner as usize).copied().unwrap_or(0)
+    }
+
+    /// Cached blocks (held or not) that tenant `owner`'s sequences cached.
+    pub fn cached_blocks_of(&self, owner: u32) -> u32 {
+        self.cached_of.get(owner as usize).copied().unwrap_or(0)
+    }
+
     /// Hold the cached blocks of `hashes` from `from` on, up to the first miss, splitting the
     /// last run met where the match ends; returns where the match ended.
     fn hold_from(&mut self, hashes: &[u64], from: usize) -> usize {
@@ -459,9 +587,9 @@ impl PrefixCache {
     /// it (the tail is evicted first).
     fn split(&mut self, i: u32, m: u32) {
         let tail = self.runs[i as usize].hashes.split_off(m as usize);
-        let refs = self.runs[i as usize].refs;
+        let Run { refs, owner, .. } = self.runs[i as usize];
         let first = tail[0];
-        let j = self.new_run(&tail, refs);
+        let j = self.new_run(&tail, refs, owner);
         self.index.insert(first, j);
         if refs == 0 {
             let prev = self.runs[i as usize].prev;
@@ -473,12 +601,24 @@ impl PrefixCache {
             } else {
                 self.runs[prev as usize].next = j;
             }
+            if let Some(sh) = &mut self.shares {
+                let tprev = self.runs[i as usize].tprev;
+                self.runs[j as usize].stamp = self.runs[i as usize].stamp;
+                self.runs[j as usize].tprev = tprev;
+                self.runs[j as usize].tnext = i;
+                self.runs[i as usize].tprev = j;
+                if tprev == NIL {
+                    sh.lru[owner as usize] = j;
+                } else {
+                    self.runs[tprev as usize].tnext = j;
+                }
+            }
         }
     }
 
     /// A run holding `hashes` with `refs` holders, off the LRU list, in a free slot; not yet
     /// indexed.
-    fn new_run(&mut self, hashes: &[u64], refs: u32) -> u32 {
+    fn new_run(&mut self, hashes: &[u64], refs: u32, owner: u32) -> u32 {
         match self.vacant.pop() {
             Some(i) => {
                 let run = &mut self.runs[i as usize];
@@ -486,6 +626,10 @@ impl PrefixCache {
                 run.refs = refs;
                 run.prev = NIL;
                 run.next = NIL;
+                run.owner = owner;
+                run.tprev = NIL;
+                run.tnext = NIL;
+                run.stamp = 0;
                 i
             }
             None => {
@@ -494,6 +638,10 @@ impl PrefixCache {
                     refs,
                     prev: NIL,
                     next: NIL,
+                    owner,
+                    tprev: NIL,
+                    tnext: NIL,
+                    stamp: 0,
                 });
                 (self.runs.len() - 1) as u32
             }
@@ -524,6 +672,26 @@ impl PrefixCache {
             self.runs[old as usize].next = i;
         }
         self.mru = i;
+        if let Some(sh) = &mut self.shares {
+            let t = self.runs[i as usize].owner as usize;
+            if sh.lru.len() <= t {
+                sh.lru.resize(t + 1, NIL);
+                sh.mru.resize(t + 1, NIL);
+                sh.caps.resize(t + 1, u32::MAX);
+            }
+            let old = sh.mru[t];
+            let e = &mut self.runs[i as usize];
+            e.tprev = old;
+            e.tnext = NIL;
+            e.stamp = sh.clock;
+            sh.clock += 1;
+            if old == NIL {
+                sh.lru[t] = i;
+            } else {
+                self.runs[old as usize].tnext = i;
+            }
+            sh.mru[t] = i;
+        }
     }
 
     /// Take run `i` off the LRU list.
@@ -542,6 +710,24 @@ impl PrefixCache {
         let e = &mut self.runs[i as usize];
         e.prev = NIL;
         e.next = NIL;
+        if let Some(sh) = &mut self.shares {
+            let Run {
+                tprev, tnext, owner, ..
+            } = self.runs[i as usize];
+            if tprev == NIL {
+                sh.lru[owner as usize] = tnext;
+            } else {
+                self.runs[tprev as usize].tnext = tnext;
+            }
+            if tnext == NIL {
+                sh.mru[owner as usize] = tprev;
+            } else {
+                self.runs[tnext as usize].tprev = tprev;
+            }
+            let e = &mut self.runs[i as usize];
+            e.tprev = NIL;
+            e.tnext = NIL;
+        }
     }
 }
 
@@ -777,7 +963,8 @@ mod tests {
 
     /// The naive twin: full content prefix, isolation key first (tenant, or a constant when
     /// shared) → (refcount, tick at which it last became unheld). Eviction scans for the
-    /// unheld entry with the smallest tick.
+    /// unheld entry with the smallest tick. With `caps` (per-tenant isolation: the key's
+    /// first element is the owner), the unheld entries of owners over their caps go first.
     #[derive(Default)]
     struct Twin {
         map: BTreeMap<Vec<u64>, (u32, u64)>,
@@ -785,6 +972,9 @@ mod tests {
         hits: u64,
         misses: u64,
         evictions: u64,
+        caps: Vec<u32>,
+        /// Evictions that took an over-cap owner's entry.
+        over_cap_evictions: u64,
     }
 
     impl Twin {
@@ -832,12 +1022,24 @@ mod tests {
         fn evict(&mut self, n: u32) -> u32 {
             let mut done = 0;
             while done < n {
-                let victim = self
+                let over = |t: u64| {
+                    let cached = self.map.keys().filter(|k| k[0] == t).count() as u32;
+                    self.caps.get(t as usize).is_some_and(|&c| cached > c)
+                };
+                let oldest_over = self
                     .map
                     .iter()
-                    .filter(|(_, e)| e.0 == 0)
+                    .filter(|(k, e)| e.0 == 0 && over(k[0]))
                     .min_by_key(|(_, e)| e.1)
                     .map(|(k, _)| k.clone());
+                self.over_cap_evictions += u64::from(oldest_over.is_some());
+                let victim = oldest_over.or_else(|| {
+                    self.map
+                        .iter()
+                        .filter(|(_, e)| e.0 == 0)
+                        .min_by_key(|(_, e)| e.1)
+                        .map(|(k, _)| k.clone())
+                });
                 let Some(k) = victim else { break };
                 self.map.remove(&k);
                 done += 1;
@@ -895,10 +1097,25 @@ mod tests {
     /// bad releases, with 3 tenants drawing prompts of up to 6 blocks from 3 content ids so
     /// prefixes overlap and several sequences fill the same block at once.
     fn run_against_twin(seed: u64, isolation: Isolation, cap: u32, ops: usize) {
+        run_against_twin_capped(seed, isolation, cap, &[], ops);
+    }
+
+    /// [`run_against_twin`] with tenants' share caps (`caps[t]`, per-tenant isolation only).
+    fn run_against_twin_capped(
+        seed: u64,
+        isolation: Isolation,
+        cap: u32,
+        caps: &[u32],
+        ops: usize,
+    ) {
         const MAX_SEQS: usize = 10;
         let mut rng = StdRng::seed_from_u64(seed);
         let mut c = PrefixCache::new();
-        let mut t = Twin::default();
+        c.set_caps(&caps.iter().map(|&k| Some(k)).collect::<Vec<_>>());
+        let mut t = Twin {
+            caps: caps.to_vec(),
+            ..Twin::default()
+        };
         let mut seqs: Vec<Seq> = Vec::new();
         let (mut existing, mut blocked, mut bad_releases) = (0, 0, 0);
         for op in 0..ops {
@@ -930,7 +1147,12 @@ mod tests {
                             continue;
                         }
                     }
-                    let got = match c.insert(&s.hashes[..=s.held], s.held) {
+                    // Under per-tenant isolation the key starts with the tenant.
+                    let owner = match isolation {
+                        Isolation::PerTenant => s.key[0] as u32,
+                        Isolation::Shared => 0,
+                    };
+                    let got = match c.insert_by(&s.hashes[..=s.held], s.held, owner) {
                         1 => Inserted::New,
                         _ => Inserted::Existing,
                     };
@@ -982,6 +1204,11 @@ mod tests {
             t.evictions
         );
         assert!(t.hits as usize > 10 * min, "seed {seed}: {} hits", t.hits);
+        assert!(
+            caps.is_empty() || t.over_cap_evictions as usize > min,
+            "seed {seed}: {} evictions over a cap",
+            t.over_cap_evictions
+        );
         assert!(existing > min, "seed {seed}: {existing} concurrent fills");
         assert!(
             blocked > min,
@@ -997,6 +1224,46 @@ mod tests {
     fn matches_naive_twin() {
         run_against_twin(1, Isolation::PerTenant, 16, 5_000);
         run_against_twin(2, Isolation::Shared, 16, 5_000);
+    }
+
+    #[test]
+    fn share_caps_match_naive_twin() {
+        // Tenant 0 may keep 2 blocks, tenant 1 5, tenant 2 no cap, in a 16-block cache.
+        run_against_twin_capped(5, Isolation::PerTenant, 16, &[2, 5, u32::MAX], 5_000);
+        run_against_twin_capped(6, Isolation::PerTenant, 12, &[0, 3], 3_000);
+    }
+
+    #[test]
+    fn a_tenant_over_its_share_loses_its_own_blocks_first() {
+        let mut c = PrefixCache::new();
+        c.set_caps(&[None, Some(4)]);
+        let small = hashes(&[1, 2, 3, 4], 0, Isolation::PerTenant);
+        let big = hashes(&[5, 6, 7, 8, 9, 10, 11, 12, 13, 14], 1, Isolation::PerTenant);
+        for (h, t) in [(&small, 0), (&big, 1)] {
+            c.acquire(h);
+            c.insert_by(h, 0, t);
+            c.release(h).unwrap();
+        }
+        assert_eq!((c.cached_blocks_of(0), c.cached_blocks_of(1)), (4, 10));
+        // Tenant 0's blocks are the least recently used, but tenant 1 is 6 over its cap: a
+        // request of tenant 0 for 3 blocks takes them from tenant 1's tail.
+        assert_eq!(c.evict_for(3, 0), 3);
+        assert_eq!((c.lookup(&small), c.lookup(&big)), (4, 7));
+        assert_eq!((c.lost_to_others(1), c.lost_to_others(0)), (3, 0));
+        // 9 more: tenant 1 down to its cap (3 more), then least recently used: tenant 0's
+        // whole prefix (4, tail first), then 2 of tenant 1's 4.
+        assert_eq!(c.evict_for(9, 1), 9);
+        assert_eq!((c.lookup(&small), c.lookup(&big)), (0, 2));
+        assert_eq!((c.lost_to_others(0), c.lost_to_others(1)), (4, 3));
+        // Without caps the same requests evict tenant 0's older prefix first.
+        let mut u = PrefixCache::new();
+        for (h, t) in [(&small, 0), (&big, 1)] {
+            u.acquire(h);
+            u.insert_by(h, 0, t);
+            u.release(h).unwrap();
+        }
+        assert_eq!(u.evict_for(3, 1), 3);
+        assert_eq!((u.lookup(&small), u.lost_to_others(0)), (1, 3));
     }
 
     #[test]

@@ -205,6 +205,7 @@ impl Recorder {
                     prefix_hit_rate: t.cached_tokens as f64 / t.prompt_tokens.max(1) as f64,
                     ttft: Quantiles::of(&mut t.ttft),
                     tpot: Quantiles::of(&mut t.tpot),
+                    prefix_blocks_lost: 0,
                 })
                 .collect()
         } else {

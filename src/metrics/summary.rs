@@ -79,6 +79,9 @@ pub struct TenantSummary {
     pub ttft: Quantiles,
     /// TPOT, seconds.
     pub tpot: Quantiles,
+    /// Its cached prefix blocks evicted to make room for other tenants (set by the
+    /// simulation at the end).
+    pub prefix_blocks_lost: u64,
 }
 
 /// Speculative decoding over the run.
@@ -345,6 +348,10 @@ impl RunSummary {
                 format!("{:.1}", p.tflop_saved),
             );
             put("prefix_cache_evicted_blocks", p.evicted_blocks.to_string());
+            if !self.tenants.is_empty() {
+                let lost: u64 = self.tenants.iter().map(|t| t.prefix_blocks_lost).sum();
+                put("prefix_cache_evicted_for_other_tenants", lost.to_string());
+            }
             put("prefix_cache_blocks_at_end", p.blocks_at_end.to_string());
         }
         for t in &self.tenants {
@@ -354,6 +361,12 @@ impl RunSummary {
                 &format!("tenant_{name}_prefix_hit_rate"),
                 format!("{:.4}", t.prefix_hit_rate),
             );
+            if self.prefix.is_some() {
+                put(
+                    &format!("tenant_{name}_prefix_blocks_lost_to_others"),
+                    t.prefix_blocks_lost.to_string(),
+                );
+            }
             put(
                 &format!("tenant_{name}_ttft_p50_ms"),
                 format!("{:.3}", t.ttft.p50 * 1e3),

@@ -106,12 +106,12 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Staged
     if !c.tenant_summary.is_empty() {
         let _ = writeln!(
             index,
-            "\n| tenant | finished | refused (by its limits) | TTFT p50 / p90 ms | TPOT p50 / p90 ms | prefix hit rate |\n|---|---|---|---|---|---|"
+            "\n| tenant | finished | refused (by its limits) | TTFT p50 / p90 ms | TPOT p50 / p90 ms | prefix hit rate | cached blocks lost to others |\n|---|---|---|---|---|---|---|"
         );
         for t in c.tenant_summary {
             let _ = writeln!(
                 index,
-                "| {} | {} | {} ({}) | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} % |",
+                "| {} | {} | {} ({}) | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} % | {} |",
                 t.name,
                 t.requests,
                 t.rejected,
@@ -120,7 +120,8 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Staged
                 t.ttft.p90 * 1e3,
                 t.tpot.p50 * 1e3,
                 t.tpot.p90 * 1e3,
-                t.prefix_hit_rate * 100.0
+                t.prefix_hit_rate * 100.0,
+                t.prefix_blocks_lost
             );
         }
     }

@@ -14,7 +14,7 @@ use super::raw::{
 use super::{MAX_REQUESTS, Scenario, ScenarioError, Slo, SloMetric, SloTarget};
 use crate::catalog::{Catalog, is_path};
 use crate::hardware::GpuSpec;
-use crate::kv::{CacheDtype, KvSpec};
+use crate::kv::{CacheDtype, Isolation, KvSpec};
 use crate::model::{Model, Precision, WeightDtype};
 use crate::serving::config::{EngineConfig, Router, SchedulerKind};
 use crate::serving::spec::{Acceptance, SpecMethod, Speculative};
@@ -222,7 +222,7 @@ pub fn lower(
     let (mut engine, draft) = lower_engine(&cx, &raw.engine, &model, &hw, catalog)?;
     let batched_at = raw.engine.max_num_batched_tokens.as_ref().map(|b| b.span());
     let workload = lower_workload(&cx, &raw.workload, &model, &engine, batched_at)?;
-    engine.tenancy = lower_tenancy(&cx, raw, &workload)?;
+    engine.tenancy = lower_tenancy(&cx, raw, &workload, &engine)?;
     let slo = lower_slo(&cx, &raw.slo, &workload)?;
     let name = match &raw.name {
         Some(n) => {
@@ -1607,6 +1607,7 @@ fn lower_tenancy(
     cx: &Cx,
     raw: &super::raw::RawScenario,
     workload: &WorkloadSpec,
+    engine: &EngineConfig,
 ) -> Result<Tenancy, ScenarioError> {
     let names: Vec<&str> = workload
         .sharing
@@ -1678,6 +1679,24 @@ fn lower_tenancy(
         t.max_num_seqs = cap(&p.max_num_seqs, "max_num_seqs")?;
         t.max_queue = cap(&p.max_queue, "max_queue")?;
         t.max_prefill_tokens = cap(&p.max_prefill_tokens, "max_prefill_tokens")?;
+        if let Some(v) = &p.prefix_cache_share {
+            let share = *v.get_ref();
+            if !(share > 0.0 && share <= 1.0) {
+                return Err(cx.bad(
+                    v,
+                    &key("prefix_cache_share"),
+                    "must be a share of the KV blocks in (0, 1], e.g. 0.25 (remove it for no cap)",
+                ));
+            }
+            if !engine.prefix_caching || engine.prefix_isolation != Isolation::PerTenant {
+                return Err(cx.bad(
+                    v,
+                    &key("prefix_cache_share"),
+                    "caps a tenant's part of a per-tenant prefix cache: set engine.enable_prefix_caching = true and engine.prefix_cache_isolation = \"per_tenant\" (or remove it)",
+                ));
+            }
+            t.prefix_cache_share = Some(share);
+        }
     }
     if let Some(s) = &raw.engine.tenant_scheduling {
         if out.scheduling != TenantScheduling::Fifo && names.is_empty() {

@@ -386,6 +386,8 @@ pub struct RawTenantPolicy {
     pub max_queue: Option<Sp<i64>>,
     /// Most prompt tokens per step.
     pub max_prefill_tokens: Option<Sp<i64>>,
+    /// Share of the KV blocks its cached prefixes may keep before they are evicted first.
+    pub prefix_cache_share: Option<Sp<f64>>,
 }
 
 /// `{ rate, burst }` of a token bucket.

@@ -73,6 +73,7 @@ impl<'a> Simulation<'a> {
                 if several_tenants {
                     r.alloc.track_owners();
                 }
+                r.cache.set_caps(&cfg.tenancy.prefix_cache_caps(num_blocks));
                 r
             })
             .collect();
@@ -150,6 +151,14 @@ impl<'a> Simulation<'a> {
         self.replicas.iter().fold((0, 0), |(e, c), r| {
             (e + r.cache.evictions(), c + r.cache.cached_blocks() as u64)
         })
+    }
+
+    /// Cached prefix blocks tenant `t` lost to evictions for other tenants, over all replicas.
+    pub fn prefix_blocks_lost_to_others(&self, t: u32) -> u64 {
+        self.replicas
+            .iter()
+            .map(|r| r.cache.lost_to_others(t))
+            .sum()
     }
 
     /// KV blocks handed to a tenant other than the one whose data they last held, over all
@@ -466,7 +475,7 @@ impl<'a> Simulation<'a> {
             if prefill_done && let Some(h) = s.cached.hashes.clone() {
                 let upto = ((s.prefill_target / bs) as usize).min(h.len());
                 let from = ((s.cached.shared / bs) as usize).min(upto);
-                let new = rep.cache.insert(&h[..upto], from) as u32;
+                let new = rep.cache.insert_by(&h[..upto], from, s.req.tenant) as u32;
                 let moved = (upto - from) as u32 * bs;
                 rep.alloc.truncate(slot, moved);
                 let _ = rep.alloc.append(CACHE_SLOT, new * bs);

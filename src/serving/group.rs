@@ -59,17 +59,18 @@ pub fn step_group(rep: &mut Replica) {
     g.scheduled = true;
     let mask = rep.alloc.block_size() as u64 - 1;
     let key = (g.step.wrapping_neg() & mask) as usize;
-    let crossing = g.buckets[key].len() as u32;
-    let reclaimed = reclaim(rep, crossing);
-    debug_assert!(reclaimed, "group_fits checked the blocks");
-    let g = &mut rep.group;
-    for &slot in &g.buckets[key] {
+    // One block each, reclaimed for its own tenant (the evictions are counted per tenant).
+    for k in 0..g.buckets[key].len() {
+        let slot = rep.group.buckets[key][k];
         let s = &rep.seqs[slot as usize];
-        let held = s.join.held as u64 + (g.step - s.join.step);
+        let tenant = s.req.tenant;
+        let held = s.join.held as u64 + (rep.group.step - s.join.step);
         let add = (held + 1 - rep.alloc.tokens(slot) as u64) as u32;
+        let reclaimed = reclaim(rep, 1, tenant);
+        debug_assert!(reclaimed, "group_fits checked the blocks");
         let appended = rep.alloc.append(slot, add);
         debug_assert!(appended.is_ok(), "group_fits checked the free blocks");
-        g.recorded += add as u64;
+        rep.group.recorded += add as u64;
     }
 }
 

@@ -212,8 +212,9 @@ impl Replica {
 }
 
 /// Make `blocks` blocks free, evicting least recently used cached blocks that no sequence
-/// uses if the free list is short; false (and nothing evicted) if even that is not enough.
-pub fn reclaim(rep: &mut Replica, blocks: u32) -> bool {
+/// uses if the free list is short (for `tenant`: see [`PrefixCache::evict_for`]); false (and
+/// nothing evicted) if even that is not enough.
+pub fn reclaim(rep: &mut Replica, blocks: u32, tenant: u32) -> bool {
     let free = rep.alloc.free_blocks();
     if free >= blocks {
         return true;
@@ -221,7 +222,7 @@ pub fn reclaim(rep: &mut Replica, blocks: u32) -> bool {
     if free + rep.cache.evictable_blocks() < blocks {
         return false;
     }
-    let evicted = rep.cache.evict(blocks - free);
+    let evicted = rep.cache.evict_for(blocks - free, tenant);
     rep.alloc
         .truncate(CACHE_SLOT, evicted * rep.alloc.block_size());
     true
@@ -241,7 +242,7 @@ pub fn cache_full_blocks(
         let upto = ((tokens / bs) as usize).min(h.len());
         let from = (s.cached.shared / bs) as usize;
         if upto > from {
-            let new = cache.insert(&h[..upto], from) as u32;
+            let new = cache.insert_by(&h[..upto], from, s.req.tenant) as u32;
             alloc.set_owner(CACHE_SLOT, s.req.tenant);
             let _ = alloc.append(CACHE_SLOT, new * bs);
             s.cached.shared = upto as u32 * bs;

@@ -91,6 +91,9 @@ pub struct TenantPolicy {
     /// Most of its prompt tokens in one step (its share of the token budget for chunked
     /// prefills; its decodes are not limited).
     pub max_prefill_tokens: Option<u32>,
+    /// The share of a replica's KV blocks its cached prefixes may keep before they are the
+    /// first evicted (see [`crate::kv::PrefixCache::set_caps`]).
+    pub prefix_cache_share: Option<f64>,
 }
 
 impl TenantPolicy {
@@ -101,6 +104,7 @@ impl TenantPolicy {
             || self.max_num_seqs.is_some()
             || self.max_queue.is_some()
             || self.max_prefill_tokens.is_some()
+            || self.prefix_cache_share.is_some()
     }
 
     /// No limits, weight 1, priority 0.
@@ -115,6 +119,7 @@ impl TenantPolicy {
             max_num_seqs: None,
             max_queue: None,
             max_prefill_tokens: None,
+            prefix_cache_share: None,
         }
     }
 }
@@ -167,6 +172,18 @@ impl Tenancy {
                 })
                 .collect(),
         }
+    }
+
+    /// Each tenant's cap on cached prefix blocks in a replica of `num_blocks` blocks (its
+    /// share, rounded down), for [`crate::kv::PrefixCache::set_caps`].
+    pub fn prefix_cache_caps(&self, num_blocks: u32) -> Vec<Option<u32>> {
+        self.tenants
+            .iter()
+            .map(|p| {
+                p.prefix_cache_share
+                    .map(|s| (s * f64::from(num_blocks)).floor() as u32)
+            })
+            .collect()
     }
 
     /// Whether the gateway checks anything.

@@ -409,6 +409,17 @@ fn bad_tenant_policies_are_refused_with_the_key() {
             "remove share",
         ),
         (
+            NOISY.replace("priority = 1\n", "priority = 1\nprefix_cache_share = 1.5\n"),
+            "tenants.batch.prefix_cache_share",
+            "(0, 1]",
+        ),
+        (
+            NOISY.replace("priority = 1\n", "priority = 1\nprefix_cache_share = 0.5\n")
+                .replace("[engine]\n", "[engine]\nprefix_cache_isolation = \"shared\"\n"),
+            "tenants.batch.prefix_cache_share",
+            "per_tenant",
+        ),
+        (
             NOISY.replace("duration_s = 600", "duration_s = 600\nrate = 3.0"),
             "workload.rate",
             "remove workload.rate",
@@ -573,4 +584,60 @@ fn kv_blocks_reused_across_tenants_are_counted_and_scrubbed() {
         let d = (b.duration.as_secs_f64() - a.duration.as_secs_f64()) - b.scrub_s;
         assert!(d.abs() < 2e-9, "{d}");
     }
+}
+
+/// Prefix-cache shares: a 20-block pool. Tenant a caches a 4-block prompt; tenant b then
+/// caches 4 unique 4-block prompts, one at a time, filling the pool, and a fifth that must
+/// evict. Least recently used, that is a's prefix (4 blocks lost to another tenant), and
+/// a's repeat misses (and takes 4 of b's blocks back); with b capped at 8 blocks (40 %), b's
+/// own oldest blocks go instead and a's repeat hits its 3 reusable blocks (48 tokens: one
+/// token is always computed), computing the last 16 in one block taken from b, still over
+/// its cap.
+#[test]
+fn a_prefix_cache_share_keeps_one_tenant_from_evicting_another() {
+    use planner::workload::Segment;
+    use std::sync::Arc;
+    let prompt = |key: u64| Some(Arc::from(vec![Segment { key, tokens: 64 }]));
+    let go = |share: Option<f64>| {
+        let b = TenantPolicy {
+            prefix_cache_share: share,
+            ..TenantPolicy::open("b")
+        };
+        let cfg = EngineConfig {
+            api_in_s: 0.0,
+            api_out_s: 0.0,
+            async_scheduling: false,
+            prefix_caching: true,
+            block_size: 16,
+            tenancy: two(TenantScheduling::Fifo, TenantPolicy::open("a"), b),
+            ..EngineConfig::default()
+        };
+        let cost = IterationCost::constant(0.010);
+        let mut sim = Simulation::new(cfg, &cost, 1, 20, 1.0, 1 << 20);
+        let mut reqs = vec![Request {
+            prefix: prompt(1),
+            ..req(0, 0, 0, 64, 1)
+        }];
+        for i in 0..5 {
+            reqs.push(Request {
+                prefix: prompt(100 + i),
+                ..req(1 + i, 1, 100 * (1 + i), 64, 1)
+            });
+        }
+        reqs.push(Request {
+            prefix: prompt(1),
+            ..req(6, 0, 1000, 64, 1)
+        });
+        let mut rec = Record::default();
+        sim.run(&mut reqs.into_iter(), &mut rec);
+        assert_eq!(sim.unfinished(), 0);
+        let repeat = rec.done.iter().find(|d| d.req.id == 6).unwrap().cached_tokens;
+        (
+            repeat,
+            sim.prefix_blocks_lost_to_others(0),
+            sim.prefix_blocks_lost_to_others(1),
+        )
+    };
+    assert_eq!(go(None), (0, 4, 4));
+    assert_eq!(go(Some(0.4)), (48, 0, 1));
 }

@@ -101,8 +101,9 @@ pub(super) fn step_running(
         // (possibly this one) until it fits; a failed append changes nothing. (Only without
         // a group: group_fits.)
         let mut self_preempted = false;
+        let tenant = s.req.tenant;
         while let Err(e) = rep.alloc.append(slot, need) {
-            if reclaim(rep, e.needed) {
+            if reclaim(rep, e.needed, tenant) {
                 continue;
             }
             if phase == Phase::Prefill {
@@ -197,7 +198,7 @@ fn resume_swapped(rep: &mut Replica, env: &mut Env, batch: &mut Batch, budget: &
             break;
         }
         let blocks = rep.alloc.blocks_needed(0, s.swapped_tokens + 1);
-        if !reclaim(rep, blocks) {
+        if !reclaim(rep, blocks, s.req.tenant) {
             break;
         }
         let mut s = rep.swapped.pop_front().expect("front exists");
@@ -288,7 +289,7 @@ pub(super) fn admit_waiting(
             rep.prefix_lookup += s.prefill_target;
             rep.prefix_hits += cached;
         }
-        reclaim(rep, blocks);
+        reclaim(rep, blocks, s.req.tenant);
         let slot = take_slot(rep, s.req.tenant);
         let _ = rep.alloc.append(slot, chunk);
         s.first_scheduled.get_or_insert(env.now);
