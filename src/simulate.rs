@@ -17,6 +17,7 @@ use crate::report::table::TableFormat;
 use crate::report::trace::TraceWriter;
 use crate::scenario::{Scenario, SloMetric};
 use crate::serving::engine::Simulation;
+use crate::serving::lora::{LoraRun, LoraShapes};
 use crate::serving::spec::{DraftCost, SpecMethod, SpecRun};
 use crate::serving::{IterationDone, Observer, RequestDone};
 use crate::sim::{Nanos, RngStreams};
@@ -53,6 +54,8 @@ pub struct Prepared {
     pub cost: IterationCost,
     /// The draft model's cost table (speculative decoding with a draft model).
     pub draft_cost: Option<IterationCost>,
+    /// LoRA adapters: the engine's slots and the tenants' adapters.
+    pub lora: Option<LoraRun>,
 }
 
 /// Check the scenario fits and precompute its cost table.
@@ -89,6 +92,25 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
             &engine_mem,
             budget.memory,
             budget.weights + d.weight_bytes(&scn.precision) as f64 / scn.tp as f64,
+            budget.activations,
+            budget.reserve,
+            kv_bytes_per_token,
+            scn.tp as u64,
+        );
+    }
+    // LoRA adapter slots are allocated with the model, before the KV cache is sized.
+    let lora = scn.engine.lora.map(|engine| {
+        LoraRun::new(
+            engine,
+            scn.engine.tenancy.tenants.iter().map(|t| t.lora).collect(),
+            LoraShapes::new(&scn.model, scn.tp as u64),
+        )
+    });
+    if let Some(l) = &lora {
+        budget = Budget::assemble(
+            &engine_mem,
+            budget.memory,
+            budget.weights + l.reserved_bytes(),
             budget.activations,
             budget.reserve,
             kv_bytes_per_token,
@@ -160,6 +182,7 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
         budget,
         cost,
         draft_cost,
+        lora,
     })
 }
 
@@ -274,6 +297,9 @@ fn engine<'a>(
     .with_router(scn.router);
     if let Some(p) = scn.workload.patience {
         sim = sim.with_patience(p, streams);
+    }
+    if let Some(l) = &prepared.lora {
+        sim = sim.with_lora(l.clone());
     }
     if let Some(sp) = &scn.engine.speculative {
         let draft = match &sp.method {
@@ -395,6 +421,10 @@ fn simulate_from(
     if summary.tenant_scheduling.is_some() {
         summary.kv_blocks_reused_across_tenants = Some(sim.kv_blocks_reused_across_tenants());
     }
+    if let (Some(ls), Some(run)) = (&mut summary.lora, &prepared.lora) {
+        ls.reserved_gib = run.reserved_bytes() / GIB as f64;
+        (ls.loads, ls.host_misses) = sim.lora_loads();
+    }
     for (t, ts) in summary.tenants.iter_mut().enumerate() {
         ts.prefix_blocks_lost = sim.prefix_blocks_lost_to_others(t as u32);
     }
@@ -488,6 +518,90 @@ fn tenant_policies(
     Ok(Some((rows, md)))
 }
 
+/// The same traffic on the base model alone and with every LoRA tenant's requests spread over
+/// 1, 8 and 64 adapters (as many GPU slots, `max_loras`): the slots' memory, the KV blocks
+/// left, the LoRA work per step and what it does to latency and throughput. Only for a
+/// scenario with LoRA adapters; the table's rows and its markdown for the report's index.
+#[allow(clippy::type_complexity)]
+fn lora_variants(
+    scn: &Scenario,
+    prepared: &Prepared,
+    summary: &RunSummary,
+    opts: &SimOptions,
+) -> anyhow::Result<Option<(Vec<Vec<String>>, String)>> {
+    let Some(engine) = scn.engine.lora else {
+        return Ok(None);
+    };
+    let quiet = SimOptions {
+        no_files: true,
+        seed: opts.seed,
+        ..SimOptions::default()
+    };
+    let mut variants: Vec<(String, Option<Scenario>)> = Vec::new();
+    let mut base = scn.clone();
+    base.engine.lora = None;
+    for t in &mut base.engine.tenancy.tenants {
+        t.lora = None;
+    }
+    variants.push(("base model only".to_string(), Some(base)));
+    for n in [1u32, 8, 64] {
+        let mut v = scn.clone();
+        for t in &mut v.engine.tenancy.tenants {
+            if let Some(l) = &mut t.lora {
+                l.adapters = n;
+            }
+        }
+        v.engine.lora = Some(crate::serving::lora::LoraEngine {
+            max_loras: n,
+            max_cpu_loras: engine.max_cpu_loras.max(n),
+            ..engine
+        });
+        variants.push((format!("{n} adapter(s), max_loras {n}"), Some(v)));
+    }
+    variants.push(("this run".to_string(), None));
+    let (mut rows, mut md) = (Vec::new(), String::new());
+    md.push_str(
+        "\nThe same traffic on the base model alone and with the LoRA tenants' requests \
+         spread over 1, 8 and 64 adapters, each in a GPU slot (data: `lora_adapters` table):\n\n\
+         | variant | adapters | max_loras | slots GiB/GPU | KV blocks | LoRA ms per LoRA step | TPOT p50 ms | TTFT p90 ms | output tok/s | adapter loads |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for (label, v) in &variants {
+        let (r, blocks) = match v {
+            Some(v) => {
+                let p = prepare(v)?;
+                (simulate(v, &p, &quiet)?, p.num_blocks)
+            }
+            None => (summary.clone(), prepared.num_blocks),
+        };
+        let (adapters, max_loras, gib, ms, loads) = match &r.lora {
+            Some(l) => (
+                l.adapters.to_string(),
+                l.max_loras.to_string(),
+                format!("{:.3}", l.reserved_gib),
+                format!("{:.3}", l.seconds * 1e3 / l.steps.max(1) as f64),
+                l.loads.to_string(),
+            ),
+            None => ("0".into(), "-".into(), "0".into(), "0".into(), "0".into()),
+        };
+        let row = vec![
+            label.clone(),
+            adapters,
+            max_loras,
+            gib,
+            blocks.to_string(),
+            ms,
+            format!("{:.2}", r.tpot.p50 * 1e3),
+            format!("{:.1}", r.ttft.p90 * 1e3),
+            format!("{:.1}", r.output_tokens as f64 / r.duration_s.max(1e-9)),
+            loads,
+        ];
+        md.push_str(&format!("| {} |\n", row.join(" | ")));
+        rows.push(row);
+    }
+    Ok(Some((rows, md)))
+}
+
 /// The summary table, the charts and the index beside the run's tables, put in place.
 fn write_report(
     scn: &Scenario,
@@ -529,6 +643,30 @@ fn write_report(
             rows,
         )?);
     }
+    let lora_md = match lora_variants(scn, prepared, summary, opts)? {
+        Some((rows, md)) => {
+            tables.push(crate::report::table::write_small(
+                &dir,
+                "lora_adapters",
+                opts.format,
+                &[
+                    "variant",
+                    "adapters",
+                    "max_loras",
+                    "slots_gib_per_gpu",
+                    "kv_blocks",
+                    "lora_ms_per_lora_step",
+                    "tpot_p50_ms",
+                    "ttft_p90_ms",
+                    "output_tok_s",
+                    "adapter_loads",
+                ],
+                &rows,
+            )?);
+            md
+        }
+        None => String::new(),
+    };
     let slo_lines = scn
         .slo
         .targets
@@ -555,7 +693,7 @@ fn write_report(
         budget: &prepared.budget,
         gpu: format!("{}, TP {}", scn.gpu.name, scn.tp),
         tables: opts.format,
-        tenant_policies: policies.map(|(_, md)| md),
+        comparisons: policies.map(|(_, md)| md).unwrap_or_default() + &lora_md,
         tenant_latency: m.tenant_latencies(),
         tenant_summary: &summary.tenants,
         tenant_slo_lines: scn

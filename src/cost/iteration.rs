@@ -215,6 +215,8 @@ pub struct IterationCost {
     peak_flops: f64,
     bandwidth: f64,
     attn_eff: Efficiency,
+    /// LoRA kernels: the O projection's GEMM efficiency (a skinny GEMM of the same kind).
+    lora_eff: Efficiency,
     pcie_bytes_per_s: f64,
     /// Test double: every iteration costs exactly this many seconds.
     fixed_seconds: Option<f64>,
@@ -534,6 +536,7 @@ impl IterationCost {
             peak_flops: attention_peak(gpu, s.engine, kv.k, kv.v),
             bandwidth: bw,
             attn_eff: s.attn_eff,
+            lora_eff: shape.ops.o,
             pcie_bytes_per_s: gpu.pcie_bytes_per_s,
             fixed_seconds: None,
             time_factor: 1.0,
@@ -557,6 +560,7 @@ impl IterationCost {
             peak_flops: 1.0,
             bandwidth: 1.0,
             attn_eff: Efficiency::default(),
+            lora_eff: Efficiency::default(),
             pcie_bytes_per_s: f64::INFINITY,
             fixed_seconds: Some(seconds),
             time_factor: 1.0,
@@ -707,6 +711,27 @@ impl IterationCost {
         let lm = self.lm_head_seconds(n);
         let step = self.iteration_seconds(work, n);
         layer_fraction * (step - lm - STEP_OVERHEAD_S).max(0.0) / self.layers + lm
+    }
+
+    /// Seconds of the LoRA kernels of a step with `tokens` LoRA tokens over `adapters`
+    /// distinct adapters at the slots' `rank` (see [`crate::cost::lora`]): every layer's
+    /// 8 shrink/expand launches on the roofline. 0 without LoRA tokens.
+    pub fn lora_seconds(
+        &self,
+        shapes: &super::lora::LoraShapes,
+        tokens: u32,
+        adapters: u32,
+        rank: u32,
+    ) -> f64 {
+        if tokens == 0 || self.fixed_seconds.is_some() {
+            return 0.0;
+        }
+        let per_layer: f64 = shapes
+            .kernels(tokens as f64, adapters as f64, rank as f64)
+            .iter()
+            .map(|&(f, b)| op_time(f, b, self.peak_flops, self.bandwidth, &self.lora_eff))
+            .sum();
+        per_layer * shapes.layers() * self.time_factor
     }
 
     /// Seconds to copy `bytes` between GPU and host memory (swap) over PCIe.

@@ -9,6 +9,7 @@
 pub mod attention;
 pub mod calibrate;
 pub mod iteration;
+pub mod lora;
 pub mod network;
 pub mod precision;
 pub mod predict;

@@ -712,7 +712,10 @@ impl PrefixCache {
         e.next = NIL;
         if let Some(sh) = &mut self.shares {
             let Run {
-                tprev, tnext, owner, ..
+                tprev,
+                tnext,
+                owner,
+                ..
             } = self.runs[i as usize];
             if tprev == NIL {
                 sh.lru[owner as usize] = tnext;
@@ -1238,7 +1241,11 @@ mod tests {
         let mut c = PrefixCache::new();
         c.set_caps(&[None, Some(4)]);
         let small = hashes(&[1, 2, 3, 4], 0, Isolation::PerTenant);
-        let big = hashes(&[5, 6, 7, 8, 9, 10, 11, 12, 13, 14], 1, Isolation::PerTenant);
+        let big = hashes(
+            &[5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+            1,
+            Isolation::PerTenant,
+        );
         for (h, t) in [(&small, 0), (&big, 1)] {
             c.acquire(h);
             c.insert_by(h, 0, t);

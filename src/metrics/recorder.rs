@@ -4,7 +4,7 @@
 //! batch/KV timeline for the charts. [`Recorder::summary`] turns them into a [`RunSummary`].
 
 use super::summary::{
-    PrefixSummary, RunSummary, SloVerdict, SpecSummary, TenantSummary, TraceSkipped,
+    LoraSummary, PrefixSummary, RunSummary, SloVerdict, SpecSummary, TenantSummary, TraceSkipped,
 };
 use super::{LogHistogram, Quantiles};
 use crate::scenario::{Scenario, SloMetric};
@@ -47,6 +47,9 @@ pub struct Recorder {
     limited: u64,
     /// Seconds spent clearing KV blocks reused across tenants.
     scrub_s: f64,
+    /// Seconds of LoRA work (adapter loads and kernels), and the steps that had any.
+    lora_s: f64,
+    lora_steps: u64,
     good: u64,
     output_tokens: u64,
     preemptions: u64,
@@ -99,6 +102,8 @@ impl Recorder {
             rejected: 0,
             limited: 0,
             scrub_s: 0.0,
+            lora_s: 0.0,
+            lora_steps: 0,
             good: 0,
             output_tokens: 0,
             preemptions: 0,
@@ -268,6 +273,23 @@ impl Recorder {
             prefix,
             tenants,
             spec,
+            lora: scn.engine.lora.map(|e| LoraSummary {
+                max_loras: e.max_loras,
+                max_lora_rank: e.max_lora_rank,
+                adapters: scn
+                    .engine
+                    .tenancy
+                    .tenants
+                    .iter()
+                    .filter_map(|t| t.lora.map(|l| l.adapters))
+                    .sum(),
+                reserved_gib: 0.0,
+                loads: 0,
+                host_misses: 0,
+                seconds: self.lora_s,
+                steps: self.lora_steps,
+                iterations: self.iterations,
+            }),
             out_dir: None,
         }
     }
@@ -349,6 +371,10 @@ impl Observer for Recorder {
     fn iteration(&mut self, it: &IterationDone) {
         self.iterations += 1;
         self.scrub_s += it.scrub_s;
+        if it.lora_s > 0.0 {
+            self.lora_s += it.lora_s;
+            self.lora_steps += 1;
+        }
         self.batch_sum += it.batch_size as u64;
         self.blocks_sum += it.kv_blocks_used as u64;
         self.blocks_peak = self.blocks_peak.max(it.kv_blocks_used);

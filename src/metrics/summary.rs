@@ -84,6 +84,29 @@ pub struct TenantSummary {
     pub prefix_blocks_lost: u64,
 }
 
+/// LoRA adapters over the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoraSummary {
+    /// Adapter slots on the GPU.
+    pub max_loras: u32,
+    /// The slots' rank.
+    pub max_lora_rank: u32,
+    /// Distinct adapters the tenants have.
+    pub adapters: u32,
+    /// GiB per GPU the slots reserve (set by the simulation).
+    pub reserved_gib: f64,
+    /// Adapters copied into a GPU slot (set by the simulation).
+    pub loads: u64,
+    /// Of those, not in host memory either (set by the simulation).
+    pub host_misses: u64,
+    /// Seconds of LoRA work: loads and kernels.
+    pub seconds: f64,
+    /// Steps with LoRA work.
+    pub steps: u64,
+    /// All steps.
+    pub iterations: u64,
+}
+
 /// Speculative decoding over the run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpecSummary {
@@ -202,6 +225,8 @@ pub struct RunSummary {
     pub tenants: Vec<TenantSummary>,
     /// Speculative decoding, when on.
     pub spec: Option<SpecSummary>,
+    /// LoRA adapters, when on.
+    pub lora: Option<LoraSummary>,
     /// Report folder, if files were written.
     pub out_dir: Option<PathBuf>,
 }
@@ -408,6 +433,23 @@ impl RunSummary {
                     "{:.4}",
                     (sp.accepted + sp.verified) as f64 / sp.verified.max(1) as f64
                 ),
+            );
+        }
+        if let Some(l) = &self.lora {
+            put("lora_max_loras", l.max_loras.to_string());
+            put("lora_max_lora_rank", l.max_lora_rank.to_string());
+            put("lora_adapters", l.adapters.to_string());
+            put("lora_slots_gib_per_gpu", format!("{:.3}", l.reserved_gib));
+            put("lora_adapter_loads", l.loads.to_string());
+            put("lora_adapter_host_misses", l.host_misses.to_string());
+            put("lora_seconds", format!("{:.4}", l.seconds));
+            put(
+                "lora_ms_per_lora_step",
+                format!("{:.4}", l.seconds * 1e3 / l.steps.max(1) as f64),
+            );
+            put(
+                "lora_steps_share",
+                format!("{:.4}", l.steps as f64 / l.iterations.max(1) as f64),
             );
         }
         put("slo_met", self.slo_met.to_string());

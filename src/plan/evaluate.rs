@@ -211,6 +211,7 @@ fn band(spec: &PlanSpec, scn: &Scenario, prepared: &Prepared, e: f64) -> anyhow:
             budget: prepared.budget.clone(),
             cost: prepared.cost.scaled(f),
             draft_cost: prepared.draft_cost.as_ref().map(|c| c.scaled(f)),
+            lora: prepared.lora.clone(),
         };
         Ok(evaluate(scn, &p, spec.target, spec.seeds[0])?.point.met)
     };

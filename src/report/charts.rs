@@ -50,8 +50,9 @@ pub struct SimCharts<'a> {
     pub tenant_summary: &'a [crate::metrics::summary::TenantSummary],
     /// Per-tenant SLO lines: (tenant, label, milliseconds).
     pub tenant_slo_lines: Vec<(String, String, f64)>,
-    /// The same traffic under each tenant scheduling (markdown for the index), if computed.
-    pub tenant_policies: Option<String>,
+    /// Comparisons of the same traffic (markdown for the index): under each tenant
+    /// scheduling, with 1, 8 and 64 LoRA adapters; empty when none applies.
+    pub comparisons: String,
 }
 
 /// Points of a sorted sample's CDF, at most `n` of them (evenly spaced in rank).
@@ -125,9 +126,7 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Staged
             );
         }
     }
-    if let Some(md) = &c.tenant_policies {
-        index.push_str(md);
-    }
+    index.push_str(&c.comparisons);
     for (name, caption) in &captions {
         let _ = writeln!(index, "\n![{name}]({name})\n\n{caption}");
     }

@@ -117,6 +117,7 @@ impl TraceWriter {
                 "draft_ms": ms(it.draft_s),
                 "swap_ms": ms(it.swap_s),
                 "scrub_ms": ms(it.scrub_s),
+                "lora_ms": ms(it.lora_s),
             }
         }));
     }

@@ -17,6 +17,7 @@ use crate::hardware::GpuSpec;
 use crate::kv::{CacheDtype, Isolation, KvSpec};
 use crate::model::{Model, Precision, WeightDtype};
 use crate::serving::config::{EngineConfig, Router, SchedulerKind};
+use crate::serving::lora::{LoraEngine, Targets, TenantLora};
 use crate::serving::spec::{Acceptance, SpecMethod, Speculative};
 use crate::serving::tenancy::{Bucket, Tenancy, TenantPolicy, TenantScheduling};
 use crate::sim::Nanos;
@@ -222,7 +223,8 @@ pub fn lower(
     let (mut engine, draft) = lower_engine(&cx, &raw.engine, &model, &hw, catalog)?;
     let batched_at = raw.engine.max_num_batched_tokens.as_ref().map(|b| b.span());
     let workload = lower_workload(&cx, &raw.workload, &model, &engine, batched_at)?;
-    engine.tenancy = lower_tenancy(&cx, raw, &workload, &engine)?;
+    engine.tenancy = lower_tenancy(&cx, raw, &workload, &engine, &model)?;
+    engine.lora = lower_lora(&cx, raw, &engine)?;
     let slo = lower_slo(&cx, &raw.slo, &workload)?;
     let name = match &raw.name {
         Some(n) => {
@@ -1608,6 +1610,7 @@ fn lower_tenancy(
     raw: &super::raw::RawScenario,
     workload: &WorkloadSpec,
     engine: &EngineConfig,
+    model: &Model,
 ) -> Result<Tenancy, ScenarioError> {
     let names: Vec<&str> = workload
         .sharing
@@ -1697,6 +1700,9 @@ fn lower_tenancy(
             }
             t.prefix_cache_share = Some(share);
         }
+        if let Some(l) = &p.lora {
+            t.lora = Some(lower_tenant_lora(cx, l, &key("lora"), model)?);
+        }
     }
     if let Some(s) = &raw.engine.tenant_scheduling {
         if out.scheduling != TenantScheduling::Fifo && names.is_empty() {
@@ -1718,6 +1724,158 @@ fn lower_tenancy(
         }
     }
     Ok(out)
+}
+
+/// A tenant's `lora = { rank, targets, adapters }`.
+fn lower_tenant_lora(
+    cx: &Cx,
+    l: &Sp<super::raw::RawLora>,
+    key: &str,
+    model: &Model,
+) -> Result<TenantLora, ScenarioError> {
+    let r = l.get_ref();
+    let h = model.hidden_size as i64;
+    if !(1..=h).contains(&r.rank) {
+        return Err(cx.bad(
+            l,
+            key,
+            &format!(
+                "rank must be in 1..={h} (the model's hidden size; adapters are usually 8–64)"
+            ),
+        ));
+    }
+    let targets = match &r.targets {
+        None => Targets::ATTENTION,
+        Some(names) => {
+            Targets::parse(names).map_err(|e| cx.bad(l, key, &format!("targets: {e}")))?
+        }
+    };
+    let adapters = r.adapters.unwrap_or(1);
+    if !(1..=100_000).contains(&adapters) {
+        return Err(cx.bad(
+            l,
+            key,
+            "adapters (distinct fine-tuned models its requests spread over) must be in 1..=100000",
+        ));
+    }
+    if model.moe.is_some() || matches!(model.attention, crate::model::AttentionKind::Mla(_)) {
+        return Err(cx.bad(
+            l,
+            key,
+            "LoRA is modelled for dense models with standard attention only (a mixture-of-experts or MLA model's adapter buffers differ): remove lora or choose a dense model",
+        ));
+    }
+    Ok(TenantLora {
+        rank: r.rank as u32,
+        targets,
+        adapters: adapters as u32,
+    })
+}
+
+/// `engine.enable_lora` / `max_loras` / `max_lora_rank` / `max_cpu_loras`, under vLLM's
+/// names and defaults (1, 16, `max_loras`); on when a tenant has adapters.
+fn lower_lora(
+    cx: &Cx,
+    raw: &super::raw::RawScenario,
+    engine: &EngineConfig,
+) -> Result<Option<LoraEngine>, ScenarioError> {
+    let e = &raw.engine;
+    let adapted: Vec<&TenantPolicy> = engine
+        .tenancy
+        .tenants
+        .iter()
+        .filter(|t| t.lora.is_some())
+        .collect();
+    let on = match &e.enable_lora {
+        Some(v) if !*v.get_ref() && !adapted.is_empty() => {
+            return Err(cx.bad(
+                v,
+                "engine.enable_lora",
+                &format!(
+                    "is false, but tenant {} has LoRA adapters: remove enable_lora or the tenants' lora",
+                    adapted[0].name
+                ),
+            ));
+        }
+        Some(v) => *v.get_ref(),
+        None => !adapted.is_empty(),
+    };
+    let set = [&e.max_loras, &e.max_lora_rank, &e.max_cpu_loras];
+    if !on {
+        if let Some(v) = set.into_iter().flatten().next() {
+            return Err(cx.bad(
+                v,
+                "engine.max_loras",
+                "sets LoRA slots, but LoRA is off: give a tenant adapters ([tenants.<name>] lora = { rank = 16, adapters = 8 }) or set engine.enable_lora = true",
+            ));
+        }
+        return Ok(None);
+    }
+    if engine.scheduler == SchedulerKind::Static {
+        return Err(cx.err(
+            None,
+            "engine.scheduler",
+            "static",
+            "LoRA adapters are modelled with continuous or chunked-prefill scheduling: set engine.scheduler",
+        ));
+    }
+    let max_loras = int_in(
+        cx,
+        &e.max_loras,
+        "engine.max_loras",
+        (1, 1024),
+        1,
+        "must be in 1..=1024 (adapter slots on the GPU; vLLM's --max-loras, default 1)",
+    )? as u32;
+    let max_lora_rank = int_in(
+        cx,
+        &e.max_lora_rank,
+        "engine.max_lora_rank",
+        (1, 512),
+        16,
+        "must be one of 1, 8, 16, 32, 64, 128, 256, 320, 512 (vLLM's --max-lora-rank, default 16)",
+    )? as u32;
+    if ![1, 8, 16, 32, 64, 128, 256, 320, 512].contains(&max_lora_rank) {
+        let v = e.max_lora_rank.as_ref().expect("the default is allowed");
+        return Err(cx.bad(
+            v,
+            "engine.max_lora_rank",
+            "must be one of 1, 8, 16, 32, 64, 128, 256, 320, 512 (vLLM's --max-lora-rank, default 16)",
+        ));
+    }
+    let max_cpu_loras = int_in(
+        cx,
+        &e.max_cpu_loras,
+        "engine.max_cpu_loras",
+        (i64::from(max_loras), 1_000_000),
+        i64::from(max_loras),
+        &format!(
+            "must be at least engine.max_loras ({max_loras}) (adapters kept in host memory; vLLM's --max-cpu-loras)"
+        ),
+    )? as u32;
+    if let Some(t) = adapted
+        .iter()
+        .find(|t| t.lora.is_some_and(|l| l.rank > max_lora_rank))
+    {
+        let at = raw
+            .tenants
+            .as_ref()
+            .and_then(|m| m.get(&t.name))
+            .and_then(|p| p.get_ref().lora.as_ref());
+        let rank = t.lora.map_or(0, |l| l.rank);
+        let rule = format!(
+            "rank {rank} is above engine.max_lora_rank ({max_lora_rank}); vLLM refuses such an adapter: raise engine.max_lora_rank or lower the rank"
+        );
+        return Err(match at {
+            Some(l) => cx.bad(l, &format!("tenants.{}.lora", t.name), &rule),
+            None => cx.err(None, &format!("tenants.{}.lora", t.name), rank, &rule),
+        });
+    }
+    Ok(Some(LoraEngine {
+        max_loras,
+        max_lora_rank,
+        max_cpu_loras,
+    }))
 }
 
 /// `{ rate, burst }`: a positive rate; a burst of at least one request (or token), one

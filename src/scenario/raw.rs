@@ -122,6 +122,14 @@ pub struct RawEngine {
     pub api_in_ms: Option<Sp<f64>>,
     /// API server time after a token is sampled, ms.
     pub api_out_ms: Option<Sp<f64>>,
+    /// LoRA on (`--enable-lora`); implied by a tenant's `lora`.
+    pub enable_lora: Option<Sp<bool>>,
+    /// Adapter slots on the GPU, the most distinct adapters in a batch.
+    pub max_loras: Option<Sp<i64>>,
+    /// The slots' rank.
+    pub max_lora_rank: Option<Sp<i64>>,
+    /// Adapters kept in host memory.
+    pub max_cpu_loras: Option<Sp<i64>>,
 }
 
 /// `[engine.speculative]` `method`.
@@ -388,6 +396,20 @@ pub struct RawTenantPolicy {
     pub max_prefill_tokens: Option<Sp<i64>>,
     /// Share of the KV blocks its cached prefixes may keep before they are evicted first.
     pub prefix_cache_share: Option<Sp<f64>>,
+    /// Its fine-tuned models as LoRA adapters: `{ rank, targets, adapters }`.
+    pub lora: Option<Sp<RawLora>>,
+}
+
+/// `{ rank, targets, adapters }` of a tenant's LoRA adapters.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLora {
+    /// LoRA rank.
+    pub rank: i64,
+    /// Modules adapted (PEFT names, or "all-linear").
+    pub targets: Option<Vec<String>>,
+    /// Distinct adapters its requests spread over.
+    pub adapters: Option<i64>,
 }
 
 /// `{ rate, burst }` of a token bucket.

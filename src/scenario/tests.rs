@@ -115,6 +115,7 @@ e2e_ms = { p99 = 20000 }
             tenancy: Default::default(),
             max_queue_wait_s: None,
             scrub_freed_blocks: false,
+            lora: None,
         }
     );
     assert_eq!(

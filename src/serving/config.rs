@@ -131,6 +131,8 @@ pub struct EngineConfig {
     /// Clear a KV block (a memset at memory bandwidth, charged to the step) before it is
     /// handed to a tenant other than the one whose data it last held.
     pub scrub_freed_blocks: bool,
+    /// LoRA adapters (`--enable-lora`): the slots' settings; `None`: off.
+    pub lora: Option<super::lora::LoraEngine>,
 }
 
 /// The default API-server time each way (seconds). inference-sim's journey traces of vLLM's
@@ -169,6 +171,7 @@ impl Default for EngineConfig {
             tenancy: super::tenancy::Tenancy::default(),
             max_queue_wait_s: None,
             scrub_freed_blocks: false,
+            lora: None,
         }
     }
 }

@@ -13,6 +13,7 @@ use super::batcher::{Batch, BatchPolicy, Env, policy};
 use super::config::{EngineConfig, Router, SchedulerKind};
 use super::event::{Event, IterationDone, Observer, Outcome, RequestDone};
 use super::group::{advance_group, join_group};
+use super::lora::LoraRun;
 use super::replica::{CACHE_SLOT, Replica, cache_full_blocks, release_cached};
 use super::router::RouterState;
 use super::seq::{Seq, clamp_len, hash_blocks};
@@ -54,6 +55,8 @@ pub struct Simulation<'a> {
     gateway: Gateway,
     /// Clients' patience, drawn per request from its own stream.
     patience: Option<(Patience, RngStreams)>,
+    /// LoRA adapters, if any tenant has them.
+    lora: Option<LoraRun>,
 }
 
 impl<'a> Simulation<'a> {
@@ -101,6 +104,7 @@ impl<'a> Simulation<'a> {
             router: Router::RoundRobin,
             gateway: Gateway::new(&cfg.tenancy),
             patience: None,
+            lora: None,
             cfg,
         }
     }
@@ -126,6 +130,22 @@ impl<'a> Simulation<'a> {
     pub fn with_patience(mut self, patience: Patience, streams: RngStreams) -> Self {
         self.patience = Some((patience, streams));
         self
+    }
+
+    /// Serve tenants' requests with their LoRA adapters (each sequence is priced one by one:
+    /// the kernels' cost depends on which adapters a step runs).
+    pub fn with_lora(mut self, lora: LoraRun) -> Self {
+        self.grouping = false;
+        self.lora = Some(lora);
+        self
+    }
+
+    /// LoRA adapters copied into GPU slots and, of those, not found in host memory, over
+    /// all replicas.
+    pub fn lora_loads(&self) -> (u64, u64) {
+        self.replicas.iter().fold((0, 0), |(l, m), r| {
+            (l + r.lora.loads, m + r.lora.host_misses)
+        })
     }
 
     /// Handle every sequence one by one in every iteration, never in aggregate: the
@@ -284,6 +304,9 @@ impl<'a> Simulation<'a> {
     /// (so a long waiting queue holds none), or now when the router needs them.
     fn new_seq(&mut self, req: Request, now: Nanos) -> Seq {
         let mut seq = Seq::new(req, now);
+        if let Some(l) = &self.lora {
+            seq.lora = l.adapter_of(seq.req.tenant, seq.req.id);
+        }
         if self.router == Router::PrefixAffinity {
             hash_blocks(&mut seq, self.caching, &self.cfg, &mut self.content);
         }
@@ -357,6 +380,7 @@ impl<'a> Simulation<'a> {
         rep.decode_context = 0;
         rep.extra_seconds = 0.0;
         rep.scrub_seconds = 0.0;
+        rep.lora_seconds = 0.0;
         let mut batch = Batch::default();
         let mut env = Env {
             cfg: &self.cfg,
@@ -369,6 +393,7 @@ impl<'a> Simulation<'a> {
             caching: self.caching,
             content: &mut self.content,
             now,
+            lora: self.lora.as_ref(),
         };
         self.policy.form(rep, &mut env, &mut batch);
         if rep.work.is_empty() && rep.decodes == 0 {
@@ -401,7 +426,28 @@ impl<'a> Simulation<'a> {
             let bytes = reused as f64 * self.kv_bytes_per_token * self.cfg.block_size as f64;
             rep.scrub_seconds = self.cost.memset_seconds(bytes);
         }
-        let seconds = cost.seconds + draft_seconds + rep.extra_seconds + rep.scrub_seconds;
+        if let Some(l) = &self.lora {
+            // The step's LoRA tokens and distinct adapters (sequences are all solo).
+            let (mut tokens, batch) = (0u32, &mut rep.lora.batch);
+            batch.clear();
+            for &slot in &rep.solo {
+                let s = &rep.seqs[slot as usize];
+                if s.scheduled > 0 && s.lora != 0 {
+                    tokens += s.scheduled;
+                    if !batch.contains(&s.lora) {
+                        batch.push(s.lora);
+                    }
+                }
+            }
+            rep.lora_seconds += self.cost.lora_seconds(
+                &l.shapes,
+                tokens,
+                batch.len() as u32,
+                l.engine.max_lora_rank,
+            );
+        }
+        let seconds =
+            cost.seconds + draft_seconds + rep.extra_seconds + rep.scrub_seconds + rep.lora_seconds;
         let duration = Nanos::from_secs_f64(seconds).max(Nanos(1));
         rep.busy = true;
         rep.started = now;
@@ -436,6 +482,7 @@ impl<'a> Simulation<'a> {
             draft_s: draft_seconds,
             swap_s: rep.extra_seconds,
             scrub_s: rep.scrub_seconds,
+            lora_s: rep.lora_seconds,
         });
         self.queue.push(now + duration, Event::IterationDone(r));
     }

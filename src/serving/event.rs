@@ -182,6 +182,8 @@ pub struct IterationDone {
     pub swap_s: f64,
     /// Seconds clearing KV blocks reused across tenants (`engine.scrub_freed_blocks`).
     pub scrub_s: f64,
+    /// Seconds of LoRA work in it: adapters copied into GPU slots, and the kernels.
+    pub lora_s: f64,
 }
 
 /// What the simulation reports as it goes; the metrics layer implements it.

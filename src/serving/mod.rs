@@ -12,6 +12,7 @@
 //! seq       one request inside a replica
 //! spec      speculative decoding: drafting cost, acceptance
 //! tenancy   tenants' limits (gateway buckets, caps) and order (fifo, fair, priority)
+//! lora      per-tenant LoRA adapters: slots, residency, the batch rule, kernel cost
 //! ```
 
 pub(crate) mod batcher;
@@ -19,6 +20,7 @@ pub mod config;
 pub mod engine;
 pub mod event;
 mod group;
+pub mod lora;
 mod replica;
 mod router;
 mod seq;

@@ -63,6 +63,10 @@ pub struct Replica {
     pub vtc: Vec<f64>,
     /// Each tenant's prompt tokens left in the step being formed (empty: no caps).
     pub prefill_left: Vec<u32>,
+    /// LoRA adapters: resident, and this step's.
+    pub lora: crate::serving::lora::Residency,
+    /// Seconds of this step's LoRA kernels.
+    pub lora_seconds: f64,
 }
 
 /// The allocator slot that holds the prefix cache's blocks (full blocks only, so its token
@@ -107,6 +111,8 @@ impl Replica {
             new_token_ratio: 0.7,
             vtc: Vec::new(),
             prefill_left: Vec::new(),
+            lora: Default::default(),
+            lora_seconds: 0.0,
         }
     }
 

@@ -37,6 +37,8 @@ pub struct Seq {
     /// Unless scheduled by then, it leaves at this time, so (a client's patience, the
     /// server's queue timeout).
     pub deadline: Option<(Nanos, super::Outcome)>,
+    /// Its LoRA adapter (0: the base model).
+    pub lora: u32,
 }
 
 /// A sequence's membership of the decode group ([`super::group::Group`]).
@@ -92,6 +94,7 @@ impl Seq {
             first_scheduled: None,
             first_token: None,
             deadline: None,
+            lora: 0,
             last_token: now,
             preemptions: 0,
             done: false,

@@ -94,6 +94,8 @@ pub struct TenantPolicy {
     /// The share of a replica's KV blocks its cached prefixes may keep before they are the
     /// first evicted (see [`crate::kv::PrefixCache::set_caps`]).
     pub prefix_cache_share: Option<f64>,
+    /// Its fine-tuned models, served as LoRA adapters.
+    pub lora: Option<crate::serving::lora::TenantLora>,
 }
 
 impl TenantPolicy {
@@ -120,6 +122,7 @@ impl TenantPolicy {
             max_queue: None,
             max_prefill_tokens: None,
             prefix_cache_share: None,
+            lora: None,
         }
     }
 }
@@ -168,6 +171,7 @@ impl Tenancy {
                 .map(|p| TenantPolicy {
                     weight: p.weight,
                     priority: p.priority,
+                    lora: p.lora,
                     ..TenantPolicy::open(&p.name)
                 })
                 .collect(),

@@ -14,6 +14,8 @@
 //!   with capacity, and the tenant closed form under both isolation modes.
 //! - `tenants`: tenants' rate limits, caps, fair share and priority in closed form; each
 //!   tenant's own traffic; the noisy neighbour; bad policies.
+//! - `lora`: LoRA adapters: the max_loras batch rule in closed form, slots taken from the KV
+//!   cache, adapter loads priced, bad settings.
 //! - `speculative`: speculative decoding against Leviathan et al.'s closed forms, the
 //!   crossover where it stops paying, KV rollback without leaks, bad settings.
 //! - `plan`: `planner plan` and `merge`: the chosen configuration meets its SLOs and the
@@ -37,6 +39,7 @@ mod engines;
 mod fuzz;
 mod golden;
 mod layering;
+mod lora;
 mod plan;
 mod prefix;
 mod reliability;

@@ -414,8 +414,12 @@ fn bad_tenant_policies_are_refused_with_the_key() {
             "(0, 1]",
         ),
         (
-            NOISY.replace("priority = 1\n", "priority = 1\nprefix_cache_share = 0.5\n")
-                .replace("[engine]\n", "[engine]\nprefix_cache_isolation = \"shared\"\n"),
+            NOISY
+                .replace("priority = 1\n", "priority = 1\nprefix_cache_share = 0.5\n")
+                .replace(
+                    "[engine]\n",
+                    "[engine]\nprefix_cache_isolation = \"shared\"\n",
+                ),
             "tenants.batch.prefix_cache_share",
             "per_tenant",
         ),
@@ -631,7 +635,12 @@ fn a_prefix_cache_share_keeps_one_tenant_from_evicting_another() {
         let mut rec = Record::default();
         sim.run(&mut reqs.into_iter(), &mut rec);
         assert_eq!(sim.unfinished(), 0);
-        let repeat = rec.done.iter().find(|d| d.req.id == 6).unwrap().cached_tokens;
+        let repeat = rec
+            .done
+            .iter()
+            .find(|d| d.req.id == 6)
+            .unwrap()
+            .cached_tokens;
         (
             repeat,
             sim.prefix_blocks_lost_to_others(0),

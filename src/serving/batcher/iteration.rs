@@ -193,8 +193,17 @@ fn draw_acceptance(
 
 /// Phase 2: swapped-out sequences come back before new ones (their KV copied back over PCIe).
 fn resume_swapped(rep: &mut Replica, env: &mut Env, batch: &mut Batch, budget: &mut u32) {
+    if env.lora.is_some() && !rep.swapped.is_empty() {
+        running_adapters(rep);
+    }
     while let Some(s) = rep.swapped.front() {
         if rep.running.len() >= env.cfg.max_num_seqs as usize || *budget == 0 {
+            break;
+        }
+        if env
+            .lora
+            .is_some_and(|l| !rep.lora.admits(s.lora, l.engine.max_loras))
+        {
             break;
         }
         let blocks = rep.alloc.blocks_needed(0, s.swapped_tokens + 1);
@@ -202,6 +211,10 @@ fn resume_swapped(rep: &mut Replica, env: &mut Env, batch: &mut Batch, budget: &
             break;
         }
         let mut s = rep.swapped.pop_front().expect("front exists");
+        if let Some(l) = env.lora {
+            let bytes = rep.lora.take(s.lora, l);
+            rep.lora_seconds += env.cost.swap_seconds(bytes);
+        }
         let slot = take_slot(rep, s.req.tenant);
         let _ = rep.alloc.append(slot, s.swapped_tokens);
         rep.extra_seconds += env
@@ -219,6 +232,18 @@ fn resume_swapped(rep: &mut Replica, env: &mut Env, batch: &mut Batch, budget: &
     }
 }
 
+/// The running requests' adapters become the step's (vLLM's `scheduled_loras`).
+fn running_adapters(rep: &mut Replica) {
+    let (seqs, batch) = (&rep.seqs, &mut rep.lora.batch);
+    batch.clear();
+    for &slot in &rep.running {
+        let a = seqs[slot as usize].lora;
+        if a != 0 && !batch.contains(&a) {
+            batch.push(a);
+        }
+    }
+}
+
 /// Phase 3: waiting requests, first come first served, each admitted when the free blocks
 /// (and the cached blocks nobody uses) cover its next chunk.
 pub(super) fn admit_waiting(
@@ -232,6 +257,9 @@ pub(super) fn admit_waiting(
     let bs = cfg.block_size;
     let mut rule = AdmissionRule::new(rep, env);
     let mut running_of = running_per_tenant(rep, env);
+    if env.lora.is_some() {
+        running_adapters(rep);
+    }
     while rep.running.len() < cfg.max_num_seqs as usize && *budget > 0 && rep.swapped.is_empty() {
         let Some(at) = next_waiting(rep, env, &running_of) else {
             break;
@@ -270,6 +298,10 @@ pub(super) fn admit_waiting(
         let mut s = rep.waiting.remove(at).expect("chosen exists");
         if let Some(h) = &s.cached.hashes {
             rep.cache.acquire(&h[..hits as usize]);
+        }
+        if let Some(l) = env.lora {
+            let bytes = rep.lora.take(s.lora, l);
+            rep.lora_seconds += env.cost.swap_seconds(bytes);
         }
         if let Some(n) = running_of.get_mut(s.req.tenant as usize) {
             *n += 1;
@@ -331,9 +363,14 @@ fn running_per_tenant(rep: &Replica, env: &Env) -> Vec<u32> {
 /// `max_num_seqs`.
 fn next_waiting(rep: &Replica, env: &Env, running_of: &[u32]) -> Option<usize> {
     let t = &env.cfg.tenancy;
-    if !t.orders() {
+    if !t.orders() && env.lora.is_none() {
         return (!rep.waiting.is_empty()).then_some(0);
     }
+    // A request whose adapter would be one too many waits, keeping its place.
+    let lora_ok = |s: &Seq| {
+        env.lora
+            .is_none_or(|l| rep.lora.admits(s.lora, l.engine.max_loras))
+    };
     let eligible = |tenant: u32| {
         let seqs = match (
             t.policy(tenant).and_then(|p| p.max_num_seqs),
@@ -348,7 +385,7 @@ fn next_waiting(rep: &Replica, env: &Env, running_of: &[u32]) -> Option<usize> {
         .waiting
         .iter()
         .enumerate()
-        .filter(|(_, s)| eligible(s.req.tenant));
+        .filter(|(_, s)| eligible(s.req.tenant) && lora_ok(s));
     match t.scheduling {
         TenantScheduling::Fifo => candidates.map(|(i, _)| i).next(),
         TenantScheduling::Priority => candidates

@@ -71,6 +71,8 @@ pub struct Env<'e, 'a> {
     pub content: &'e mut Vec<u64>,
     /// The time the batch starts.
     pub now: Nanos,
+    /// LoRA adapters, if any tenant has them.
+    pub lora: Option<&'e crate::serving::lora::LoraRun>,
 }
 
 impl<'e> Env<'e, '_> {
