@@ -301,6 +301,9 @@ fn engine<'a>(
     if let Some(l) = &prepared.lora {
         sim = sim.with_lora(l.clone());
     }
+    if let Some(t) = scn.workload.timeout_s {
+        sim = sim.with_timeout(t);
+    }
     if let Some(sp) = &scn.engine.speculative {
         let draft = match &sp.method {
             SpecMethod::Ngram => DraftCost::Free,
@@ -420,6 +423,9 @@ fn simulate_from(
     );
     if summary.tenant_scheduling.is_some() {
         summary.kv_blocks_reused_across_tenants = Some(sim.kv_blocks_reused_across_tenants());
+    }
+    if let Some((_, wasted)) = &mut summary.timed_out {
+        *wasted = sim.wasted_tokens();
     }
     if let (Some(ls), Some(run)) = (&mut summary.lora, &prepared.lora) {
         ls.reserved_gib = run.reserved_bytes() / GIB as f64;

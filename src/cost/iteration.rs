@@ -715,10 +715,11 @@ impl IterationCost {
 
     /// Seconds of the LoRA kernels of a step with `tokens` LoRA tokens over `adapters`
     /// distinct adapters at the slots' `rank` (see [`crate::cost::lora`]): every layer's
-    /// 8 shrink/expand launches on the roofline. 0 without LoRA tokens.
+    /// launches, as `kind` makes them, on the roofline. 0 without LoRA tokens.
     pub fn lora_seconds(
         &self,
         shapes: &super::lora::LoraShapes,
+        kind: super::lora::LoraKernels,
         tokens: u32,
         adapters: u32,
         rank: u32,
@@ -726,11 +727,10 @@ impl IterationCost {
         if tokens == 0 || self.fixed_seconds.is_some() {
             return 0.0;
         }
-        let per_layer: f64 = shapes
-            .kernels(tokens as f64, adapters as f64, rank as f64)
-            .iter()
-            .map(|&(f, b)| op_time(f, b, self.peak_flops, self.bandwidth, &self.lora_eff))
-            .sum();
+        let mut per_layer = 0.0;
+        shapes.kernels(kind, tokens as f64, adapters as f64, rank as f64, |f, b| {
+            per_layer += op_time(f, b, self.peak_flops, self.bandwidth, &self.lora_eff);
+        });
         per_layer * shapes.layers() * self.time_factor
     }
 

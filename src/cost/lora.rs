@@ -64,6 +64,31 @@ impl Targets {
     }
 }
 
+/// How an engine launches a layer's LoRA kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum LoraKernels {
+    /// vLLM V1 (`lora/ops/triton_ops/lora_shrink_op.py`, `lora_expand_op.py`, 0.8+): one
+    /// zero-fill, shrink and expand per fused module group (qkv, o, gate_up, down), 12 per
+    /// layer; a launch reads each distinct adapter's weights once (SGMV). Also taken for
+    /// SGLang, TensorRT-LLM and llama.cpp, whose kernels batch by adapter likewise.
+    Fused,
+    /// vLLM V0 (`lora/punica_wrapper/punica_gpu.py` ≤ 0.6: "TODO fuse these kernels";
+    /// `lora/ops/bgmv_shrink.py`): a zero-filled buffer, shrink and expand per slice, 21 per
+    /// layer; the decode kernels (BGMV) give each token a program that reads its adapter's
+    /// whole slice, so the weights are read once per token.
+    PerSlice,
+}
+
+impl LoraKernels {
+    /// The launch pattern of `engine`'s LoRA path.
+    pub fn of(engine: crate::kv::EngineKind) -> LoraKernels {
+        match engine {
+            crate::kv::EngineKind::VllmV0 => LoraKernels::PerSlice,
+            _ => LoraKernels::Fused,
+        }
+    }
+}
+
 /// One GPU's share of a layer's LoRA-capable modules: `(A's input width, B's output width)`
 /// per module of [`MODULES`], and the layer count.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,25 +145,46 @@ impl LoraShapes {
         self.layers * rank as f64 * per_layer * LORA_BYTES
     }
 
-    /// FLOPs and bytes of each of a layer's 8 kernels for `tokens` LoRA tokens over
-    /// `adapters` distinct adapters at `rank`, in launch order (shrink, expand per group).
-    pub fn kernels(&self, tokens: f64, adapters: f64, rank: f64) -> [(f64, f64); 8] {
-        let mut out = [(0.0, 0.0); 8];
-        for (g, members) in GROUPS.iter().enumerate() {
+    /// Calls `kernel(flops, bytes)` for each of a layer's LoRA kernels for `tokens` LoRA
+    /// tokens over `adapters` distinct adapters at `rank`, as `kind` launches them.
+    pub fn kernels(
+        &self,
+        kind: LoraKernels,
+        tokens: f64,
+        adapters: f64,
+        rank: f64,
+        mut kernel: impl FnMut(f64, f64),
+    ) {
+        // Adapter weights: once per distinct adapter (SGMV), or once per token (BGMV).
+        let weights = match kind {
+            LoraKernels::Fused => adapters,
+            LoraKernels::PerSlice => tokens,
+        };
+        let mut launch = |members: &[usize], input: f64| {
             let ins: f64 = members.iter().map(|&m| self.modules[m].0).sum();
             let outs: f64 = members.iter().map(|&m| self.modules[m].1).sum();
-            let slices = members.len() as f64;
-            let mid = tokens * rank * slices * SHRINK_OUT_BYTES;
-            out[2 * g] = (
+            let mid = tokens * rank * members.len() as f64 * SHRINK_OUT_BYTES;
+            // The fp32 intermediate zeroed, the shrink into it, the expand added to y.
+            kernel(0.0, mid);
+            kernel(
                 2.0 * tokens * rank * ins,
-                LORA_BYTES * (tokens * self.group_in[g] + adapters * rank * ins) + mid,
+                LORA_BYTES * (tokens * input + weights * rank * ins) + mid,
             );
-            out[2 * g + 1] = (
+            kernel(
                 2.0 * tokens * rank * outs,
-                LORA_BYTES * (adapters * rank * outs + 2.0 * tokens * outs) + mid,
+                LORA_BYTES * (weights * rank * outs + 2.0 * tokens * outs) + mid,
             );
+        };
+        for (g, members) in GROUPS.iter().enumerate() {
+            match kind {
+                LoraKernels::Fused => launch(members, self.group_in[g]),
+                LoraKernels::PerSlice => {
+                    for &m in *members {
+                        launch(&[m], self.modules[m].0);
+                    }
+                }
+            }
         }
-        out
     }
 
     /// Layers the kernels run in.
@@ -189,5 +235,45 @@ mod tests {
         let e = Targets::parse(&["qkv"]).unwrap_err();
         assert!(e.contains("\"qkv\"") && e.contains("down_proj"), "{e}");
         assert!(Targets::parse::<&str>(&[]).is_err());
+    }
+
+    #[test]
+    fn v1_fuses_module_groups_and_v0_reads_weights_per_token() {
+        let s = LoraShapes::new(&llama8b(), 1);
+        let count = |kind| {
+            let (mut n, mut flops, mut bytes) = (0, 0.0, 0.0);
+            s.kernels(kind, 1.0, 1.0, 16.0, |f, b| {
+                n += 1;
+                flops += f;
+                bytes += b;
+            });
+            (n, flops, bytes)
+        };
+        let (fused, per_slice) = (count(LoraKernels::Fused), count(LoraKernels::PerSlice));
+        assert_eq!((fused.0, per_slice.0), (12, 21));
+        // The same arithmetic either way: 2 · T · r · Σ(in + out) per layer.
+        assert_eq!(fused.1, 2.0 * 16.0 * 81_920.0);
+        assert_eq!(per_slice.1, fused.1);
+        let bytes = |kind, t: f64, d: f64| {
+            let mut b = 0.0;
+            s.kernels(kind, t, d, 16.0, |_, x| b += x);
+            b
+        };
+        // V1 reads each distinct adapter's weights once: one slot's bytes per layer each.
+        let slot = s.slot_bytes(16) / 32.0;
+        let fused = LoraKernels::Fused;
+        assert_eq!(bytes(fused, 8.0, 2.0) - bytes(fused, 8.0, 0.0), 2.0 * slot);
+        // V0 reads them once per token, however many adapters.
+        let v0 = LoraKernels::PerSlice;
+        assert_eq!(bytes(v0, 8.0, 1.0), bytes(v0, 8.0, 8.0));
+        assert!(bytes(v0, 2.0, 1.0) - bytes(v0, 1.0, 1.0) > slot);
+        assert_eq!(
+            LoraKernels::of(crate::kv::EngineKind::VllmV0),
+            LoraKernels::PerSlice
+        );
+        assert_eq!(
+            LoraKernels::of(crate::kv::EngineKind::Vllm),
+            LoraKernels::Fused
+        );
     }
 }

@@ -45,6 +45,8 @@ pub struct Recorder {
     rejected: u64,
     /// Of those, refused by their tenant's own limits (rate limits, queue cap).
     limited: u64,
+    /// Of those, given up by their clients (`workload.timeout_s`).
+    timed_out: u64,
     /// Seconds spent clearing KV blocks reused across tenants.
     scrub_s: f64,
     /// Seconds of LoRA work (adapter loads and kernels), and the steps that had any.
@@ -101,6 +103,7 @@ impl Recorder {
             finished: 0,
             rejected: 0,
             limited: 0,
+            timed_out: 0,
             scrub_s: 0.0,
             lora_s: 0.0,
             lora_steps: 0,
@@ -247,6 +250,7 @@ impl Recorder {
             finished: self.finished,
             rejected: self.rejected,
             rejected_by_tenant_limits: self.limited,
+            timed_out: scn.workload.timeout_s.map(|_| (self.timed_out, 0)),
             kv_blocks_reused_across_tenants: None,
             kv_scrub_s: scn.engine.scrub_freed_blocks.then_some(self.scrub_s),
             good: self.good,
@@ -315,6 +319,7 @@ impl Observer for Recorder {
         let r = &d.req;
         let Some(l) = d.latencies() else {
             self.rejected += 1;
+            self.timed_out += u64::from(d.outcome == Outcome::TimedOut);
             self.limited += u64::from(matches!(
                 d.outcome,
                 Outcome::RejectedRateLimit | Outcome::RejectedTenantQueueFull

@@ -174,6 +174,9 @@ pub struct RunSummary {
     pub rejected: u64,
     /// Of those, refused by their tenant's own limits (by design, not for want of capacity).
     pub rejected_by_tenant_limits: u64,
+    /// With `workload.timeout_s`: requests whose clients gave up on them, and the prompt
+    /// and output tokens computed for them before that (set by the simulation).
+    pub timed_out: Option<(u64, u64)>,
     /// With several tenants: KV blocks handed to a tenant other than the one whose data
     /// they last held (set by the simulation at the end).
     pub kv_blocks_reused_across_tenants: Option<u64>,
@@ -277,6 +280,10 @@ impl RunSummary {
         );
         put("requests_finished", self.finished.to_string());
         put("requests_rejected", self.rejected.to_string());
+        if let Some((n, wasted)) = self.timed_out {
+            put("requests_timed_out", n.to_string());
+            put("tokens_computed_for_timed_out_requests", wasted.to_string());
+        }
         if self.rejected_by_tenant_limits > 0 {
             put(
                 "requests_rejected_by_tenant_limits",

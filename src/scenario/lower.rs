@@ -808,6 +808,17 @@ pub fn lower_workload(
         sharing,
         lenient: w.lenient.unwrap_or(false),
         patience: lower_patience(cx, &w.patience_s)?,
+        timeout_s: match &w.timeout_s {
+            None => None,
+            Some(v) if *v.get_ref() > 0.0 && *v.get_ref() <= MAX_SECONDS => Some(*v.get_ref()),
+            Some(v) => {
+                return Err(cx.bad(
+                    v,
+                    "workload.timeout_s",
+                    "must be positive seconds: how long a client waits for the whole answer before it disconnects (remove it for no timeout)",
+                ));
+            }
+        },
     })
 }
 
@@ -1682,6 +1693,7 @@ fn lower_tenancy(
         t.max_num_seqs = cap(&p.max_num_seqs, "max_num_seqs")?;
         t.max_queue = cap(&p.max_queue, "max_queue")?;
         t.max_prefill_tokens = cap(&p.max_prefill_tokens, "max_prefill_tokens")?;
+        t.max_kv_blocks = cap(&p.max_kv_blocks, "max_kv_blocks")?;
         if let Some(v) = &p.prefix_cache_share {
             let share = *v.get_ref();
             if !(share > 0.0 && share <= 1.0) {

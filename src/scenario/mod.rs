@@ -72,6 +72,10 @@
 //! api_in_ms = 1.85                # API server before the scheduler sees a request (HTTP,
 //!                                 # tokenization, IPC); in the client's TTFT and E2E
 //! api_out_ms = 1.85               # API server after a token is sampled (detokenize, stream)
+//! enable_lora = true              # LoRA adapters (vLLM --enable-lora); on when a tenant has lora
+//! max_loras = 1                   # adapter slots on the GPU = most distinct adapters in a batch
+//! max_lora_rank = 16              # the slots' rank: 1, 8, 16, 32, 64, 128, 256, 320 or 512
+//! max_cpu_loras = 1               # adapters kept in host memory (≥ max_loras; default max_loras)
 //!
 //! [engine.speculative]            # optional: speculative decoding (not with static batching)
 //! method = "draft_model"          # draft_model | ngram | head
@@ -103,6 +107,9 @@
 //! patience_s = { mean = 20 }   # optional: a client cancels a request not scheduled within
 //!                           # its patience (cancelled_by_client): a number of seconds for
 //!                           # every client, or { mean = s } exponential per request
+//! timeout_s = 60            # optional: a client disconnects from a request not answered
+//!                           # in full this long after sending it; the server aborts it,
+//!                           # queued or running, and frees its KV (timed_out_by_client)
 //! max_prompt_tokens = 32768 # prompts are clamped to this (default: the model's
 //!                           # max_position_embeddings − max_output_tokens)
 //! max_output_tokens = 4096  # outputs are clamped to this (default: 4096, or less so that
@@ -150,6 +157,14 @@
 //! max_num_seqs = 32         # most of its sequences running at once
 //! max_queue = 100           # most of its requests waiting; more are refused
 //! max_prefill_tokens = 2048 # most of its prompt tokens in one step (chunked prefill)
+//! max_kv_blocks = 4000      # most KV blocks its running sequences hold (it preempts its own
+//!                           # newest to grow; its requests wait)
+//! prefix_cache_share = 0.25 # its cached prefixes beyond this share of the KV blocks are the
+//!                           # first evicted (per_tenant isolation only)
+//! lora = { rank = 16, targets = ["q_proj", "v_proj"], adapters = 8 }
+//!                           # its fine-tunes as LoRA adapters (targets: PEFT module names or
+//!                           # "all-linear"; default q/k/v/o_proj), its requests spread evenly
+//!                           # over `adapters` of them (src/serving/lora.rs)
 //!
 //! [slo]                     # optional; each metric a table of percentile = milliseconds
 //! ttft_ms = { p90 = 500 }   # percentiles: p50, p90, p99

@@ -303,6 +303,8 @@ pub struct RawWorkload {
     pub lenient: Option<bool>,
     /// Seconds a client waits to be scheduled: a number, or `{ mean = s }` (exponential).
     pub patience_s: Option<Sp<RawPatience>>,
+    /// Seconds a client waits for the whole answer before it disconnects.
+    pub timeout_s: Option<Sp<f64>>,
 }
 
 /// `patience_s = 30` or `{ mean = 30 }`.
@@ -394,6 +396,8 @@ pub struct RawTenantPolicy {
     pub max_queue: Option<Sp<i64>>,
     /// Most prompt tokens per step.
     pub max_prefill_tokens: Option<Sp<i64>>,
+    /// Most KV blocks its running sequences hold.
+    pub max_kv_blocks: Option<Sp<i64>>,
     /// Share of the KV blocks its cached prefixes may keep before they are evicted first.
     pub prefix_cache_share: Option<Sp<f64>>,
     /// Its fine-tuned models as LoRA adapters: `{ rank, targets, adapters }`.

@@ -140,6 +140,7 @@ e2e_ms = { p99 = 20000 }
             sharing: Sharing::default(),
             lenient: false,
             patience: Some(crate::workload::Patience::Exponential(20.0)),
+            timeout_s: None,
         }
     );
     let t = |metric, percentile, limit_ms| SloTarget {

@@ -57,6 +57,10 @@ pub struct Simulation<'a> {
     patience: Option<(Patience, RngStreams)>,
     /// LoRA adapters, if any tenant has them.
     lora: Option<LoraRun>,
+    /// Clients' timeout for the whole answer.
+    timeout: Option<Nanos>,
+    /// Output and prompt tokens computed for requests that then timed out.
+    wasted_tokens: u64,
 }
 
 impl<'a> Simulation<'a> {
@@ -84,7 +88,8 @@ impl<'a> Simulation<'a> {
         let grouping = cfg.scheduler != SchedulerKind::Static
             && cost.aggregates_decodes()
             && cfg.block_size.is_power_of_two()
-            && cfg.tenancy.scheduling != TenantScheduling::Fair;
+            && cfg.tenancy.scheduling != TenantScheduling::Fair
+            && !cfg.tenancy.caps_kv_blocks();
         Simulation {
             cost,
             policy: policy(&cfg),
@@ -105,6 +110,8 @@ impl<'a> Simulation<'a> {
             gateway: Gateway::new(&cfg.tenancy),
             patience: None,
             lora: None,
+            timeout: None,
+            wasted_tokens: 0,
             cfg,
         }
     }
@@ -138,6 +145,31 @@ impl<'a> Simulation<'a> {
         self.grouping = false;
         self.lora = Some(lora);
         self
+    }
+
+    /// The most KV blocks tenant `t`'s running sequences held at once on any replica (with
+    /// KV block caps; 0 otherwise).
+    pub fn tenant_kv_blocks_peak(&self, t: u32) -> u32 {
+        self.replicas
+            .iter()
+            .map(|r| r.kv_peak.get(t as usize).copied().unwrap_or(0))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Clients give up on a request not answered in full `seconds` after it was sent: it is
+    /// aborted wherever it is, queued or running, at the next step, its KV freed (vLLM aborts
+    /// a request whose client disconnects: `AsyncLLM.abort`, the scheduler's
+    /// `finish_requests(FINISHED_ABORTED)`). Sequences are handled one by one.
+    pub fn with_timeout(mut self, seconds: f64) -> Self {
+        self.grouping = false;
+        self.timeout = Some(Nanos::from_secs_f64(seconds));
+        self
+    }
+
+    /// Prompt and output tokens computed for requests that then timed out (work thrown away).
+    pub fn wasted_tokens(&self) -> u64 {
+        self.wasted_tokens
     }
 
     /// LoRA adapters copied into GPU slots and, of those, not found in host memory, over
@@ -350,6 +382,9 @@ impl<'a> Simulation<'a> {
         }
         let mut seq = seq;
         seq.deadline = deadline(cfg, &self.patience, &seq.req, now);
+        if let Some(t) = self.timeout {
+            seq.timeout_at = seq.req.arrival + t;
+        }
         if rep.busy && cfg.async_scheduling && cfg.scheduler != SchedulerKind::Static {
             rep.incoming.push_back((now, seq));
         } else {
@@ -364,6 +399,10 @@ impl<'a> Simulation<'a> {
     fn start_iteration(&mut self, r: u32, now: Nanos, obs: &mut dyn Observer) {
         let max_len = self.max_model_len as u64;
         let rep = &mut self.replicas[r as usize];
+        if self.timeout.is_some() {
+            let cx = (self.cfg.block_size, max_len, self.caching);
+            self.wasted_tokens += time_out(rep, now, cx, &mut self.ended, obs);
+        }
         if self.patience.is_some() || self.cfg.max_queue_wait_s.is_some() {
             expire(rep, now, &mut self.ended, obs);
         }
@@ -396,6 +435,14 @@ impl<'a> Simulation<'a> {
             lora: self.lora.as_ref(),
         };
         self.policy.form(rep, &mut env, &mut batch);
+        if self.cfg.tenancy.caps_kv_blocks() {
+            let n = self.cfg.tenancy.tenants.len();
+            rep.kv_peak.resize(n, 0);
+            for t in 0..n {
+                let held = super::batcher::tenant_blocks(rep, t as u32);
+                rep.kv_peak[t] = rep.kv_peak[t].max(held);
+            }
+        }
         if rep.work.is_empty() && rep.decodes == 0 {
             if rep.incoming.is_empty() {
                 rep.busy = false;
@@ -441,6 +488,7 @@ impl<'a> Simulation<'a> {
             }
             rep.lora_seconds += self.cost.lora_seconds(
                 &l.shapes,
+                crate::cost::lora::LoraKernels::of(self.cfg.kind),
                 tokens,
                 batch.len() as u32,
                 l.engine.max_lora_rank,
@@ -644,6 +692,76 @@ fn expire(rep: &mut Replica, now: Nanos, ended: &mut Vec<(u64, bool)>, obs: &mut
         let (at, outcome) = s.deadline.expect("due");
         refuse(ended, s.req, rep.id, outcome, at, obs);
     }
+}
+
+/// Requests whose client has given up on them (`timeout_at` passed) leave wherever they
+/// are: queued ones as refused, running and swapped ones aborted — their blocks freed, the
+/// full blocks they computed kept in the prefix cache (vLLM frees an aborted request's blocks
+/// with their hashes) — all reported at the time the client left. Returns the prompt and
+/// output tokens the aborted ones had computed; (block size, model length limit, caching).
+fn time_out(
+    rep: &mut Replica,
+    now: Nanos,
+    (bs, max_len, caching): (u32, u64, bool),
+    ended: &mut Vec<(u64, bool)>,
+    obs: &mut dyn Observer,
+) -> u64 {
+    let due = |s: &Seq| s.timeout_at <= now;
+    let mut wasted = 0;
+    let mut gone: Vec<Seq> = Vec::new();
+    for q in [&mut rep.waiting, &mut rep.swapped] {
+        if q.iter().any(due) {
+            let (out, keep): (Vec<Seq>, Vec<Seq>) = q.drain(..).partition(|s| due(s));
+            gone.extend(out);
+            q.extend(keep);
+        }
+    }
+    if rep.incoming.iter().any(|(_, s)| due(s)) {
+        let (out, keep): (Vec<_>, Vec<_>) = rep.incoming.drain(..).partition(|(_, s)| due(s));
+        gone.extend(out.into_iter().map(|(_, s)| s));
+        rep.incoming.extend(keep);
+    }
+    debug_assert_eq!(rep.group.members, 0, "timeouts price sequences one by one");
+    let aborted: Vec<u32> = rep
+        .solo
+        .iter()
+        .copied()
+        .filter(|&slot| due(&rep.seqs[slot as usize]))
+        .collect();
+    for &slot in &aborted {
+        let mut s = rep.seqs[slot as usize].clone();
+        let held = s.cached.shared + rep.alloc.tokens(slot);
+        rep.alloc.free(slot);
+        if caching {
+            cache_full_blocks(&mut rep.cache, &mut rep.alloc, &mut s, held);
+        }
+        release_cached(&mut rep.cache, &mut s, bs);
+        rep.free_slots.push(slot);
+        rep.len_sum -= clamp_len(&s, max_len);
+        rep.seqs[slot as usize].done = true;
+        gone.push(s);
+    }
+    if !aborted.is_empty() {
+        let seqs = &rep.seqs;
+        rep.running.retain(|&slot| !seqs[slot as usize].done);
+        rep.solo.retain(|&slot| !seqs[slot as usize].done);
+    }
+    for s in gone {
+        wasted += u64::from(s.prefilled) + u64::from(s.generated);
+        let at = s.timeout_at;
+        ended.push((s.req.id, false));
+        obs.request(&RequestDone {
+            req: s.req,
+            replica: rep.id,
+            outcome: Outcome::TimedOut,
+            first_scheduled: s.first_scheduled.unwrap_or(at),
+            first_token: s.first_token.unwrap_or(at),
+            last_token: at,
+            preemptions: s.preemptions,
+            cached_tokens: s.cached.first_hits.unwrap_or(0),
+        });
+    }
+    wasted
 }
 
 /// Report `req` refused at `now` with `outcome` (ended, not served).

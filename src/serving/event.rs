@@ -64,6 +64,9 @@ pub enum Outcome {
     RejectedQueueTimeout,
     /// Cancelled by its client: not scheduled within the client's patience.
     Cancelled,
+    /// Its client gave up waiting for the whole answer (`workload.timeout_s`) and
+    /// disconnected; the server aborted it, queued or running, and freed its KV.
+    TimedOut,
 }
 
 impl Outcome {
@@ -77,6 +80,7 @@ impl Outcome {
             Outcome::RejectedTenantQueueFull => "rejected_tenant_queue_full",
             Outcome::RejectedQueueTimeout => "rejected_queue_timeout",
             Outcome::Cancelled => "cancelled_by_client",
+            Outcome::TimedOut => "timed_out_by_client",
         }
     }
 }

@@ -19,13 +19,13 @@
 //!   distinct adapters (`v1/core/sched/scheduler.py`: `len(scheduled_loras) ==
 //!   max_loras and lora_int_id not in scheduled_loras`). SGLang's `--max-loras-per-batch`
 //!   is the same rule.
-//! - **Step cost.** Each wrapped layer runs a *shrink* (`x · A`, fp32 out) and an *expand*
-//!   (`· B`, added into the output) kernel over the LoRA tokens of the batch, the fused
-//!   modules (`qkv`, `gate_up`) as one launch each: 8 launches per layer. A launch reads every
-//!   distinct adapter's slice once (at `max_lora_rank`, the buffer's rank: smaller adapters
-//!   are zero-padded) and the tokens' activations, priced on the roofline with the
-//!   O-projection GEMM's efficiency and launch overhead. Tokens without an adapter cost
-//!   nothing; a batch with none runs no LoRA kernel.
+//! - **Step cost.** Each wrapped layer runs, over the LoRA tokens of the batch, a *shrink*
+//!   (`x · A` into a zeroed fp32 buffer) and an *expand* (`· B`, added into the output) for
+//!   every module the engine wraps, whether the adapter targets it or not (zero weights): V1
+//!   fuses each module group into one launch and reads each distinct adapter once; V0 launches
+//!   per slice and reads the weights once per token ([`crate::cost::lora::LoraKernels`]).
+//!   Priced on the roofline with the O-projection GEMM's efficiency and launch overhead.
+//!   Tokens without an adapter cost nothing; a batch with none runs no LoRA kernel.
 
 use serde::Serialize;
 

@@ -67,6 +67,8 @@ pub struct Replica {
     pub lora: crate::serving::lora::Residency,
     /// Seconds of this step's LoRA kernels.
     pub lora_seconds: f64,
+    /// The most KV blocks each capped tenant's running sequences held after a step formed.
+    pub kv_peak: Vec<u32>,
 }
 
 /// The allocator slot that holds the prefix cache's blocks (full blocks only, so its token
@@ -113,6 +115,7 @@ impl Replica {
             prefill_left: Vec::new(),
             lora: Default::default(),
             lora_seconds: 0.0,
+            kv_peak: Vec::new(),
         }
     }
 

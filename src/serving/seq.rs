@@ -39,6 +39,8 @@ pub struct Seq {
     pub deadline: Option<(Nanos, super::Outcome)>,
     /// Its LoRA adapter (0: the base model).
     pub lora: u32,
+    /// When its client gives up on the whole answer (`Nanos(u64::MAX)`: never).
+    pub timeout_at: Nanos,
 }
 
 /// A sequence's membership of the decode group ([`super::group::Group`]).
@@ -95,6 +97,7 @@ impl Seq {
             first_token: None,
             deadline: None,
             lora: 0,
+            timeout_at: Nanos(u64::MAX),
             last_token: now,
             preemptions: 0,
             done: false,

@@ -91,6 +91,10 @@ pub struct TenantPolicy {
     /// Most of its prompt tokens in one step (its share of the token budget for chunked
     /// prefills; its decodes are not limited).
     pub max_prefill_tokens: Option<u32>,
+    /// Most KV blocks its running sequences hold together (a cached prefix block counts for
+    /// each sequence using it): a request waits, and a growing sequence preempts the
+    /// tenant's own newest, rather than exceed it.
+    pub max_kv_blocks: Option<u32>,
     /// The share of a replica's KV blocks its cached prefixes may keep before they are the
     /// first evicted (see [`crate::kv::PrefixCache::set_caps`]).
     pub prefix_cache_share: Option<f64>,
@@ -107,6 +111,7 @@ impl TenantPolicy {
             || self.max_queue.is_some()
             || self.max_prefill_tokens.is_some()
             || self.prefix_cache_share.is_some()
+            || self.max_kv_blocks.is_some()
     }
 
     /// No limits, weight 1, priority 0.
@@ -121,6 +126,7 @@ impl TenantPolicy {
             max_num_seqs: None,
             max_queue: None,
             max_prefill_tokens: None,
+            max_kv_blocks: None,
             prefix_cache_share: None,
             lora: None,
         }
@@ -190,6 +196,16 @@ impl Tenancy {
             .collect()
     }
 
+    /// Tenant `t`'s cap on KV blocks held, if it has one.
+    pub fn max_kv_blocks(&self, t: u32) -> Option<u32> {
+        self.policy(t).and_then(|p| p.max_kv_blocks)
+    }
+
+    /// Whether any tenant's KV blocks are capped (sequences are then scheduled one by one).
+    pub fn caps_kv_blocks(&self) -> bool {
+        self.tenants.iter().any(|p| p.max_kv_blocks.is_some())
+    }
+
     /// Whether the gateway checks anything.
     pub fn gates(&self) -> bool {
         self.tenants
@@ -200,10 +216,11 @@ impl Tenancy {
     /// Whether the scheduler admits in anything but plain arrival order.
     pub fn orders(&self) -> bool {
         self.scheduling != TenantScheduling::Fifo
-            || self
-                .tenants
-                .iter()
-                .any(|p| p.max_num_seqs.is_some() || p.max_prefill_tokens.is_some())
+            || self.tenants.iter().any(|p| {
+                p.max_num_seqs.is_some()
+                    || p.max_prefill_tokens.is_some()
+                    || p.max_kv_blocks.is_some()
+            })
     }
 
     /// Each tenant's prompt tokens left for a new step (`u32::MAX`: no cap); empty when no

@@ -143,6 +143,9 @@ pub struct WorkloadSpec {
     pub lenient: bool,
     /// How long a client waits for its request to be scheduled before it gives up.
     pub patience: Option<Patience>,
+    /// How long a client waits for the whole answer before it disconnects (the request is
+    /// aborted, queued or running), seconds.
+    pub timeout_s: Option<f64>,
 }
 
 /// A client's patience: how long it waits for its request to start before cancelling it.
@@ -644,6 +647,7 @@ mod tests {
             sharing: Sharing::default(),
             lenient: false,
             patience: None,
+            timeout_s: None,
         }
     }
 
@@ -783,6 +787,7 @@ mod tests {
             sharing: Sharing::default(),
             lenient: false,
             patience: None,
+            timeout_s: None,
         };
         let s = RngStreams::new(0);
         let all: Vec<Request> = requests(&trace(1.0, None), &s).unwrap().collect();

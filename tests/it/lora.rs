@@ -139,7 +139,8 @@ fn an_adapter_load_and_the_kernels_are_priced_in_the_step() {
     let a = run.adapter_of(1, 0);
     let load = p.cost.swap_seconds(run.adapter_bytes(a));
     let l = &run.shapes;
-    let kernels = |t| p.cost.lora_seconds(l, t, 1, 16);
+    let kind = planner::cost::lora::LoraKernels::Fused;
+    let kernels = |t| p.cost.lora_seconds(l, kind, t, 1, 16);
     let lora: Vec<f64> = rec.iterations.iter().map(|i| i.lora_s).collect();
     assert_eq!(lora.len(), 3);
     assert_eq!(lora[0], load + kernels(16));
@@ -149,7 +150,7 @@ fn an_adapter_load_and_the_kernels_are_priced_in_the_step() {
     assert_eq!(run.adapter_bytes(a), 80.0 * 1024.0 * 1024.0);
     assert!((1e-3..3e-3).contains(&load), "{load}");
     // Tokens of the base model cost nothing.
-    assert_eq!(p.cost.lora_seconds(l, 0, 0, 16), 0.0);
+    assert_eq!(p.cost.lora_seconds(l, kind, 0, 0, 16), 0.0);
 }
 
 /// The slots' memory comes out of the KV cache: 8 slots of rank 16 over every module of

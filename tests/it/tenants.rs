@@ -409,6 +409,11 @@ fn bad_tenant_policies_are_refused_with_the_key() {
             "remove share",
         ),
         (
+            NOISY.replace("priority = 1\n", "priority = 1\nmax_kv_blocks = 0\n"),
+            "tenants.batch.max_kv_blocks",
+            "1..=",
+        ),
+        (
             NOISY.replace("priority = 1\n", "priority = 1\nprefix_cache_share = 1.5\n"),
             "tenants.batch.prefix_cache_share",
             "(0, 1]",
@@ -649,4 +654,106 @@ fn a_prefix_cache_share_keeps_one_tenant_from_evicting_another() {
     };
     assert_eq!(go(None), (0, 4, 4));
     assert_eq!(go(Some(0.4)), (48, 0, 1));
+}
+
+/// Client timeouts on the whole answer (`workload.timeout_s`): one sequence at a time,
+/// 10 ms steps, four 10-token requests sent at t = 0, clients that give up after 150 ms.
+/// Request 0 runs steps 1–10 and finishes at 100 ms. Request 1 runs from 100 ms; at the step
+/// boundary of 150 ms its client has left: it is aborted running, its 16 prompt tokens and
+/// the 5 tokens it had generated thrown away, its blocks freed. Requests 2 and 3 never ran
+/// and leave the queue at 150 ms. Nothing leaks.
+#[test]
+fn timed_out_requests_are_aborted_where_they_are() {
+    let cfg = EngineConfig {
+        api_in_s: 0.0,
+        api_out_s: 0.0,
+        async_scheduling: false,
+        max_num_seqs: 1,
+        block_size: 16,
+        ..EngineConfig::default()
+    };
+    let cost = IterationCost::constant(0.010);
+    let mut sim = Simulation::new(cfg, &cost, 1, 100, 1.0, 1 << 20).with_timeout(0.150);
+    let mut rec = Record::default();
+    let reqs: Vec<Request> = (0..4).map(|i| req(i, 0, 0, 16, 10)).collect();
+    sim.run(&mut reqs.into_iter(), &mut rec);
+    assert_eq!(sim.unfinished(), 0);
+    assert_eq!(sim.kv_blocks_in_use(), 0);
+    let mut got: Vec<(u64, Outcome, u64)> = rec
+        .done
+        .iter()
+        .map(|d| (d.req.id, d.outcome, d.last_token.0 / 1_000_000))
+        .collect();
+    got.sort_by_key(|g| g.0);
+    assert_eq!(
+        got,
+        [
+            (0, Outcome::Finished, 100),
+            (1, Outcome::TimedOut, 150),
+            (2, Outcome::TimedOut, 150),
+            (3, Outcome::TimedOut, 150),
+        ]
+    );
+    assert_eq!(sim.wasted_tokens(), 16 + 5);
+}
+
+/// Through a scenario: `workload.timeout_s` is read, counted in the summary, and refused
+/// when not positive.
+#[test]
+fn client_timeouts_through_a_scenario() {
+    let text = NOISY.replace("duration_s = 600", "duration_s = 120\ntimeout_s = 2.0");
+    let s = super::common::summary(&text);
+    let (n, wasted) = s.timed_out.expect("counted");
+    assert!(n > 0 && wasted > 0, "{n} {wasted}");
+    assert!(s.rejected >= n);
+    let e = scenario_err(&NOISY.replace("duration_s = 600", "duration_s = 600\ntimeout_s = 0"));
+    assert!(
+        e.contains("workload.timeout_s") && e.contains("positive seconds"),
+        "{e}"
+    );
+}
+
+/// A tenant limited to K KV blocks never holds more: tenants a (at most 5 blocks) and b (at
+/// most 1,000, to record its peak) each send six requests at t = 0 whose KV grows to 5
+/// blocks (32 prompt + 40 output tokens, 16-token blocks), in a 200-block pool. Tenant a's
+/// sequences preempt their own newest to grow and its requests wait their turn; b runs all
+/// six at once. Every request finishes, and a's last ends after b's last.
+#[test]
+fn a_tenant_limited_to_k_blocks_never_holds_more() {
+    let a = TenantPolicy {
+        max_kv_blocks: Some(5),
+        ..TenantPolicy::open("a")
+    };
+    let b = TenantPolicy {
+        max_kv_blocks: Some(1000),
+        ..TenantPolicy::open("b")
+    };
+    let cfg = EngineConfig {
+        api_in_s: 0.0,
+        api_out_s: 0.0,
+        async_scheduling: false,
+        prefix_caching: false,
+        block_size: 16,
+        tenancy: two(TenantScheduling::Fifo, a, b),
+        ..EngineConfig::default()
+    };
+    let cost = IterationCost::constant(0.010);
+    let mut sim = Simulation::new(cfg, &cost, 1, 200, 1.0, 1 << 20);
+    let mut rec = Record::default();
+    let reqs: Vec<Request> = (0..12).map(|i| req(i, (i % 2) as u32, 0, 32, 40)).collect();
+    sim.run(&mut reqs.into_iter(), &mut rec);
+    assert_eq!(sim.unfinished(), 0);
+    assert_eq!(sim.kv_blocks_in_use(), 0);
+    assert!(rec.done.iter().all(|d| d.outcome == Outcome::Finished));
+    assert_eq!(sim.tenant_kv_blocks_peak(0), 5);
+    assert_eq!(sim.tenant_kv_blocks_peak(1), 30);
+    let last = |t: u32| {
+        rec.done
+            .iter()
+            .filter(|d| d.req.tenant == t)
+            .map(|d| d.last_token)
+            .max()
+            .unwrap()
+    };
+    assert!(last(0) > last(1), "{:?} {:?}", last(0), last(1));
 }

@@ -96,6 +96,36 @@ pub(super) fn step_running(
             i += 1;
             continue;
         }
+        // A tenant at its KV block cap preempts its own newest sequence (possibly this one)
+        // to grow; a prefill batch skips the sequence instead.
+        if let Some(cap) = env.cfg.tenancy.max_kv_blocks(s.req.tenant) {
+            let t = s.req.tenant;
+            let add = rep.alloc.blocks_needed(rep.alloc.tokens(slot), need);
+            let mut preempted_self = false;
+            while tenant_blocks(rep, t) + add > cap {
+                if phase == Phase::Prefill {
+                    preempted_self = true;
+                    rep.seqs[slot as usize].scheduled = 0;
+                    i += 1;
+                    break;
+                }
+                let k = (i..rep.solo.len())
+                    .rev()
+                    .find(|&k| rep.seqs[rep.solo[k] as usize].req.tenant == t)
+                    .expect("this sequence is the tenant's");
+                make_newest(rep, rep.solo[k]);
+                preempt(rep, &env.preempt_rule(), env.content);
+                batch.preemptions += 1;
+                if k == i {
+                    preempted_self = true;
+                    break;
+                }
+            }
+            if preempted_self {
+                continue;
+            }
+        }
+        let s = &rep.seqs[slot as usize];
         let context = s.cached.shared + rep.alloc.tokens(slot);
         // Append, evicting cached blocks nobody uses, or preempt the newest sequence
         // (possibly this one) until it fits; a failed append changes nothing. (Only without
@@ -207,6 +237,12 @@ fn resume_swapped(rep: &mut Replica, env: &mut Env, batch: &mut Batch, budget: &
             break;
         }
         let blocks = rep.alloc.blocks_needed(0, s.swapped_tokens + 1);
+        if let Some(cap) = env.cfg.tenancy.max_kv_blocks(s.req.tenant)
+            && tenant_blocks(rep, s.req.tenant) + blocks > cap
+        {
+            break;
+        }
+        let blocks = rep.alloc.blocks_needed(0, s.swapped_tokens + 1);
         if !reclaim(rep, blocks, s.req.tenant) {
             break;
         }
@@ -230,6 +266,17 @@ fn resume_swapped(rep: &mut Replica, env: &mut Env, batch: &mut Batch, budget: &
         batch.sampled += 1;
         enter(rep, s, slot, env.max_len);
     }
+}
+
+/// KV blocks tenant `t`'s running sequences hold: each its cached prefix blocks and its own.
+pub(crate) fn tenant_blocks(rep: &Replica, t: u32) -> u32 {
+    let bs = rep.alloc.block_size();
+    rep.running
+        .iter()
+        .map(|&slot| (slot, &rep.seqs[slot as usize]))
+        .filter(|(_, s)| s.req.tenant == t)
+        .map(|(slot, s)| s.cached.shared / bs + rep.alloc.block_table(slot).len() as u32)
+        .sum()
 }
 
 /// The running requests' adapters become the step's (vLLM's `scheduled_loras`).
@@ -260,8 +307,10 @@ pub(super) fn admit_waiting(
     if env.lora.is_some() {
         running_adapters(rep);
     }
+    // Tenants at their KV block cap in this step.
+    let mut full: Vec<u32> = Vec::new();
     while rep.running.len() < cfg.max_num_seqs as usize && *budget > 0 && rep.swapped.is_empty() {
-        let Some(at) = next_waiting(rep, env, &running_of) else {
+        let Some(at) = next_waiting(rep, env, &running_of, &full) else {
             break;
         };
         let tenant_left = rep.prefill_left_of(rep.waiting[at].req.tenant);
@@ -294,6 +343,14 @@ pub(super) fn admit_waiting(
         let available = rep.alloc.free_blocks() + rep.cache.evictable_blocks();
         if available < blocks + pinned || !rule.admits(s, available - pinned, hits * bs, bs) {
             break;
+        }
+        // A tenant at its KV block cap admits no more in this step; others may.
+        let t = s.req.tenant;
+        if let Some(cap) = cfg.tenancy.max_kv_blocks(t)
+            && tenant_blocks(rep, t) + hits + blocks > cap
+        {
+            full.push(t);
+            continue;
         }
         let mut s = rep.waiting.remove(at).expect("chosen exists");
         if let Some(h) = &s.cached.hashes {
@@ -360,8 +417,9 @@ fn running_per_tenant(rep: &Replica, env: &Env) -> Vec<u32> {
 
 /// The waiting request to admit next (an index into `rep.waiting`): the oldest, or as the
 /// tenant scheduling orders them ([`crate::serving::tenancy`]), skipping tenants at their
-/// `max_num_seqs`.
-fn next_waiting(rep: &Replica, env: &Env, running_of: &[u32]) -> Option<usize> {
+/// `max_num_seqs`, those `full` (at their KV block cap) and requests whose LoRA adapter
+/// would be one too many.
+fn next_waiting(rep: &Replica, env: &Env, running_of: &[u32], full: &[u32]) -> Option<usize> {
     let t = &env.cfg.tenancy;
     if !t.orders() && env.lora.is_none() {
         return (!rep.waiting.is_empty()).then_some(0);
@@ -379,7 +437,7 @@ fn next_waiting(rep: &Replica, env: &Env, running_of: &[u32]) -> Option<usize> {
             (Some(max), Some(&n)) => n < max,
             _ => true,
         };
-        seqs && rep.prefill_left_of(tenant) > 0
+        seqs && rep.prefill_left_of(tenant) > 0 && !full.contains(&tenant)
     };
     let candidates = rep
         .waiting
@@ -434,7 +492,7 @@ fn victim_index(rep: &Replica, env: &Env, from: usize) -> usize {
 fn priority_preemption(rep: &mut Replica, env: &mut Env, batch: &mut Batch, budget: u32) {
     let running_of = running_per_tenant(rep, env);
     let t = &env.cfg.tenancy;
-    while let Some(at) = next_waiting(rep, env, &running_of) {
+    while let Some(at) = next_waiting(rep, env, &running_of, &[]) {
         let w = &rep.waiting[at];
         let want = t.priority(w.req.tenant);
         let chunk = (w.prefill_target - w.prefilled).clamp(1, budget.max(1));

@@ -16,6 +16,7 @@ mod iteration;
 mod sglang;
 mod static_batch;
 
+pub(crate) use iteration::tenant_blocks;
 pub use iteration::{ChunkedPrefill, Continuous};
 pub use sglang::Sglang;
 pub use static_batch::StaticBatch;
