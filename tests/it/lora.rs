@@ -212,7 +212,7 @@ fn bad_lora_settings_are_refused_with_the_key() {
             "1..=100000",
         ),
         (
-            LORA.replace("max_loras = 8 ", "enable_lora = false\nmax_loras = 8 "),
+            LORA.replace("[engine]\n", "[engine]\nenable_lora = false\n"),
             "engine.enable_lora",
             "has LoRA adapters",
         ),
