@@ -1,6 +1,8 @@
 //! Helpers shared by the test modules.
 
 use planner::catalog::Catalog;
+use planner::serving::{IterationDone, Observer, RequestDone};
+use planner::sim::Nanos;
 use planner::scenario::Scenario;
 use planner::simulate::{RunSummary, SimOptions, prepare, simulate};
 use std::path::Path;
@@ -35,4 +37,21 @@ pub fn scenario_err(text: &str) -> String {
     Scenario::from_str(text, Path::new("r.toml"), &Catalog::builtin())
         .unwrap_err()
         .to_string()
+}
+
+/// An observer that keeps every request's end and every iteration.
+#[derive(Default)]
+pub struct Record {
+    pub done: Vec<RequestDone>,
+    pub iterations: Vec<IterationDone>,
+}
+
+impl Observer for Record {
+    fn request(&mut self, d: &RequestDone) {
+        self.done.push(d.clone());
+    }
+    fn inter_token(&mut self, _gap: Nanos, _count: u32) {}
+    fn iteration(&mut self, it: &IterationDone) {
+        self.iterations.push(*it);
+    }
 }

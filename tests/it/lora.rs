@@ -2,34 +2,17 @@
 //! memory taken from the KV cache, an adapter's load priced in the step that admits it, and
 //! bad settings refused with file, line and key.
 
-use super::common::{scenario, scenario_err};
+use super::common::{Record, scenario, scenario_err};
 use planner::cost::iteration::IterationCost;
 use planner::serving::config::EngineConfig;
 use planner::serving::engine::Simulation;
 use planner::serving::lora::{LoraEngine, LoraRun, LoraShapes, Targets, TenantLora};
 use planner::serving::tenancy::{Tenancy, TenantPolicy, TenantScheduling};
-use planner::serving::{IterationDone, Observer, RequestDone};
 use planner::sim::Nanos;
 use planner::simulate::prepare;
 use planner::workload::Request;
 
 const LORA: &str = include_str!("../../scenarios/lora.toml");
-
-#[derive(Default)]
-struct Record {
-    done: Vec<RequestDone>,
-    iterations: Vec<IterationDone>,
-}
-
-impl Observer for Record {
-    fn request(&mut self, d: &RequestDone) {
-        self.done.push(d.clone());
-    }
-    fn inter_token(&mut self, _gap: Nanos, _count: u32) {}
-    fn iteration(&mut self, it: &IterationDone) {
-        self.iterations.push(*it);
-    }
-}
 
 fn req(id: u64, tenant: u32, output: u32) -> Request {
     Request {

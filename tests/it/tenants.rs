@@ -2,31 +2,15 @@
 //! fair share by weight and priority preemption in closed form; each tenant's own traffic;
 //! conservation and determinism per tenant; bad policies refused with file, line and key.
 
-use super::common::{scenario, scenario_err};
+use super::common::{Record, scenario, scenario_err};
 use planner::cost::iteration::IterationCost;
 use planner::serving::config::EngineConfig;
 use planner::serving::engine::Simulation;
 use planner::serving::tenancy::{Bucket, OnLimit, Tenancy, TenantPolicy, TenantScheduling};
-use planner::serving::{IterationDone, Observer, Outcome, RequestDone};
+use planner::serving::{Outcome, RequestDone};
 use planner::sim::{Nanos, RngStreams};
 use planner::simulate::{SimOptions, prepare, simulate};
 use planner::workload::Request;
-
-#[derive(Default)]
-struct Record {
-    done: Vec<RequestDone>,
-    iterations: Vec<IterationDone>,
-}
-
-impl Observer for Record {
-    fn request(&mut self, d: &RequestDone) {
-        self.done.push(d.clone());
-    }
-    fn inter_token(&mut self, _gap: Nanos, _count: u32) {}
-    fn iteration(&mut self, it: &IterationDone) {
-        self.iterations.push(*it);
-    }
-}
 
 fn req(id: u64, tenant: u32, at_ms: u64, prompt: u32, output: u32) -> Request {
     Request {
