@@ -1,9 +1,9 @@
 //! Helpers shared by the test modules.
 
 use planner::catalog::Catalog;
+use planner::scenario::Scenario;
 use planner::serving::{IterationDone, Observer, RequestDone};
 use planner::sim::Nanos;
-use planner::scenario::Scenario;
 use planner::simulate::{RunSummary, SimOptions, prepare, simulate};
 use std::path::Path;
 
