@@ -97,6 +97,16 @@ pub struct Catalog {
     hardware_dir: Option<PathBuf>,
 }
 
+/// The catalog GPU a common short name means: the SXM H100 board (what cloud
+/// instances mean by "H100"), the 80 GB A100 (the one sold in the largest numbers).
+pub fn gpu_alias(name: &str) -> Option<&'static str> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "h100" => Some("h100-sxm"),
+        "a100" => Some("a100-80gb"),
+        _ => None,
+    }
+}
+
 impl Catalog {
     /// The built-in catalogs only (no user folder; ignores the environment). Tests use this.
     pub fn builtin() -> Catalog {
@@ -265,8 +275,13 @@ impl Catalog {
         if is_path(spec) {
             return crate::hardware::load_gpu_file(Path::new(spec));
         }
+        // A name the catalog does not have may be a common short one (`h100`).
         let entry = self
             .find(Kind::Gpus, spec)
+            .or_else(|known| match gpu_alias(spec) {
+                Some(full) => self.find(Kind::Gpus, full).map_err(|_| known),
+                None => Err(known),
+            })
             .map_err(|known| HardwareError::UnknownGpu {
                 name: spec.to_string(),
                 known,
@@ -576,17 +591,18 @@ pub(crate) mod tests {
             "{message}"
         );
 
-        let err = cat.gpu("h100").unwrap_err();
+        // `h100` is an alias of `h100-sxm`; `h10` is unknown.
+        assert_eq!(cat.gpu("h100").unwrap().name, "h100-sxm");
+        assert_eq!(cat.gpu("A100").unwrap().name, "a100-80gb");
+        let err = cat.gpu("h10").unwrap_err();
         let HardwareError::UnknownGpu { known, .. } = &err else {
             panic!("{err}")
         };
-        assert_eq!(known[..3], ["h100-sxm", "h100-pcie", "h200"]);
+        assert_eq!(known[..2], ["h100-sxm", "h100-pcie"]);
         assert_eq!(known.len(), cat.gpu_names().len());
         let message = err.to_string();
         assert!(
-            message.starts_with(
-                "unknown gpu `h100` (known, closest first: h100-sxm, h100-pcie, h200, "
-            ),
+            message.starts_with("unknown gpu `h10` (known, closest first: h100-sxm, h100-pcie, "),
             "{message}"
         );
         let typo = cat.gpu("mi30x").unwrap_err();

@@ -279,6 +279,9 @@ pub struct ValidateArgs {
 pub struct SimulateArgs {
     /// Scenario file.
     pub scenario: PathBuf,
+    /// Keys set on the command line.
+    #[command(flatten)]
+    pub set: SetArgs,
     /// Override the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -304,6 +307,36 @@ pub struct SimulateArgs {
     /// queued/prefill/decode phases); open it in ui.perfetto.dev or chrome://tracing.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+}
+
+/// Scenario keys set on the command line instead of in the file.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SetArgs {
+    /// Set a scenario key, as the file would (repeatable): a dotted key and a TOML value, e.g.
+    /// --set engine.max_num_seqs=64 --set hardware.gpu=h100-sxm --set 'slo.ttft_ms={ p90 = 300 }'
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_override)]
+    pub set: Vec<crate::scenario::overrides::Override>,
+    /// Requests per second: --set workload.rate=R.
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// How many requests: --set workload.num_requests=N.
+    #[arg(long, value_name = "N")]
+    pub requests: Option<u64>,
+}
+
+impl SetArgs {
+    /// Every override, `--rate` and `--requests` after the `--set`s.
+    pub fn overrides(&self) -> Vec<crate::scenario::overrides::Override> {
+        use crate::scenario::overrides::Override;
+        let mut all = self.set.clone();
+        all.extend(self.rate.map(Override::rate));
+        all.extend(self.requests.map(Override::requests));
+        all
+    }
+}
+
+fn parse_override(s: &str) -> Result<crate::scenario::overrides::Override, String> {
+    crate::scenario::overrides::Override::parse(s)
 }
 
 /// `planner plan`.
@@ -347,6 +380,9 @@ pub struct MergeArgs {
 pub struct SpeculateArgs {
     /// Scenario file with an [engine.speculative] table.
     pub scenario: PathBuf,
+    /// Keys set on the command line.
+    #[command(flatten)]
+    pub set: SetArgs,
     /// Loads to sweep, requests/s, comma-separated (default: the scenario's × 1/4 … 32).
     #[arg(long, value_delimiter = ',')]
     pub rates: Vec<f64>,

@@ -5,10 +5,9 @@ use crate::cli::SimulateArgs;
 use std::process::ExitCode;
 
 pub(super) fn run_simulate(args: SimulateArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
-    use crate::scenario::Scenario;
     use crate::simulate::{SimOptions, prepare, simulate};
     let wall = std::time::Instant::now();
-    let mut scn = Scenario::load(&args.scenario, catalog)?;
+    let mut scn = crate::scenario::overrides::load(&args.scenario, catalog, &args.set.overrides())?;
     if args.no_prefix_caching {
         scn.engine.prefix_caching = false;
     }

@@ -5,9 +5,8 @@ use crate::cli::SpeculateArgs;
 use std::process::ExitCode;
 
 pub(super) fn run_speculate(args: SpeculateArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
-    use crate::scenario::Scenario;
     use crate::speculate::{scenario_rate, sweep, write_report};
-    let scn = Scenario::load(&args.scenario, catalog)?;
+    let scn = crate::scenario::overrides::load(&args.scenario, catalog, &args.set.overrides())?;
     let base = scenario_rate(&scn)?;
     let rates = if args.rates.is_empty() {
         [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0]

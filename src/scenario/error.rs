@@ -57,6 +57,39 @@ pub enum ScenarioError {
 }
 
 impl ScenarioError {
+    /// The same error without its line (for text that is not the file as written).
+    pub fn without_line(self) -> ScenarioError {
+        match self {
+            ScenarioError::Invalid {
+                path,
+                key,
+                value,
+                rule,
+                ..
+            } => ScenarioError::Invalid {
+                path,
+                line: None,
+                key,
+                value,
+                rule,
+            },
+            ScenarioError::UnknownKey {
+                path,
+                key,
+                value,
+                rule,
+                ..
+            } => ScenarioError::UnknownKey {
+                path,
+                line: None,
+                key,
+                value,
+                rule,
+            },
+            other => other,
+        }
+    }
+
     /// The toml crate's error on `text` (the file at `path`) in this module's form: the key
     /// and value found at the error's span, and its message said as a rule.
     pub fn from_toml(err: &toml::de::Error, text: &str, path: &Path) -> ScenarioError {

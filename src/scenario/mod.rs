@@ -176,6 +176,7 @@
 
 pub mod error;
 pub mod lower;
+pub mod overrides;
 pub mod raw;
 #[cfg(test)]
 mod tests;

@@ -310,8 +310,8 @@ fn each_rule_names_file_line_and_key() {
         ),
         (
             "gpu = \"h100-sxm\"",
-            "gpu = \"h100\"",
-            "scenarios/x.toml:6: hardware.gpu = \"h100\": ",
+            "gpu = \"h10\"",
+            "scenarios/x.toml:6: hardware.gpu = \"h10\": ",
             "h100-sxm",
         ),
         (

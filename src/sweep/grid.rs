@@ -159,23 +159,13 @@ pub fn remove_key(table: &mut toml::Table, key: &str) {
     }
 }
 
-/// Set dotted `key` in `table` to `value`, creating tables on the way; `"on"` for a key that
-/// holds a table keeps it as written.
+/// Set dotted `key` in `table` to `value` ([`crate::scenario::overrides::set_key`]).
 pub fn set_key(table: &mut toml::Table, key: &str, value: &toml::Value) {
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts.pop().unwrap_or(key);
-    let mut t = table;
-    for p in parts {
-        t = t
-            .entry(p.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-            .as_table_mut()
-            .expect("checked when the plan was read: every axis key's parents are tables");
-    }
-    if t.get(last).is_some_and(toml::Value::is_table) && value.as_str() == Some("on") {
-        return;
-    }
-    t.insert(last.to_string(), value.clone());
+    let set = crate::scenario::overrides::set_key(table, key, value);
+    assert!(
+        set,
+        "checked when the plan was read: every axis key's parents are tables"
+    );
 }
 
 /// How a value reads in a configuration's label.

@@ -134,7 +134,7 @@ fn size_exit_codes_and_errors() {
             "closest first: llama-3.1-8b,",
         ),
         (
-            vec!["--model", "llama-3.1-8b", "--gpu", "h100"],
+            vec!["--model", "llama-3.1-8b", "--gpu", "h10"],
             "closest first: h100-sxm,",
         ),
         (
@@ -353,4 +353,66 @@ fn size_prints_each_engines_budget_and_pipeline_stages() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown engine `tgi`"), "{err}");
+}
+
+/// `--set`, `--rate` and `--requests` change a run as the file would; a bad value or an
+/// unknown key is refused naming `--set`, with the rule or the closest key; `--set` without
+/// a value is a usage error. Short GPU names resolve to the catalog's boards.
+#[test]
+fn set_rate_and_requests_override_the_file() {
+    let dir = std::env::temp_dir().join(format!("planner-set-{}", std::process::id()));
+    let out = dir.join("r");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let rag = format!("{root}/scenarios/rag.toml");
+    let (code, text, err) = planner(&[
+        "simulate",
+        &rag,
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+        "--rate",
+        "3",
+        "--requests",
+        "150",
+        "--set",
+        "engine.max_num_seqs=8",
+        "--set",
+        "hardware.gpu=h100",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let row = |k: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{k} ")))
+            .unwrap_or_else(|| panic!("{k}: {text}"))
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(row("requests_finished"), "150");
+    assert_eq!(row("gpu"), "h100-sxm");
+    let cases = [
+        (
+            "engine.max_num_seqs=0",
+            "--set: engine.max_num_seqs = 0: must be in 1..=65536",
+        ),
+        ("engine.max_num_seq=8", "did you mean `max_num_seqs`?"),
+    ];
+    for (set, want) in cases {
+        let (code, _, err) = planner(&[
+            "simulate",
+            &rag,
+            "-q",
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            set,
+        ]);
+        assert_eq!(code, 2, "{set}");
+        assert!(err.contains(want), "{set}: {err}");
+    }
+    let (code, _, err) = planner(&["simulate", &rag, "--set", "engine.max_num_seqs"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("expected KEY=VALUE"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
