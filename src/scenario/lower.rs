@@ -1984,6 +1984,21 @@ pub fn lower_slo(cx: &Cx, s: &RawSlo, workload: &WorkloadSpec) -> Result<Slo, Sc
                         "must be a positive number of milliseconds",
                     ));
                 }
+                // Below what any engine reaches: a TTFT or E2E includes the API server's
+                // way in and out and a whole step; a TPOT, one decode step. Most likely
+                // seconds written as milliseconds.
+                let floor = if metric == SloMetric::Tpot { 1.0 } else { 5.0 };
+                if limit < floor {
+                    return Err(cx.err(
+                        at,
+                        &key,
+                        format!("{{ {p} = {limit} }}"),
+                        &format!(
+                            "{limit} ms is below what any engine reaches (under {floor} ms); the values are milliseconds: for {limit} s write {}",
+                            limit * 1000.0
+                        ),
+                    ));
+                }
                 slo.targets.push(SloTarget {
                     metric,
                     percentile,

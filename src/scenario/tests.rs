@@ -309,6 +309,12 @@ fn each_rule_names_file_line_and_key() {
             "p50, p90 or p99",
         ),
         (
+            "p90 = 500",
+            "p90 = 0.5",
+            "scenarios/x.toml:17: slo.ttft_ms = { p90 = 0.5 }: ",
+            "for 0.5 s write 500",
+        ),
+        (
             "gpu = \"h100-sxm\"",
             "gpu = \"h10\"",
             "scenarios/x.toml:6: hardware.gpu = \"h10\": ",

@@ -389,7 +389,7 @@ fn bad_plans_are_refused_with_their_line() {
     let p = scenario_file(
         &d,
         &PLAN
-            .replace("ttft_ms = { p90 = 1000 }", "ttft_ms = { p90 = 1 }")
+            .replace("ttft_ms = { p90 = 1000 }", "ttft_ms = { p90 = 6 }")
             .replace("seeds = [5, 6]", "seeds = [5]"),
     );
     let out = d.join("impossible");
