@@ -4,7 +4,8 @@
 //! batch/KV timeline for the charts. [`Recorder::summary`] turns them into a [`RunSummary`].
 
 use super::summary::{
-    LoraSummary, PrefixSummary, RunSummary, SloVerdict, SpecSummary, TenantSummary, TraceSkipped,
+    LoraSummary, Overload, PrefixSummary, RunSummary, SloVerdict, SpecSummary, TenantSummary,
+    TraceSkipped,
 };
 use super::{LogHistogram, Quantiles};
 use crate::scenario::{Scenario, SloMetric};
@@ -47,6 +48,9 @@ pub struct Recorder {
     limited: u64,
     /// Of those, given up by their clients (`workload.timeout_s`).
     timed_out: u64,
+    /// The first and last arrival of a request the service had to carry (not refused by
+    /// its tenant's own limits), seconds.
+    arrivals: (f64, f64),
     /// Seconds spent clearing KV blocks reused across tenants.
     scrub_s: f64,
     /// Seconds of LoRA work (adapter loads and kernels), and the steps that had any.
@@ -104,6 +108,7 @@ impl Recorder {
             rejected: 0,
             limited: 0,
             timed_out: 0,
+            arrivals: (f64::INFINITY, f64::NEG_INFINITY),
             scrub_s: 0.0,
             lora_s: 0.0,
             lora_steps: 0,
@@ -152,6 +157,12 @@ impl Recorder {
             Quantiles::of_hist(&self.itl),
             Quantiles::of(&mut self.e2e),
             Quantiles::of(&mut self.queue),
+        );
+        let overload = overload(
+            self.finished,
+            self.finished + self.rejected - self.limited,
+            self.arrivals,
+            (duration_s, queue.p50),
         );
         // Per tenant: (ttft, tpot, e2e), when kept.
         let per_tenant = self.per_tenant;
@@ -250,6 +261,7 @@ impl Recorder {
             finished: self.finished,
             rejected: self.rejected,
             rejected_by_tenant_limits: self.limited,
+            overload,
             timed_out: scn.workload.timeout_s.map(|_| (self.timed_out, 0)),
             kv_blocks_reused_across_tenants: None,
             kv_scrub_s: scn.engine.scrub_freed_blocks.then_some(self.scrub_s),
@@ -314,9 +326,45 @@ impl Recorder {
     }
 }
 
+/// Whether the arrivals outran the service: `carried` requests arrived over
+/// `(first, last)` seconds, `finished` were served by `duration` s, half of them waiting
+/// over `queued` s to be scheduled. Overloaded when the arrival rate is over 1.1 × the rate
+/// requests were completed at, the work left at the last arrival took over a tenth of the
+/// arrival span to finish, and the median request queued over a second (a healthy service
+/// schedules a request within a step or two; a short run's last long answers alone do not
+/// make it overloaded). A closed loop, whose clients wait for answers, never is; bursts that a
+/// queue absorbs on average are not. At least 20 requests.
+fn overload(
+    finished: u64,
+    carried: u64,
+    (first, last): (f64, f64),
+    (duration, queued): (f64, f64),
+) -> Option<Overload> {
+    let span = last - first;
+    if carried < 20 || span <= 0.0 {
+        return None;
+    }
+    let offered = (carried - 1) as f64 / span;
+    let served = finished as f64 / (duration - first).max(1e-9);
+    let drain = duration - last;
+    let backlog = drain > 0.1 * span && queued > 1.0;
+    (offered > 1.1 * served && backlog).then_some(Overload {
+        offered_rps: offered,
+        served_rps: served,
+        drain_s: drain,
+    })
+}
+
 impl Observer for Recorder {
     fn request(&mut self, d: &RequestDone) {
         let r = &d.req;
+        if !matches!(
+            d.outcome,
+            Outcome::RejectedRateLimit | Outcome::RejectedTenantQueueFull
+        ) {
+            let at = r.arrival.as_secs_f64();
+            self.arrivals = (self.arrivals.0.min(at), self.arrivals.1.max(at));
+        }
         let Some(l) = d.latencies() else {
             self.rejected += 1;
             self.timed_out += u64::from(d.outcome == Outcome::TimedOut);

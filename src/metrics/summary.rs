@@ -84,6 +84,17 @@ pub struct TenantSummary {
     pub prefix_blocks_lost: u64,
 }
 
+/// Arrivals that outran the service.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Overload {
+    /// Requests per second that arrived (those refused by their tenant's own limits aside).
+    pub offered_rps: f64,
+    /// Requests per second completed: about the capacity at these lengths.
+    pub served_rps: f64,
+    /// Seconds the queue took to drain after the last arrival.
+    pub drain_s: f64,
+}
+
 /// LoRA adapters over the run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoraSummary {
@@ -174,6 +185,8 @@ pub struct RunSummary {
     pub rejected: u64,
     /// Of those, refused by their tenant's own limits (by design, not for want of capacity).
     pub rejected_by_tenant_limits: u64,
+    /// When arrivals outran the service (see the recorder's rule).
+    pub overload: Option<Overload>,
     /// With `workload.timeout_s`: requests whose clients gave up on them, and the prompt
     /// and output tokens computed for them before that (set by the simulation).
     pub timed_out: Option<(u64, u64)>,
@@ -288,6 +301,15 @@ impl RunSummary {
             put(
                 "requests_rejected_by_tenant_limits",
                 self.rejected_by_tenant_limits.to_string(),
+            );
+        }
+        if let Some(o) = &self.overload {
+            put(
+                "OVERLOADED",
+                format!(
+                    "requests arrived at {:.2}/s but were completed at {:.2}/s (capacity ≈ {:.2} req/s at these lengths); the queue took {:.0} s to drain after the last arrival: lower the load or add capacity",
+                    o.offered_rps, o.served_rps, o.served_rps, o.drain_s
+                ),
             );
         }
         put("duration_s", format!("{:.3}", self.duration_s));

@@ -644,3 +644,21 @@ fn trace_file_follows_the_trace_event_format() {
     assert!(slices > finished / 10, "{slices} iterations");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Overload is called out: `rag.toml` at 40 req/s (about five times what one H100 serves at
+/// its lengths) is flagged, the completion rate naming the capacity; at its own rate it is
+/// not.
+#[test]
+fn overload_is_called_out() {
+    let rag = include_str!("../../scenarios/rag.toml");
+    let rate = |r: &str| rag.replacen("\nrate = ", &format!("\nrate = {r}\n# was "), 1);
+    let hot = super::common::summary(&rate("40.0"));
+    let o = hot.overload.expect("40 req/s overloads one H100");
+    assert!(o.offered_rps > 35.0 && o.served_rps < 12.0, "{o:?}");
+    assert!(
+        hot.rows()
+            .iter()
+            .any(|(k, v)| k == "OVERLOADED" && v.contains("capacity ≈"))
+    );
+    assert!(super::common::summary(rag).overload.is_none());
+}
