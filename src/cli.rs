@@ -302,6 +302,10 @@ pub struct SimulateArgs {
     /// instead of refusing the trace.
     #[arg(long)]
     pub lenient: bool,
+    /// Replace the report folder even if it holds another scenario's report (two scenario
+    /// files with the same `name`).
+    #[arg(long)]
+    pub force: bool,
     /// Also write the run's timeline as a Chrome/Perfetto trace (trace-event JSON: each
     /// replica's iterations with batch composition and cost breakdown, each request's
     /// queued/prefill/decode phases); open it in ui.perfetto.dev or chrome://tracing.

@@ -39,6 +39,8 @@ pub struct SimOptions {
     pub format: TableFormat,
     /// Also write the run's timeline as a Chrome/Perfetto trace to this file.
     pub trace: Option<PathBuf>,
+    /// Replace a report folder that holds another scenario file's report.
+    pub force: bool,
 }
 
 /// Everything a run needs that does not change between runs of the same configuration:
@@ -360,7 +362,7 @@ fn simulate_from(
     // Every file goes into a staging folder, put in place whole at the end.
     let report = match opts.no_files {
         true => None,
-        false => Some(ReportDir::create(&dir)?),
+        false => Some(ReportDir::create_for(&dir, Some(&scn.path), opts.force)?),
     };
     let metrics = Recorder::new(scn, report.is_some());
     let mut sinks = Sinks {

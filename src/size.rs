@@ -642,6 +642,6 @@ pub fn write_tradeoff_chart(
     staged.text(dir, "README.md", &index)?;
     let mut out = commit(vec![csv])?;
     out.extend(staged.commit()?);
-    crate::report::mark(dir)?;
+    crate::report::mark(dir, None)?;
     Ok(out)
 }

@@ -267,6 +267,6 @@ pub fn write_report(sweep: &Sweep, scn: &Scenario, dir: &Path) -> anyhow::Result
     staged.text(dir, "README.md", &index)?;
     let mut out = table::commit(vec![csv])?;
     out.extend(staged.commit()?);
-    crate::report::mark(dir)?;
+    crate::report::mark(dir, None)?;
     Ok(out)
 }

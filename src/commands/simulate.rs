@@ -22,6 +22,7 @@ pub(super) fn run_simulate(args: SimulateArgs, catalog: &Catalog) -> anyhow::Res
         seed: args.seed,
         format: args.format.into(),
         trace: args.trace.clone(),
+        force: args.force,
     };
     let summary = simulate(&scn, &prepared, &opts)?;
     print!("{}", summary.render());

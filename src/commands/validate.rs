@@ -124,7 +124,7 @@ fn write_validate_report(
     use std::collections::BTreeMap;
     crate::report::check_dir(dir)?;
     crate::util::write_atomic(&dir.join("summary.txt"), table.as_bytes())?;
-    crate::report::mark(dir)?;
+    crate::report::mark(dir, None)?;
     crate::util::write_atomic(&dir.join("rows.csv"), report.render_rows_csv().as_bytes())?;
     crate::util::write_atomic(&dir.join("fits.csv"), report.render_fits_csv().as_bytes())?;
     let Some(bench) = &report.bench else {
@@ -215,7 +215,7 @@ fn run_serving(
     let out = args.out.join("serving");
     crate::report::check_dir(&out)?;
     crate::util::write_atomic(&out.join("summary.txt"), table.as_bytes())?;
-    crate::report::mark(&out)?;
+    crate::report::mark(&out, None)?;
     crate::util::write_atomic(
         &out.join("rows.csv"),
         crate::serving_runs::render_csv(&rows).as_bytes(),

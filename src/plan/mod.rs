@@ -414,7 +414,7 @@ pub fn run(spec: &PlanSpec, opts: &PlanOptions) -> anyhow::Result<(Vec<PathBuf>,
     });
     crate::report::check_dir(&dir)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    crate::report::mark(&dir)?;
+    crate::report::mark(&dir, None)?;
     let path = match opts.shard {
         Some((i, n)) => dir.join(format!("plan.shard-{i}-of-{n}.jsonl")),
         None => dir.join("plan.journal.jsonl"),

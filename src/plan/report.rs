@@ -47,7 +47,7 @@ pub(super) fn finish(
     let md = answer_md(spec, rows, &choice);
     crate::report::check_dir(dir)?;
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    crate::report::mark(dir)?;
+    crate::report::mark(dir, None)?;
     let tables = write_tables(spec, rows, &choice, dir)?;
     let mut staged = write_charts(spec, rows, &choice, dir)?;
     staged.text(dir, "answer.md", &md)?;

@@ -150,13 +150,28 @@ fn is_report(dir: &Path) -> bool {
     dir.join(MARKER).is_file() || OLD_INDEX_TITLES.iter().any(|t| index.starts_with(t))
 }
 
-/// Mark `dir` as a planner report.
-pub fn mark(dir: &Path) -> anyhow::Result<()> {
-    std::fs::write(
-        dir.join(MARKER),
-        "This folder was written by planner; a later run may replace it.\n",
-    )
-    .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", dir.display()))
+/// Mark `dir` as a planner report, of scenario file `source` when there is one.
+pub fn mark(dir: &Path, source: Option<&Path>) -> anyhow::Result<()> {
+    let mut text = "This folder was written by planner; a later run may replace it.\n".to_string();
+    if let Some(s) = source {
+        text.push_str(&format!("scenario: {}\n", s.display()));
+    }
+    std::fs::write(dir.join(MARKER), text)
+        .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", dir.display()))
+}
+
+/// The scenario file whose report `dir` holds, as its [`MARKER`] names it (older reports
+/// name none).
+fn marked_source(dir: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(dir.join(MARKER)).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("scenario: "))
+        .map(PathBuf::from)
+}
+
+/// `path` made absolute and resolved, as far as the file system allows (for comparing).
+pub fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// A report folder written as a whole: every file goes into a hidden staging folder beside
@@ -169,12 +184,38 @@ pub struct ReportDir {
     target: PathBuf,
     stage: PathBuf,
     committed: bool,
+    /// The scenario file it reports (its marker names it).
+    source: Option<PathBuf>,
 }
 
 impl ReportDir {
     /// Start writing the report that will be `target` (checked by [`check_dir`]).
     pub fn create(target: &Path) -> anyhow::Result<ReportDir> {
+        Self::create_for(target, None, false)
+    }
+
+    /// [`ReportDir::create`] for scenario file `source`: refused when `target` holds the
+    /// report of another scenario file (two scenarios with one `name` would otherwise
+    /// overwrite each other's reports silently), unless `force`.
+    pub fn create_for(
+        target: &Path,
+        source: Option<&Path>,
+        force: bool,
+    ) -> anyhow::Result<ReportDir> {
         check_dir(target)?;
+        let source = source.map(canonical);
+        if let (Some(ours), Some(theirs)) = (&source, marked_source(target))
+            && !force
+            && *ours != theirs
+        {
+            anyhow::bail!(
+                "{}: holds the report of {}, another scenario with the same name: give this \
+                 scenario its own `name = …`, write elsewhere with --out DIR, or replace that \
+                 report with --force",
+                target.display(),
+                theirs.display()
+            );
+        }
         let name = target
             .file_name()
             .map_or_else(|| "report".into(), |n| n.to_string_lossy().into_owned());
@@ -188,6 +229,7 @@ impl ReportDir {
             target: target.to_path_buf(),
             stage,
             committed: false,
+            source,
         })
     }
 
@@ -203,7 +245,7 @@ impl ReportDir {
 
     /// Put the complete report in place; its folder.
     pub fn commit(mut self) -> anyhow::Result<PathBuf> {
-        mark(&self.stage)?;
+        mark(&self.stage, self.source.as_deref())?;
         let io = |what: &str, p: &Path, e: std::io::Error| {
             anyhow::anyhow!("{}: cannot {what}: {e}", p.display())
         };

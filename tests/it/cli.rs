@@ -416,3 +416,44 @@ fn set_rate_and_requests_override_the_file() {
     assert!(err.contains("expected KEY=VALUE"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Two scenario files with the same `name` do not overwrite each other's report silently:
+/// the second is refused naming the first and the ways out; `--force` replaces it; a
+/// scenario rewrites its own report freely.
+#[test]
+fn a_report_of_another_scenario_is_not_overwritten_silently() {
+    let dir = std::env::temp_dir().join(format!("planner-force-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rag = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/rag.toml"))
+        .unwrap();
+    let (a, b) = (dir.join("a.toml"), dir.join("b.toml"));
+    std::fs::write(&a, &rag).unwrap();
+    std::fs::write(&b, &rag).unwrap();
+    let out = dir.join("report");
+    let run = |file: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "simulate",
+            file.to_str().unwrap(),
+            "-q",
+            "--requests",
+            "30",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        planner(&args)
+    };
+    assert_eq!(run(&a, &[]).0, 0);
+    assert_eq!(run(&a, &[]).0, 0, "its own report is rewritten");
+    let (code, _, err) = run(&b, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("holds the report of") && err.contains("a.toml") && err.contains("--force"),
+        "{err}"
+    );
+    let (code, _, err) = run(&b, &["--force"]);
+    assert_eq!(code, 0, "{err}");
+    let marker = std::fs::read_to_string(out.join(".planner-report")).unwrap();
+    assert!(marker.contains("b.toml"), "{marker}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

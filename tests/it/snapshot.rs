@@ -39,8 +39,8 @@ fn planner(args: &[&str]) {
 }
 
 /// Every file of a report folder (recursively), sorted by relative path, as
-/// `<path> <fnv1a>` lines; in text files the temporary folder `tmp` reads `<tmp>` (so the
-/// hashes do not depend on where the test ran).
+/// `<path> <fnv1a>` lines; in text files the temporary folder `tmp` reads `<tmp>` and the
+/// crate root `<root>` (so the hashes do not depend on where the test ran).
 fn fingerprint(dir: &Path, tmp: &Path) -> String {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -68,9 +68,12 @@ fn fingerprint(dir: &Path, tmp: &Path) -> String {
     s
 }
 
-/// `text` with the temporary folder's path written `<tmp>`.
+/// `text` with the temporary folder's path written `<tmp>` and the crate's `<root>` (a
+/// report's marker names its scenario file by absolute path).
 fn placeholder(text: &str, tmp: &Path) -> String {
+    let root = std::fs::canonicalize(env!("CARGO_MANIFEST_DIR")).unwrap();
     text.replace(tmp.to_str().unwrap(), "<tmp>")
+        .replace(root.to_str().unwrap(), "<root>")
 }
 
 /// One scenario's snapshot: its summary.csv verbatim, then every file's hash.
