@@ -302,6 +302,10 @@ pub struct SimulateArgs {
     /// instead of refusing the trace.
     #[arg(long)]
     pub lenient: bool,
+    /// Which tables the report writes: all (summary, one row per request and per iteration),
+    /// summary, or none (charts and index only).
+    #[arg(long, value_enum, default_value = "all")]
+    pub tables: TablesArg,
     /// Replace the report folder even if it holds another scenario's report (two scenario
     /// files with the same `name`).
     #[arg(long)]
@@ -405,6 +409,27 @@ pub enum TableFormatArg {
     Csv,
     /// Apache Parquet files (zstd), for polars, pandas, DuckDB.
     Parquet,
+}
+
+/// `--tables`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TablesArg {
+    /// Summary, requests and iterations.
+    All,
+    /// The summary only.
+    Summary,
+    /// None (charts and index).
+    None,
+}
+
+impl From<TablesArg> for crate::report::run_tables::Tables {
+    fn from(t: TablesArg) -> Self {
+        match t {
+            TablesArg::All => Self::All,
+            TablesArg::Summary => Self::Summary,
+            TablesArg::None => Self::None,
+        }
+    }
 }
 
 impl From<TableFormatArg> for crate::report::table::TableFormat {

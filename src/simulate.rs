@@ -41,6 +41,8 @@ pub struct SimOptions {
     pub trace: Option<PathBuf>,
     /// Replace a report folder that holds another scenario file's report.
     pub force: bool,
+    /// Which tables the report writes.
+    pub tables: crate::report::run_tables::Tables,
 }
 
 /// Everything a run needs that does not change between runs of the same configuration:
@@ -371,6 +373,7 @@ fn simulate_from(
                 r.path(),
                 opts.format,
                 metrics.tenant_names.clone(),
+                opts.tables,
             )?),
             None => None,
         },
@@ -626,13 +629,15 @@ fn write_report(
         .into_iter()
         .map(|(k, v)| vec![k, v])
         .collect();
-    tables.push(crate::report::table::write_small(
-        &dir,
-        "summary",
-        opts.format,
-        &["metric", "value"],
-        &rows,
-    )?);
+    if opts.tables != crate::report::run_tables::Tables::None {
+        tables.push(crate::report::table::write_small(
+            &dir,
+            "summary",
+            opts.format,
+            &["metric", "value"],
+            &rows,
+        )?);
+    }
     let policies = tenant_policies(scn, prepared, opts)?;
     if let Some((rows, _)) = &policies {
         tables.push(crate::report::table::write_small(
@@ -701,6 +706,7 @@ fn write_report(
         budget: &prepared.budget,
         gpu: format!("{}, TP {}", scn.gpu.name, scn.tp),
         tables: opts.format,
+        written: opts.tables,
         comparisons: policies.map(|(_, md)| md).unwrap_or_default() + &lora_md,
         tenant_latency: m.tenant_latencies(),
         tenant_summary: &summary.tenants,

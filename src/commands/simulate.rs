@@ -23,6 +23,7 @@ pub(super) fn run_simulate(args: SimulateArgs, catalog: &Catalog) -> anyhow::Res
         format: args.format.into(),
         trace: args.trace.clone(),
         force: args.force,
+        tables: args.tables.into(),
     };
     let summary = simulate(&scn, &prepared, &opts)?;
     print!("{}", summary.render());

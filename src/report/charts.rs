@@ -44,6 +44,8 @@ pub struct SimCharts<'a> {
     pub gpu: String,
     /// The format of the summary, requests and iterations tables (the index names them).
     pub tables: TableFormat,
+    /// Which tables the report has.
+    pub written: crate::report::run_tables::Tables,
     /// Per tenant (when there are several): name, sorted TTFT and TPOT samples, seconds.
     pub tenant_latency: Vec<(&'a str, &'a [f32], &'a [f32])>,
     /// Per tenant: the summary's figures (the index's table).
@@ -98,12 +100,29 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Staged
     let mut index = String::new();
     let _ = writeln!(index, "# Simulation report: {}\n", c.name);
     let ext = c.tables.ext();
-    let _ = writeln!(
-        index,
-        "- `summary.{ext}`: every metric of the run (latency percentiles, throughput, \
-         goodput, SLOs, KV and prefix-cache use).\n- `requests.{ext}`: one row per \
-         request; `iterations.{ext}`: one row per engine iteration."
-    );
+    use crate::report::run_tables::Tables;
+    if c.written != Tables::None {
+        let _ = writeln!(
+            index,
+            "- `summary.{ext}`: every metric of the run (latency percentiles, throughput, \
+             goodput, SLOs, KV and prefix-cache use)."
+        );
+    }
+    match c.written {
+        Tables::All => {
+            let _ = writeln!(
+                index,
+                "- `requests.{ext}`: one row per request; `iterations.{ext}`: one row per \
+                 engine iteration."
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                index,
+                "- No per-request or per-iteration tables (`--tables all` writes them)."
+            );
+        }
+    }
     if !c.tenant_summary.is_empty() {
         let _ = writeln!(
             index,

@@ -46,26 +46,48 @@ pub struct RunTables {
     error: Option<anyhow::Error>,
 }
 
+/// Which tables a report writes (`--tables`): a million-request run's per-request and
+/// per-iteration tables are hundreds of MB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tables {
+    /// No tables: the charts (each with its small data file) and the index only.
+    None,
+    /// The summary table too.
+    Summary,
+    /// The summary, one row per request and one per engine iteration.
+    #[default]
+    All,
+}
+
 impl RunTables {
-    /// Open both tables in `dir`; `tenant_names` label the requests' tenants.
+    /// Open the per-row tables in `dir` (none unless `which` is [`Tables::All`]);
+    /// `tenant_names` label the requests' tenants.
     pub fn create(
         dir: &Path,
         format: TableFormat,
         tenant_names: Vec<String>,
+        which: Tables,
     ) -> anyhow::Result<RunTables> {
+        let all = which == Tables::All;
         Ok(RunTables {
-            requests: Some(TableWriter::create(
-                dir,
-                "requests",
-                format,
-                &REQUEST_COLUMNS,
-            )?),
-            iterations: Some(TableWriter::create(
-                dir,
-                "iterations",
-                format,
-                &ITERATION_COLUMNS,
-            )?),
+            requests: match all {
+                true => Some(TableWriter::create(
+                    dir,
+                    "requests",
+                    format,
+                    &REQUEST_COLUMNS,
+                )?),
+                false => None,
+            },
+            iterations: match all {
+                true => Some(TableWriter::create(
+                    dir,
+                    "iterations",
+                    format,
+                    &ITERATION_COLUMNS,
+                )?),
+                false => None,
+            },
             tenant_names,
             error: None,
         })

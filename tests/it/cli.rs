@@ -457,3 +457,38 @@ fn a_report_of_another_scenario_is_not_overwritten_silently() {
     assert!(marker.contains("b.toml"), "{marker}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--tables summary` leaves out the per-request and per-iteration tables, `--tables none`
+/// the summary too; the charts and the index are written either way, and the index says
+/// what is missing.
+#[test]
+fn tables_choose_what_the_report_writes() {
+    let dir = std::env::temp_dir().join(format!("planner-tables-{}", std::process::id()));
+    let rag = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/rag.toml");
+    for (which, summary, rows) in [
+        ("all", true, true),
+        ("summary", true, false),
+        ("none", false, false),
+    ] {
+        let out = dir.join(which);
+        let (code, _, err) = planner(&[
+            "simulate",
+            rag,
+            "-q",
+            "--requests",
+            "40",
+            "--tables",
+            which,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out.join("summary.csv").exists(), summary, "{which}");
+        assert_eq!(out.join("requests.csv").exists(), rows, "{which}");
+        assert_eq!(out.join("iterations.csv").exists(), rows, "{which}");
+        assert!(out.join("latency_cdf.png").exists(), "{which}");
+        let index = std::fs::read_to_string(out.join("README.md")).unwrap();
+        assert_eq!(index.contains("--tables all"), !rows, "{which}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
