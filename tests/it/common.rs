@@ -39,6 +39,16 @@ pub fn scenario_err(text: &str) -> String {
         .to_string()
 }
 
+/// Each scenario text is refused with an error at `r.toml:LINE` naming its key and
+/// containing its fix.
+pub fn assert_refused(cases: &[(String, &str, &str)]) {
+    for (text, key, fix) in cases {
+        let e = scenario_err(text);
+        assert!(e.contains(key) && e.contains(fix), "{key}: {e}");
+        assert!(e.starts_with("r.toml:"), "{e}");
+    }
+}
+
 /// An observer that keeps every request's end and every iteration.
 #[derive(Default)]
 pub struct Record {

@@ -2,7 +2,7 @@
 //! memory taken from the KV cache, an adapter's load priced in the step that admits it, and
 //! bad settings refused with file, line and key.
 
-use super::common::{Record, scenario, scenario_err};
+use super::common::{Record, assert_refused, scenario};
 use planner::cost::iteration::IterationCost;
 use planner::serving::config::EngineConfig;
 use planner::serving::engine::Simulation;
@@ -213,9 +213,5 @@ fn bad_lora_settings_are_refused_with_the_key() {
             "dense models",
         ),
     ];
-    for (text, key, fix) in cases {
-        let e = scenario_err(&text);
-        assert!(e.contains(key) && e.contains(fix), "{key}: {e}");
-        assert!(e.starts_with("r.toml:"), "{e}");
-    }
+    assert_refused(&cases);
 }

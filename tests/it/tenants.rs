@@ -2,7 +2,7 @@
 //! fair share by weight and priority preemption in closed form; each tenant's own traffic;
 //! conservation and determinism per tenant; bad policies refused with file, line and key.
 
-use super::common::{Record, scenario, scenario_err};
+use super::common::{Record, assert_refused, scenario, scenario_err};
 use planner::cost::iteration::IterationCost;
 use planner::serving::config::EngineConfig;
 use planner::serving::engine::Simulation;
@@ -418,11 +418,7 @@ fn bad_tenant_policies_are_refused_with_the_key() {
             "remove workload.rate",
         ),
     ];
-    for (text, key, fix) in cases {
-        let e = scenario_err(&text);
-        assert!(e.contains(key) && e.contains(fix), "{key}: {e}");
-        assert!(e.starts_with("r.toml:"), "{e}");
-    }
+    assert_refused(&cases);
 }
 
 /// Admission control by time: one sequence at a time, five 10-step requests at t = 0 (100 ms
