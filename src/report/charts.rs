@@ -416,7 +416,9 @@ fn memory(dir: &Path, c: &SimCharts, out: &mut Out) -> anyhow::Result<()> {
         t.str(0, name);
         t.f64(1, Some(gib(bytes)));
         t.end_row()?;
-        bars.stacks.push((name.to_string(), vec![gib(bytes)]));
+        // The legend carries each part's size.
+        bars.stacks
+            .push((format!("{name}: {:.2} GiB", gib(bytes)), vec![gib(bytes)]));
     }
     out.tables.push(t.finish()?);
     render_bars(&bars, &out.staged.path(dir, "memory.png"))?;

@@ -380,8 +380,17 @@ pub fn render_bars(chart: &BarChart, path: &Path) -> Result<(), PngError> {
             title: chart.title.clone(),
         });
     }
-    // Headroom above the tallest bar keeps the legend (upper right) off the bars.
-    let yr = (0.0, top * if chart.stacks.len() >= 2 { 1.25 } else { 1.08 });
+    // Headroom above the tallest bar keeps the legend (upper right, a row per stack) off
+    // the bars.
+    let rows = chart.stacks.len() as f64;
+    let yr = (
+        0.0,
+        top * if rows >= 2.0 {
+            (1.0 + 0.09 * rows).max(1.25)
+        } else {
+            1.08
+        },
+    );
     let yt = Ticks::new(yr, false);
     let xr = (-0.5, n as f64 - 0.5);
     let centres: Vec<f64> = (0..n).map(|i| i as f64).collect();
