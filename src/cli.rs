@@ -302,6 +302,10 @@ pub struct SimulateArgs {
     /// instead of refusing the trace.
     #[arg(long)]
     pub lenient: bool,
+    /// Print the summary as JSON (schema `planner.simulate.summary`, version 1: every field
+    /// of the run's summary, latencies in seconds) instead of the table.
+    #[arg(long)]
+    pub json: bool,
     /// Which tables the report writes: all (summary, one row per request and per iteration),
     /// summary, or none (charts and index only).
     #[arg(long, value_enum, default_value = "all")]

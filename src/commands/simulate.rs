@@ -26,9 +26,13 @@ pub(super) fn run_simulate(args: SimulateArgs, catalog: &Catalog) -> anyhow::Res
         tables: args.tables.into(),
     };
     let summary = simulate(&scn, &prepared, &opts)?;
-    print!("{}", summary.render());
-    if let Some(dir) = &summary.out_dir {
-        println!("{:<42} {}", "report", dir.display());
+    if args.json {
+        println!("{}", crate::metrics::summary::to_json(&summary));
+    } else {
+        print!("{}", summary.render());
+        if let Some(dir) = &summary.out_dir {
+            println!("{:<42} {}", "report", dir.display());
+        }
     }
     let secs = wall.elapsed().as_secs_f64();
     let requests = summary.finished + summary.rejected;

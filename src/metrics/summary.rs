@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// One SLO target judged.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SloVerdict {
     /// The metric.
     pub metric: SloMetric,
@@ -39,7 +39,7 @@ impl SloVerdict {
 }
 
 /// Prefix caching's effect over the run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PrefixSummary {
     /// Who may share cached blocks.
     pub isolation: Isolation,
@@ -63,7 +63,7 @@ impl PrefixSummary {
 }
 
 /// One tenant's figures (finished requests).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TenantSummary {
     /// Name.
     pub name: String,
@@ -85,7 +85,7 @@ pub struct TenantSummary {
 }
 
 /// Arrivals that outran the service.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Overload {
     /// Requests per second that arrived (those refused by their tenant's own limits aside).
     pub offered_rps: f64,
@@ -96,7 +96,7 @@ pub struct Overload {
 }
 
 /// LoRA adapters over the run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LoraSummary {
     /// Adapter slots on the GPU.
     pub max_loras: u32,
@@ -119,7 +119,7 @@ pub struct LoraSummary {
 }
 
 /// Speculative decoding over the run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SpecSummary {
     /// `draft_model`, `ngram` or `head`.
     pub method: &'static str,
@@ -138,7 +138,7 @@ pub struct SpecSummary {
 }
 
 /// A lenient trace replay's skipped lines.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TraceSkipped {
     /// Lines skipped.
     pub lines: u64,
@@ -147,7 +147,7 @@ pub struct TraceSkipped {
 }
 
 /// The numbers a run ends with.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct RunSummary {
     /// Scenario name.
     pub scenario: String,
@@ -174,6 +174,7 @@ pub struct RunSummary {
     /// Batching policy.
     pub scheduler: SchedulerKind,
     /// K and V cache types.
+    #[serde(serialize_with = "dtype_names")]
     pub kv_cache: (CacheDtype, CacheDtype),
     /// KV blocks per replica.
     pub kv_blocks_per_replica: u32,
@@ -245,6 +246,34 @@ pub struct RunSummary {
     pub lora: Option<LoraSummary>,
     /// Report folder, if files were written.
     pub out_dir: Option<PathBuf>,
+}
+
+/// K and V cache dtypes by their names (`["bf16", "fp8"]`).
+fn dtype_names<S: serde::Serializer>(
+    kv: &(CacheDtype, CacheDtype),
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::Serialize;
+    [kv.0.to_string(), kv.1.to_string()].serialize(s)
+}
+
+/// The JSON `planner simulate --json` prints: `{"schema": "planner.simulate.summary",
+/// "version": 1, "summary": {…}}`, the summary's fields by name (latencies in seconds,
+/// quantiles as `{p50, p90, p99, mean}`, absent parts `null`). A field's meaning changes
+/// only with the version.
+pub fn to_json(s: &RunSummary) -> String {
+    #[derive(serde::Serialize)]
+    struct Out<'a> {
+        schema: &'static str,
+        version: u32,
+        summary: &'a RunSummary,
+    }
+    serde_json::to_string_pretty(&Out {
+        schema: "planner.simulate.summary",
+        version: 1,
+        summary: s,
+    })
+    .expect("a summary serializes (finite numbers or null)")
 }
 
 impl RunSummary {

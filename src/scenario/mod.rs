@@ -194,7 +194,8 @@ use std::path::{Path, PathBuf};
 pub use crate::workload::MAX_REQUESTS;
 
 /// An SLO metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SloMetric {
     /// Time to first token.
     Ttft,

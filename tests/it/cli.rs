@@ -492,3 +492,42 @@ fn tables_choose_what_the_report_writes() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `simulate --json` prints the summary as JSON under its schema name and version: it parses,
+/// and its figures are the table's.
+#[test]
+fn simulate_json_parses_and_matches_the_table() {
+    let dir = std::env::temp_dir().join(format!("planner-json-{}", std::process::id()));
+    let rag = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/rag.toml");
+    let out = dir.join("r");
+    let args = [
+        "simulate",
+        rag,
+        "-q",
+        "--requests",
+        "60",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let (code, json, err) = planner(&[&args[..], &["--json"]].concat());
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["schema"], "planner.simulate.summary");
+    assert_eq!(v["version"], 1);
+    let s = &v["summary"];
+    assert_eq!(s["finished"], 60);
+    assert_eq!(s["kv_cache"], serde_json::json!(["bf16", "bf16"]));
+    let (_, table, _) = planner(&args);
+    let row = |k: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("{k} ")))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    let p90 = s["ttft"]["p90"].as_f64().unwrap() * 1e3;
+    assert!((p90 - row("ttft_p90_ms")).abs() < 1e-3, "{p90}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
