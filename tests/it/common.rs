@@ -2,6 +2,7 @@
 
 use planner::catalog::Catalog;
 use planner::scenario::Scenario;
+use planner::serving::config::EngineConfig;
 use planner::serving::{IterationDone, Observer, RequestDone};
 use planner::sim::Nanos;
 use planner::simulate::{RunSummary, SimOptions, prepare, simulate};
@@ -63,5 +64,18 @@ impl Observer for Record {
     fn inter_token(&mut self, _gap: Nanos, _count: u32) {}
     fn iteration(&mut self, it: &IterationDone) {
         self.iterations.push(*it);
+    }
+}
+
+/// The engine on its own clock, for closed forms: no API server time, no async scheduling,
+/// no prefix caching, 16-token blocks.
+pub fn bare_engine() -> EngineConfig {
+    EngineConfig {
+        api_in_s: 0.0,
+        api_out_s: 0.0,
+        async_scheduling: false,
+        prefix_caching: false,
+        block_size: 16,
+        ..EngineConfig::default()
     }
 }

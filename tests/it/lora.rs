@@ -2,7 +2,7 @@
 //! memory taken from the KV cache, an adapter's load priced in the step that admits it, and
 //! bad settings refused with file, line and key.
 
-use super::common::{Record, assert_refused, scenario};
+use super::common::{Record, assert_refused, bare_engine, scenario};
 use planner::cost::iteration::IterationCost;
 use planner::serving::config::EngineConfig;
 use planner::serving::engine::Simulation;
@@ -67,14 +67,9 @@ fn max_loras_limits_the_distinct_adapters_in_a_batch() {
         let tenancy = tenants([1, 1]);
         let run = lora_run(&tenancy, max_loras);
         let cfg = EngineConfig {
-            api_in_s: 0.0,
-            api_out_s: 0.0,
-            async_scheduling: false,
-            prefix_caching: false,
-            block_size: 16,
             tenancy,
             lora: Some(run.engine),
-            ..EngineConfig::default()
+            ..bare_engine()
         };
         let cost = IterationCost::constant(0.010);
         let mut sim = Simulation::new(cfg, &cost, 1, 100, 1.0, 1 << 20).with_lora(run);

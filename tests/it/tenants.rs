@@ -2,7 +2,7 @@
 //! fair share by weight and priority preemption in closed form; each tenant's own traffic;
 //! conservation and determinism per tenant; bad policies refused with file, line and key.
 
-use super::common::{Record, assert_refused, scenario, scenario_err};
+use super::common::{Record, assert_refused, bare_engine, scenario, scenario_err};
 use planner::cost::iteration::IterationCost;
 use planner::serving::config::EngineConfig;
 use planner::serving::engine::Simulation;
@@ -709,13 +709,8 @@ fn a_tenant_limited_to_k_blocks_never_holds_more() {
         ..TenantPolicy::open("b")
     };
     let cfg = EngineConfig {
-        api_in_s: 0.0,
-        api_out_s: 0.0,
-        async_scheduling: false,
-        prefix_caching: false,
-        block_size: 16,
         tenancy: two(TenantScheduling::Fifo, a, b),
-        ..EngineConfig::default()
+        ..bare_engine()
     };
     let cost = IterationCost::constant(0.010);
     let mut sim = Simulation::new(cfg, &cost, 1, 200, 1.0, 1 << 20);
