@@ -246,6 +246,15 @@ impl Catalog {
     /// `config.json` (a Hugging Face snapshot), or a catalog name (see the module docs).
     pub fn model(&self, spec: &str) -> Result<Model, ModelError> {
         if is_path(spec) {
+            // `org/name` that is no file here is a Hugging Face id.
+            if !Path::new(spec).exists()
+                && let Some(found) = self.resolve_hf_id(spec)
+            {
+                return match found {
+                    HfModel::Catalog(name) => self.model(&name),
+                    HfModel::Cached(config) => crate::model::load_model_file(&config),
+                };
+            }
             return crate::model::load_model_file(Path::new(spec));
         }
         let entry = self
@@ -310,6 +319,63 @@ impl Catalog {
         Ok(gpu)
     }
 
+    /// The Hugging Face repository a catalog model mirrors (its file's `# Hugging Face repo:`
+    /// line), if it says.
+    pub fn hf_repo(&self, name: &str) -> Option<String> {
+        let entry = self.find(Kind::Models, name).ok()?;
+        let (text, _) = Self::text(Kind::Models, &entry).ok()?;
+        text.lines()
+            .take_while(|l| l.starts_with('#') || l.trim().is_empty())
+            .find_map(|l| l.strip_prefix("# Hugging Face repo:"))
+            .and_then(|r| r.split_whitespace().next())
+            .map(str::to_string)
+    }
+
+    /// Where a Hugging Face id resolves, without the network: a catalog model mirroring that
+    /// repository (also under its former name), else its `config.json` in the local hub
+    /// cache ([`hf_hub_cache`]), else a catalog model of the same base name (an instruct or
+    /// chat variant shares its base's config).
+    pub fn resolve_hf_id(&self, id: &str) -> Option<HfModel> {
+        if !is_hf_id(id) {
+            return None;
+        }
+        let names = self.model_names();
+        let repos: Vec<(String, String)> = names
+            .iter()
+            .filter_map(|n| {
+                let entry = self.find(Kind::Models, n).ok()?;
+                let (text, _) = Self::text(Kind::Models, &entry).ok()?;
+                let line = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("# Hugging Face repo:"))?
+                    .to_string();
+                Some((n.clone(), line))
+            })
+            .collect();
+        let lower = id.to_ascii_lowercase();
+        let exact = repos.iter().find(|(_, line)| {
+            line.split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+                .any(|w| w.eq_ignore_ascii_case(&lower))
+        });
+        if let Some((n, _)) = exact {
+            return Some(HfModel::Catalog(n.clone()));
+        }
+        if let Some(config) = hf_hub_cache().and_then(|c| hf_cached_config(&c, id)) {
+            return Some(HfModel::Cached(config));
+        }
+        let base = base_repo_name(id);
+        repos
+            .iter()
+            .find(|(n, line)| {
+                base_repo_name(n) == base
+                    || line
+                        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+                        .filter(|w| w.contains('/'))
+                        .any(|w| base_repo_name(w) == base)
+            })
+            .map(|(n, _)| HfModel::Catalog(n.clone()))
+    }
+
     /// Every model of the catalog that loads (a user file that does not is skipped), sorted
     /// by name: the candidates `planner size` offers as "a bigger model".
     pub fn all_models(&self) -> Vec<Model> {
@@ -326,6 +392,77 @@ impl Catalog {
             .filter_map(|n| self.gpu(n).ok())
             .collect()
     }
+}
+
+/// Where a Hugging Face id resolves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HfModel {
+    /// A catalog model that mirrors that repository (or its instruct/chat variant).
+    Catalog(String),
+    /// The `config.json` of that repository in the local Hugging Face cache.
+    Cached(PathBuf),
+}
+
+/// `org/name` with nothing else: a Hugging Face repository id.
+pub fn is_hf_id(spec: &str) -> bool {
+    let mut parts = spec.split('/');
+    let (Some(org), Some(name), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let ok = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with('.')
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    ok(org) && ok(name) && !name.ends_with(".json") && !name.ends_with(".toml")
+}
+
+/// A repository name without the suffixes of its fine-tuned variants and GGUF conversions
+/// (the same architecture and config): `Meta-Llama-3.1-8B-Instruct-GGUF` → `llama-3.1-8b`.
+fn base_repo_name(id: &str) -> String {
+    let name = id.rsplit('/').next().unwrap_or(id).to_ascii_lowercase();
+    let mut name = name.strip_prefix("meta-").unwrap_or(&name).to_string();
+    // Repeatedly: `-Instruct-GGUF`, `-chat-hf`.
+    while let Some(s) = ["-gguf", "-hf", "-instruct", "-chat", "-it", "-base"]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix))
+    {
+        name = s.to_string();
+    }
+    name
+}
+
+/// The local Hugging Face hub cache: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else
+/// `~/.cache/huggingface/hub` (huggingface_hub's `constants.py`).
+pub fn hf_hub_cache() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("HF_HUB_CACHE") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("HF_HOME") {
+        return Some(PathBuf::from(d).join("hub"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface/hub"))
+}
+
+/// A repository's `config.json` in the hub cache (`models--org--name/snapshots/<rev>/`):
+/// the revision `refs/main` names if there is one, else the first snapshot by name.
+pub fn hf_cached_config(cache: &Path, id: &str) -> Option<PathBuf> {
+    let repo = cache.join(format!("models--{}", id.replace('/', "--")));
+    let snapshots = repo.join("snapshots");
+    if let Ok(rev) = std::fs::read_to_string(repo.join("refs/main")) {
+        let config = snapshots.join(rev.trim()).join("config.json");
+        if config.is_file() {
+            return Some(config);
+        }
+    }
+    let mut revs: Vec<PathBuf> = std::fs::read_dir(&snapshots)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("config.json")))
+        .filter(|p| p.is_file())
+        .collect();
+    revs.sort();
+    revs.into_iter().next()
 }
 
 /// A spec is a path when it has a path separator or a file extension the catalogs read.

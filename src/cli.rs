@@ -46,6 +46,28 @@ pub enum Command {
     Validate(ValidateArgs),
     /// List the models and GPUs the catalogs know, and where each comes from.
     Catalog,
+    /// Read an engine's command line (`vllm serve …`, `llama-server …`, `trtllm-serve …`,
+    /// `python -m sglang.launch_server …`) into a scenario: every recognised flag mapped,
+    /// every other one listed.
+    Import(ImportArgs),
+}
+
+/// `planner import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The GPU it runs on (the command line does not say): a catalog name or a GPU .toml.
+    #[arg(long, default_value = "h100-sxm")]
+    pub gpu: String,
+    /// Write the scenario here (default: print it).
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    /// The scenario's name (default: the output file's stem, else "imported").
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The command line, after `--` (`planner import -- vllm serve MODEL --max-num-seqs 64`),
+    /// or as one quoted word.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub command: Vec<String>,
 }
 
 /// Which bench backend.
@@ -116,14 +138,20 @@ pub struct SizeArgs {
     /// pad256(c / np) tokens, as llama.cpp @63d93d173 pads them).
     #[arg(long = "ctx-size", short = 'c', allow_negative_numbers = true)]
     pub ctx_size: Option<i64>,
-    /// Parallel sequences (llama.cpp -np).
-    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    /// Parallel sequences (llama.cpp -np; vLLM --max-num-seqs).
+    #[arg(
+        long,
+        visible_alias = "max-num-seqs",
+        default_value_t = 1,
+        allow_negative_numbers = true
+    )]
     pub parallel: i64,
-    /// Tensor-parallel degree.
-    #[arg(long, default_value_t = 1)]
+    /// Tensor-parallel degree (vLLM's --tensor-parallel-size, -tp).
+    #[arg(long, visible_alias = "tensor-parallel-size", default_value_t = 1)]
     pub tp: u64,
-    /// Pipeline-parallel stages (layers split evenly unless --pp-layer-partition).
-    #[arg(long, default_value_t = 1)]
+    /// Pipeline-parallel stages (layers split evenly unless --pp-layer-partition; vLLM's
+    /// --pipeline-parallel-size, -pp).
+    #[arg(long, visible_alias = "pipeline-parallel-size", default_value_t = 1)]
     pub pp: u64,
     /// Layers per stage, e.g. 14,18 (vLLM's VLLM_PP_LAYER_PARTITION).
     #[arg(long, value_delimiter = ',')]
@@ -228,10 +256,19 @@ pub struct StepArgs {
 }
 
 /// Rewrite llama.cpp-style short flags (`-ctk`, `-ctv`, `-np`, `-ts`) to their long forms,
-/// which clap's single-character short options cannot express.
+/// which clap's single-character short options cannot express; vLLM's `-tp` and `-pp` to
+/// `--tp` and `--pp`. Nothing after a bare `--` (an engine's command line for `import`).
 pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut rest = false;
     args.into_iter()
         .map(|a| match a.as_str() {
+            _ if rest => a,
+            "--" => {
+                rest = true;
+                a
+            }
+            "-tp" => "--tp".to_string(),
+            "-pp" => "--pp".to_string(),
             "-ctk" => "--cache-type-k".to_string(),
             "-ctv" => "--cache-type-v".to_string(),
             "-np" => "--parallel".to_string(),
@@ -347,6 +384,38 @@ impl SetArgs {
     }
 }
 
+/// Scenario and plan keys set on `plan`'s command line.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PlanSetArgs {
+    /// Set a scenario or [plan] key, as the file would (repeatable), e.g.
+    /// --set plan.target_rate=20 --set 'plan.axes."hardware.tp"=[1, 2, 4]'
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_override)]
+    pub set: Vec<crate::scenario::overrides::Override>,
+    /// The load to sustain, requests per second: --set plan.target_rate=R.
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Requests per simulation: --set plan.requests=N.
+    #[arg(long, value_name = "N")]
+    pub requests: Option<u64>,
+}
+
+impl PlanSetArgs {
+    /// Every override, `--rate` and `--requests` after the `--set`s.
+    pub fn overrides(&self) -> Vec<crate::scenario::overrides::Override> {
+        use crate::scenario::overrides::Override;
+        let mut all = self.set.clone();
+        all.extend(self.rate.map(|r| Override {
+            key: "plan.target_rate".into(),
+            value: toml::Value::Float(r),
+        }));
+        all.extend(self.requests.map(|n| Override {
+            key: "plan.requests".into(),
+            value: toml::Value::Integer(n.min(i64::MAX as u64) as i64),
+        }));
+        all
+    }
+}
+
 fn parse_override(s: &str) -> Result<crate::scenario::overrides::Override, String> {
     crate::scenario::overrides::Override::parse(s)
 }
@@ -356,6 +425,9 @@ fn parse_override(s: &str) -> Result<crate::scenario::overrides::Override, Strin
 pub struct PlanArgs {
     /// Scenario file with a [plan] table.
     pub scenario: PathBuf,
+    /// Keys set on the command line.
+    #[command(flatten)]
+    pub set: PlanSetArgs,
     /// Report folder (default: <output_dir>/<name>/plan from the scenario).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -379,6 +451,9 @@ pub struct PlanArgs {
 pub struct MergeArgs {
     /// The scenario file the shards ran (unchanged since).
     pub scenario: PathBuf,
+    /// The keys the shards were run with (the same --set, --rate, --requests).
+    #[command(flatten)]
+    pub set: PlanSetArgs,
     /// The shard files (plan.shard-I-of-N.jsonl), every one of them.
     #[arg(required = true)]
     pub shards: Vec<PathBuf>,

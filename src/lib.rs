@@ -66,6 +66,9 @@ pub mod simulate;
 /// Measured serving runs of real engines, replayed (`planner validate --serving`).
 pub mod serving_runs;
 
+/// The engines' command lines, read into scenarios and written from them.
+pub mod engine_cli;
+
 /// The sweep engine `plan` and `speculate` share: grids, journals, parallel runs.
 pub mod sweep;
 

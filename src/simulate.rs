@@ -180,8 +180,14 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
         Some((d, dkv)) => Some(table(d, dkv)?),
         None => None,
     };
+    // llama.cpp allocates exactly `-c` cells (`src/llama-context.cpp`: `n_ctx` KV cells),
+    // whatever memory is left; the other engines size the cache by memory alone.
+    let cells = match (e.kind, e.max_model_len) {
+        (crate::kv::EngineKind::LlamaCpp, Some(ctx)) => (ctx as u64).div_ceil(e.block_size as u64),
+        _ => u64::MAX,
+    };
     Ok(Prepared {
-        num_blocks: budget.blocks.min(u32::MAX as u64) as u32,
+        num_blocks: budget.blocks.min(cells).min(u32::MAX as u64) as u32,
         kv_bytes_per_token: kv_bytes_per_token as f64,
         budget,
         cost,
@@ -296,7 +302,9 @@ fn engine<'a>(
         scn.replicas,
         prepared.num_blocks,
         prepared.kv_bytes_per_token,
-        scn.model.max_position_embeddings.min(u32::MAX as u64) as u32,
+        scn.engine
+            .max_model_len
+            .unwrap_or(scn.model.max_position_embeddings.min(u32::MAX as u64) as u32),
     )
     .with_router(scn.router);
     if let Some(p) = scn.workload.patience {

@@ -4,6 +4,7 @@
 
 mod bench;
 mod catalog;
+mod import;
 mod plan;
 mod simulate;
 mod size;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Step(args) => step::run_step(args, &catalog),
         Command::Validate(args) => validate::run_validate(args, &catalog),
         Command::Catalog => catalog::run_catalog(&catalog),
+        Command::Import(args) => import::run_import(args, &catalog),
     }
 }
 

@@ -32,7 +32,7 @@ fn print_plan(files: &[std::path::PathBuf], answer: &crate::plan::Answer) -> Exi
 
 pub(super) fn run_plan(args: PlanArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
     use crate::plan::{PlanOptions, PlanSpec, run};
-    let spec = PlanSpec::load(&args.scenario, catalog)?;
+    let spec = PlanSpec::load_with(&args.scenario, catalog, &args.set.overrides())?;
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let opts = PlanOptions {
         out: args.out.clone(),
@@ -69,7 +69,7 @@ pub(super) fn run_plan(args: PlanArgs, catalog: &Catalog) -> anyhow::Result<Exit
 
 pub(super) fn run_merge(args: MergeArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
     use crate::plan::{PlanSpec, merge};
-    let spec = PlanSpec::load(&args.scenario, catalog)?;
+    let spec = PlanSpec::load_with(&args.scenario, catalog, &args.set.overrides())?;
     let (files, answer) = merge(&spec, &args.shards, args.out.clone())?;
     Ok(print_plan(&files, &answer))
 }

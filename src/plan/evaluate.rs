@@ -178,12 +178,24 @@ pub fn evaluate_config(spec: &PlanSpec, i: usize) -> ConfigResult {
         Ok(p) => p,
         Err(e) => return invalid(format!("does not fit: {e}")),
     };
-    let gpus = scn.tp * scn.replicas;
-    let usd_per_hour = scn.gpu.usd_per_hour * gpus as f64;
     let mut searches = Vec::new();
     for &seed in &spec.seeds {
         match search(&scn, &prepared, spec.target, seed, spec.bisect_steps) {
             Ok(s) => searches.push(s),
+            Err(e) => return invalid(format!("simulation failed: {e}")),
+        }
+    }
+    // The fleet: the scenario's replicas, or the fewest that sustain the target.
+    let unit_replicas = scn.replicas;
+    let mut at_target: Vec<Eval> = searches.iter().map(|s| s.target.clone()).collect();
+    let mut no_fleet = None;
+    if spec.derive_replicas && !at_target.iter().all(|e| e.point.met) {
+        match derive_fleet(spec, &scn, &prepared, &searches) {
+            Ok(Derived::Fleet(n, evals)) => {
+                scn.replicas = n;
+                at_target = evals;
+            }
+            Ok(Derived::None(why)) => no_fleet = Some(why),
             Err(e) => return invalid(format!("simulation failed: {e}")),
         }
     }
@@ -194,12 +206,138 @@ pub fn evaluate_config(spec: &PlanSpec, i: usize) -> ConfigResult {
             Err(x) => return invalid(format!("simulation failed: {x}")),
         },
     };
+    let fleet = Fleet {
+        replicas: scn.replicas,
+        unit_replicas,
+        gpus: scn.tp * scn.replicas,
+        usd_per_gpu_hour: scn.gpu.usd_per_hour,
+    };
+    let mut judged = judge(spec, &searches, &at_target, &fleet, band);
+    if let Some(why) = no_fleet {
+        judged.reason = format!("{why}; {}", judged.reason);
+    }
     ConfigResult {
         index: i,
         label,
         points: searches[0].points.clone(),
-        outcome: Outcome::Evaluated(judge(spec, &searches, gpus, usd_per_hour, band)),
+        outcome: Outcome::Evaluated(judged),
     }
+}
+
+/// A derived fleet, or why there is none.
+enum Derived {
+    /// Replicas and their evaluations at the target, per seed.
+    Fleet(u32, Vec<Eval>),
+    /// No fleet: why.
+    None(String),
+}
+
+/// The fleet a configuration is priced and judged as.
+struct Fleet {
+    /// Replicas run at the target.
+    replicas: u32,
+    /// Replicas the capacity was searched with (the scenario's).
+    unit_replicas: u32,
+    /// GPUs in the fleet (TP × replicas).
+    gpus: u32,
+    /// The GPU's price.
+    usd_per_gpu_hour: f64,
+}
+
+/// Fleets tried beyond the first estimate before giving up.
+const FLEET_TRIES: usize = 4;
+
+/// The fewest replicas that meet the target on every seed: estimated from the median seed's
+/// capacity of the scenario's replicas (`n = ⌈replicas × target / capacity⌉`), confirmed by
+/// simulating that fleet at the target on every seed, one replica more while a seed misses
+/// (at most [`FLEET_TRIES`] fleets, none over `max_replicas`); when the estimate meets at
+/// once, bisected down to the fewest that meet (a larger fleet absorbs bursts better, so
+/// its capacity per replica is higher than one replica's). `None` when the scenario's
+/// replicas sustain no load within the SLOs (more of them cannot help), or the estimate is
+/// over `max_replicas`; otherwise the last fleet tried and its evaluations per seed.
+fn derive_fleet(
+    spec: &PlanSpec,
+    scn: &Scenario,
+    prepared: &Prepared,
+    searches: &[Search],
+) -> anyhow::Result<Derived> {
+    let mut caps: Vec<f64> = searches.iter().map(|s| s.capacity).collect();
+    caps.sort_by(f64::total_cmp);
+    let median = caps[(caps.len() - 1) / 2];
+    let unit = if scn.replicas == 1 {
+        "one replica".to_string()
+    } else {
+        format!("{} replicas", scn.replicas)
+    };
+    if median <= 0.0 {
+        let floor = searches
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.load))
+            .fold(f64::INFINITY, f64::min);
+        return Ok(Derived::None(format!(
+            "{unit} meets the SLOs at no load tried (down to {} {}), so no number of \
+             replicas does",
+            fmt_num(floor),
+            spec.load_unit()
+        )));
+    }
+    let estimate = (scn.replicas as f64 * spec.target / median).ceil();
+    if estimate > spec.max_replicas as f64 {
+        return Ok(Derived::None(format!(
+            "{unit} sustains {} {}: the target needs about {estimate} replicas, over \
+             [plan] max_replicas = {}",
+            fmt_num(median),
+            spec.load_unit(),
+            spec.max_replicas
+        )));
+    }
+    let fleet = |n: u32| -> anyhow::Result<(bool, Vec<Eval>)> {
+        let mut s = scn.clone();
+        s.replicas = n;
+        let evals = spec
+            .seeds
+            .iter()
+            .map(|&seed| evaluate(&s, prepared, spec.target, seed))
+            .collect::<anyhow::Result<Vec<Eval>>>()?;
+        Ok((evals.iter().all(|e| e.point.met), evals))
+    };
+    let first = (estimate as u32).max(scn.replicas + 1);
+    let mut last = None;
+    for n in (first..).take(FLEET_TRIES) {
+        if n > spec.max_replicas {
+            break;
+        }
+        let (met, evals) = fleet(n)?;
+        last = Some((n, evals, met));
+        if met {
+            break;
+        }
+    }
+    // A fleet spreads the arrivals' bursts over its replicas: when the estimate met at once,
+    // fewer may do. Bisect between the scenario's replicas (they miss) and the estimate.
+    if let Some((n, _, true)) = &last
+        && *n == first
+    {
+        let (mut lo, mut hi) = (scn.replicas, first);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            let (met, evals) = fleet(mid)?;
+            if met {
+                hi = mid;
+                last = Some((mid, evals, met));
+            } else {
+                lo = mid;
+            }
+        }
+    }
+    let last = last.map(|(n, evals, _)| (n, evals));
+    Ok(match last {
+        Some((n, evals)) => Derived::Fleet(n, evals),
+        None => Derived::None(format!(
+            "no fleet within [plan] max_replicas = {}",
+            spec.max_replicas
+        )),
+    })
 }
 
 /// The verdict at the target with every iteration `e` faster and `e` slower (first seed).
@@ -222,15 +360,16 @@ fn band(spec: &PlanSpec, scn: &Scenario, prepared: &Prepared, e: f64) -> anyhow:
     })
 }
 
-/// A configuration's result from its searches (one per seed).
+/// A configuration's result from its searches (one per seed) and its fleet's evaluations at
+/// the target (one per seed).
 fn judge(
     spec: &PlanSpec,
     searches: &[Search],
-    gpus: u32,
-    usd_per_hour: f64,
+    at_target: &[Eval],
+    fleet: &Fleet,
     band: Option<Band>,
 ) -> Evaluated {
-    let met: Vec<bool> = searches.iter().map(|s| s.target.point.met).collect();
+    let met: Vec<bool> = at_target.iter().map(|e| e.point.met).collect();
     let verdict = if met.iter().all(|&m| m) {
         Verdict::Meets
     } else if met.iter().any(|&m| m) {
@@ -242,17 +381,21 @@ fn judge(
     let mut order: Vec<usize> = (0..searches.len()).collect();
     order.sort_by(|&a, &b| searches[a].capacity.total_cmp(&searches[b].capacity));
     let mid = &searches[order[(order.len() - 1) / 2]];
+    // Costs per token and per request at capacity: the searched unit's price over its
+    // throughput (a fleet of n units costs n times as much for n times the throughput).
+    let unit_usd =
+        fleet.usd_per_gpu_hour * (fleet.gpus / fleet.replicas * fleet.unit_replicas) as f64;
     let (per_m, per_1k) = match &mid.best {
         Some(e) if e.output_tps > 0.0 => (
-            Some(usd_per_hour / (e.output_tps * 3600.0) * 1e6),
-            Some(usd_per_hour / (e.point.throughput_rps * 3600.0) * 1e3),
+            Some(unit_usd / (e.output_tps * 3600.0) * 1e6),
+            Some(unit_usd / (e.point.throughput_rps * 3600.0) * 1e3),
         ),
         _ => (None, None),
     };
-    let first = &searches[0];
     Evaluated {
-        gpus,
-        usd_per_hour,
+        gpus: fleet.gpus,
+        replicas: fleet.replicas,
+        usd_per_hour: fleet.usd_per_gpu_hour * fleet.gpus as f64,
         verdict,
         band,
         capacity: Capacity {
@@ -261,32 +404,34 @@ fn judge(
             max: searches[order[order.len() - 1]].capacity,
             at_ceiling: mid.at_ceiling,
         },
-        ttft_p90_ms_at_target: first.target.point.ttft_p90_ms,
-        tpot_p90_ms_at_target: first.target.point.tpot_p90_ms,
+        ttft_p90_ms_at_target: at_target[0].point.ttft_p90_ms,
+        tpot_p90_ms_at_target: at_target[0].point.tpot_p90_ms,
         usd_per_m_output_tokens: per_m,
         usd_per_1k_requests: per_1k,
-        reason: reason(spec, searches, verdict),
+        reason: reason(spec, at_target, fleet, verdict),
     }
 }
 
 /// Why a configuration that misses the target (on some seeds) is rejected.
-fn reason(spec: &PlanSpec, searches: &[Search], verdict: Verdict) -> String {
+fn reason(spec: &PlanSpec, at_target: &[Eval], fleet: &Fleet, verdict: Verdict) -> String {
     if verdict == Verdict::Meets {
         return String::new();
     }
-    let failing = searches
+    let failing = at_target
         .iter()
         .zip(&spec.seeds)
-        .find(|(s, _)| !s.target.point.met)
-        .map(|(s, seed)| {
+        .find(|(e, _)| !e.point.met)
+        .map(|(e, seed)| {
             format!(
-                "{} at {} {} (seed {seed})",
-                s.target
-                    .failed
-                    .clone()
-                    .unwrap_or_else(|| "SLO missed".into()),
+                "{} at {} {}{} (seed {seed})",
+                e.failed.clone().unwrap_or_else(|| "SLO missed".into()),
                 fmt_num(spec.target),
-                spec.load_unit()
+                spec.load_unit(),
+                if fleet.replicas > fleet.unit_replicas {
+                    format!(" on {} replicas", fleet.replicas)
+                } else {
+                    String::new()
+                }
             )
         })
         .unwrap_or_default();

@@ -44,6 +44,8 @@ use std::path::{Path, PathBuf};
 
 /// Configurations a plan may have unless `[plan] max_configs` raises it.
 pub const DEFAULT_MAX_CONFIGS: usize = 1_000;
+/// The most replicas a derived fleet may have unless `[plan] max_replicas` says otherwise.
+pub const DEFAULT_MAX_REPLICAS: u32 = 64;
 /// `max_configs` above this is refused (a typo, not a plan).
 pub const HARD_MAX_CONFIGS: usize = grid::MAX_RANGE as usize;
 
@@ -58,6 +60,7 @@ struct RawPlan {
     max_configs: Option<i64>,
     bisect_steps: Option<i64>,
     cost_model_error: Option<f64>,
+    max_replicas: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,6 +95,11 @@ pub struct PlanSpec {
     /// A100 profiles): each configuration is also judged at the target with every iteration
     /// that much faster and slower, and flagged if its verdict flips.
     pub cost_model_error: Option<f64>,
+    /// Replicas are derived per configuration (the fewest that sustain the target), unless
+    /// `hardware.replicas` is an axis: then each configuration runs the replicas it names.
+    pub derive_replicas: bool,
+    /// The most replicas a derived fleet may have (`[plan] max_replicas`, default 64).
+    pub max_replicas: u32,
     /// Number of configurations.
     pub configs: usize,
     /// Identifies the plan (scenario text and grid) in shard files.
@@ -122,9 +130,22 @@ fn at(path: &Path, line: Option<usize>) -> String {
 impl PlanSpec {
     /// Read `[plan]` from a scenario file; names resolve in `catalog`.
     pub fn load(path: &Path, catalog: &Catalog) -> anyhow::Result<PlanSpec> {
+        Self::load_with(path, catalog, &[])
+    }
+
+    /// Read `[plan]` from a scenario file with keys set on the command line (`--set`, also
+    /// `plan.*` keys); the plan's identity (for shards and `--resume`) covers them.
+    pub fn load_with(
+        path: &Path,
+        catalog: &Catalog,
+        overrides: &[crate::scenario::overrides::Override],
+    ) -> anyhow::Result<PlanSpec> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read", path.display()))?;
-        let scenario = Scenario::from_str(&text, path, catalog)?;
+        // The scenario's errors name the file's line or `--set`; the rest reads the text with
+        // the overrides written in.
+        let scenario = crate::scenario::overrides::load(path, catalog, overrides)?;
+        let text = crate::scenario::overrides::apply(&text, path, overrides)?;
         let file: PlanFile =
             toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
         let Some(raw) = file.plan else {
@@ -213,6 +234,11 @@ impl PlanSpec {
                 ));
             }
         };
+        let max_replicas = match raw.max_replicas {
+            None => DEFAULT_MAX_REPLICAS,
+            Some(n) if (1..=4096).contains(&n) => n as u32,
+            Some(n) => return Err(err("max_replicas", &n, "must be in 1..=4096")),
+        };
         let raw_axes = raw.axes.unwrap_or_default();
         if raw_axes.is_empty() {
             bail!(
@@ -225,6 +251,7 @@ impl PlanSpec {
             );
         }
         let axes = read_axes(&raw_axes, &base, path, catalog, &err)?;
+        let derive_replicas = !axes.iter().any(|a| a.key == "hardware.replicas");
         let grid = Grid { axes };
         let configs = grid.len();
         if configs > max_configs {
@@ -260,6 +287,8 @@ impl PlanSpec {
             requests,
             bisect_steps,
             cost_model_error,
+            derive_replicas,
+            max_replicas,
             configs,
             id,
             catalog: catalog.clone(),

@@ -109,44 +109,59 @@ fn answer_md(spec: &PlanSpec, rows: &[ConfigResult], choice: &Choice) -> String 
     let line = |r: &ConfigResult| {
         let cells = r.cells();
         format!(
-            "| {} | {} | {} | ${} | {} ({}–{}) | {} | {} |",
+            "| {} | {} | {} | {} | ${} | {} ({}–{}) | {} | {} |",
             r.index,
             r.label,
             cells[0],
             cells[1],
-            cells[4],
+            cells[2],
             cells[5],
             cells[6],
-            if cells[9].is_empty() {
-                "-".into()
-            } else {
-                format!("${}", cells[9])
-            },
+            cells[7],
             if cells[10].is_empty() {
                 "-".into()
             } else {
                 format!("${}", cells[10])
             },
+            if cells[11].is_empty() {
+                "-".into()
+            } else {
+                format!("${}", cells[11])
+            },
         )
     };
     let header = format!(
-        "| # | configuration | GPUs | $/hour | capacity {unit} (seeds' range) | $ per M output tokens | $ per 1k requests |\n|---|---|---|---|---|---|---|"
+        "| # | configuration | GPUs | replicas | $/hour | capacity of one replica, {unit} (seeds' range) | $ per M output tokens | $ per 1k requests |\n|---|---|---|---|---|---|---|---|"
     );
     match chosen {
         Some(c) => {
             let r = &rows[c];
             let cells = r.cells();
+            let fleet = deployment(spec, r);
             let _ = writeln!(
                 md,
-                "**Chosen:** #{} `{}`: {} GPU(s), ${}/hour, sustains {} {unit} within the \
-                 SLOs (target {}).\n",
+                "**Chosen:** #{} `{}`: **{}**, {} GPU(s), ${}/hour; {} sustains {} {unit} \
+                 within the SLOs, and the fleet was simulated at the target ({} {unit}) and \
+                 meets it on every seed.\n",
                 r.index,
                 r.label,
+                fleet.as_ref().map_or("?", |d| d.fleet.as_str()),
                 cells[0],
-                cells[1],
-                cells[4],
+                cells[2],
+                if unit_replicas(spec, r) == 1 {
+                    "one replica".to_string()
+                } else {
+                    format!("{} replicas", unit_replicas(spec, r))
+                },
+                cells[5],
                 fmt_num(spec.target)
             );
+            if let Some(d) = &fleet {
+                let _ = writeln!(md, "Run it with:\n\n```sh\n{}\n```\n", d.command);
+                if !d.note.is_empty() {
+                    let _ = writeln!(md, "{}\n", d.note);
+                }
+            }
             let _ = writeln!(md, "{header}\n{}", line(r));
             for &i in runners_up {
                 let _ = writeln!(md, "{}", line(&rows[i]));
@@ -166,7 +181,7 @@ fn answer_md(spec: &PlanSpec, rows: &[ConfigResult], choice: &Choice) -> String 
                      {unit} of the {} asked ({:.0} %); at the target: {}.\n",
                     r.index,
                     r.label,
-                    r.cells()[4],
+                    r.cells()[5],
                     fmt_num(spec.target),
                     100.0 * cap(r) / spec.target,
                     r.reason()
@@ -181,6 +196,71 @@ fn answer_md(spec: &PlanSpec, rows: &[ConfigResult], choice: &Choice) -> String 
     rejected_md(&mut md, rows);
     uncertainty_md(&mut md, spec, rows, choice);
     md
+}
+
+/// The replicas a configuration's capacity was searched with: the scenario's when the plan
+/// derives the fleet, else the configuration's own.
+fn unit_replicas(spec: &PlanSpec, r: &ConfigResult) -> u32 {
+    match r.evaluated() {
+        Some(e) if !spec.derive_replicas => e.replicas,
+        _ => spec.scenario.replicas,
+    }
+}
+
+/// How to deploy a configuration: the fleet in words and the engine's command line.
+struct Deployment {
+    /// `4 × (TP4 on H100 SXM 80GB, vllm)`.
+    fleet: String,
+    /// `vllm serve … --tensor-parallel-size 4 --data-parallel-size 4 …`.
+    command: String,
+    /// What the command line cannot say (replicas without a data-parallel flag, scenario
+    /// keys the engine has no flag for).
+    note: String,
+}
+
+fn deployment(spec: &PlanSpec, r: &ConfigResult) -> Option<Deployment> {
+    let e = r.evaluated()?;
+    let table = spec.grid.configure(&spec.base, r.index);
+    let text = toml::to_string(&table).ok()?;
+    let scn = crate::scenario::Scenario::from_str(&text, &spec.path, &spec.catalog).ok()?;
+    let kind = scn.engine.kind;
+    let model = spec
+        .catalog
+        .hf_repo(&scn.model.name)
+        .unwrap_or_else(|| scn.model.name.clone());
+    let (command, unmapped) =
+        crate::engine_cli::command_line(kind, &model, &table, Some(e.replicas));
+    let mut note = String::new();
+    if e.replicas > 1 && !crate::engine_cli::has_data_parallel(kind) {
+        note = format!(
+            "{} has no data-parallel flag: start {} such servers, {} GPU(s) each, behind a \
+             load balancer (the simulation routes {}). ",
+            kind,
+            e.replicas,
+            scn.tp,
+            scn.router.name()
+        );
+    }
+    if !unmapped.is_empty() {
+        let _ = write!(
+            note,
+            "Scenario keys {} has no flag for (simulated as set): {}.",
+            kind,
+            unmapped
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Some(Deployment {
+        fleet: format!(
+            "{} × (TP{} on {}, {})",
+            e.replicas, scn.tp, scn.gpu.display_name, kind
+        ),
+        command,
+        note: note.trim_end().to_string(),
+    })
 }
 
 /// The rejected configurations and why.
@@ -200,7 +280,7 @@ fn rejected_md(md: &mut String, rows: &[ConfigResult]) {
                 r.label,
                 match r.evaluated() {
                     None => "-".into(),
-                    Some(_) => format!("${}", r.cells()[1]),
+                    Some(_) => format!("${}", r.cells()[2]),
                 },
                 r.reason().replace('|', "/")
             );
@@ -355,7 +435,7 @@ fn write_tables(
         t.u64(0, r.index as u64);
         t.f64(1, Some(cap(r)));
         t.f64(2, Some(cost(r)));
-        t.str(3, &r.cells()[2]);
+        t.str(3, &r.cells()[3]);
         t.str(4, if on_front(r) { "yes" } else { "no" });
         t.str(5, if Some(r.index) == chosen { "yes" } else { "no" });
         t.end_row()?;
@@ -415,7 +495,7 @@ fn write_charts(
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
         let tag = if Some(i) == chosen { " (chosen)" } else { "" };
         chart.series.push(Series {
-            name: format!("#{i}{tag} ${}/h", r.cells()[1]),
+            name: format!("#{i}{tag} ${}/h", r.cells()[2]),
             points: pts,
             mark: Mark::LinePoints,
         });

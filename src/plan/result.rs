@@ -6,8 +6,9 @@ use crate::sweep::journal::Indexed;
 use serde::{Deserialize, Serialize};
 
 /// `plan.csv` columns after `index`, `config` and one per axis.
-pub const COLUMNS: [&str; 12] = [
+pub const COLUMNS: [&str; 13] = [
     "gpus",
+    "replicas",
     "usd_per_hour",
     "meets_target",
     "cost_model_band",
@@ -64,6 +65,9 @@ pub struct Capacity {
 pub struct Evaluated {
     /// GPUs (TP × replicas).
     pub gpus: u32,
+    /// Engine replicas: the scenario's, or the fewest found to sustain the target.
+    #[serde(default = "one")]
+    pub replicas: u32,
     /// Price, $/hour.
     pub usd_per_hour: f64,
     /// At the target.
@@ -82,6 +86,10 @@ pub struct Evaluated {
     pub usd_per_1k_requests: Option<f64>,
     /// Why it is rejected (empty when it meets the target).
     pub reason: String,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// What became of a configuration.
@@ -160,8 +168,8 @@ impl ConfigResult {
         let e = match &self.outcome {
             Outcome::Invalid { reason } => {
                 let mut c = vec![String::new(); COLUMNS.len()];
-                c[2] = "invalid".into();
-                c[11] = reason.clone();
+                c[3] = "invalid".into();
+                c[12] = reason.clone();
                 return c;
             }
             Outcome::Evaluated(e) => e,
@@ -170,6 +178,7 @@ impl ConfigResult {
         let cap = &e.capacity;
         vec![
             e.gpus.to_string(),
+            e.replicas.to_string(),
             format!("{:.2}", e.usd_per_hour),
             match e.verdict {
                 Verdict::Meets => "yes",

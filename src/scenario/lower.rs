@@ -146,10 +146,11 @@ impl Cx<'_> {
         resolve(self.base(), p)
     }
 
-    /// A catalog spec as written: a path resolved against the scenario's folder, a name
-    /// unchanged.
+    /// A catalog spec as written: a path resolved against the scenario's folder, a name or a
+    /// Hugging Face id (`org/name` that is no file there) unchanged.
     fn catalog_spec(&self, spec: &str) -> String {
-        if is_path(spec) {
+        let hf_id = crate::catalog::is_hf_id(spec) && !self.resolve(spec).exists();
+        if is_path(spec) && !hf_id {
             self.resolve(spec).to_string_lossy().into_owned()
         } else {
             spec.to_string()
@@ -456,6 +457,21 @@ pub fn lower_engine(
         0,
         "must be ≥ 0 (0 = unbounded)",
     )? as u32;
+    let max_ctx = model.max_position_embeddings.min(u32::MAX as u64) as i64;
+    engine.max_model_len = match &e.max_model_len {
+        None => None,
+        Some(_) => Some(int_in(
+            cx,
+            &e.max_model_len,
+            "engine.max_model_len",
+            (1, max_ctx),
+            max_ctx,
+            &format!(
+                "must be in 1..={max_ctx} (the model's max_position_embeddings; vLLM refuses \
+                 a longer --max-model-len too)"
+            ),
+        )? as u32),
+    };
     KvSpec::new(
         model,
         engine.cache_type_k,

@@ -104,6 +104,8 @@ pub struct RawEngine {
     pub attention: Option<AttentionKernel>,
     /// Waiting-queue cap.
     pub max_queue: Option<Sp<i64>>,
+    /// Longest prompt + output served (vLLM `--max-model-len`, llama.cpp `-c`).
+    pub max_model_len: Option<Sp<i64>>,
     /// `[engine.speculative]`.
     pub speculative: Option<Sp<RawSpeculative>>,
     /// Automatic prefix caching on/off.

@@ -106,6 +106,7 @@ e2e_ms = { p99 = 20000 }
             preemption: Preemption::Swap,
             attention: AttentionKernel::Standard,
             max_queue: 100,
+            max_model_len: None,
             speculative: None,
             prefix_caching: true,
             prefix_isolation: crate::kv::Isolation::PerTenant,

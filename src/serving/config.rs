@@ -102,6 +102,11 @@ pub struct EngineConfig {
     pub attention: AttentionKernel,
     /// Requests allowed to wait in the queue; arrivals beyond it are rejected (0 = unbounded).
     pub max_queue: u32,
+    /// The longest prompt + output the engine serves (vLLM's `--max-model-len`, SGLang's
+    /// `--context-length`, TensorRT-LLM's `--max_seq_len`; llama.cpp's `-c`, which is also
+    /// its whole KV cache, split over the `-np` slots): longer requests are refused.
+    /// `None`: the model's `max_position_embeddings`.
+    pub max_model_len: Option<u32>,
     /// Speculative decoding, if on.
     pub speculative: Option<super::spec::Speculative>,
     /// Automatic prefix caching (vLLM's `enable_prefix_caching`, on by default in V1).
@@ -162,6 +167,7 @@ impl Default for EngineConfig {
             preemption: Preemption::Recompute,
             attention: AttentionKernel::Flash,
             max_queue: 0,
+            max_model_len: None,
             speculative: None,
             prefix_caching: true,
             prefix_isolation: crate::kv::Isolation::PerTenant,

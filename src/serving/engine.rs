@@ -363,7 +363,9 @@ impl<'a> Simulation<'a> {
             capacity /= cfg.max_num_seqs as u64;
         }
         let tenant = cfg.tenancy.policy(req.tenant);
-        let reject = if need > capacity {
+        // vLLM refuses a prompt + max_tokens over `max_model_len` with HTTP 400
+        // (`entrypoints/openai/serving_engine.py: _validate_input`, 0.11).
+        let reject = if need > capacity || need > self.max_model_len as u64 {
             Some(Outcome::RejectedTooLong)
         } else if cfg.max_queue > 0 && rep.queued() >= cfg.max_queue as usize {
             Some(Outcome::RejectedQueueFull)

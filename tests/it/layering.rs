@@ -24,6 +24,7 @@ const ORDER: &[&str] = &[
     "fidelity",
     "simulate",
     "serving_runs",
+    "engine_cli",
     "sweep",
     "plan",
     "speculate",

@@ -20,6 +20,8 @@
 //!   crossover where it stops paying, KV rollback without leaks, bad settings.
 //! - `plan`: `planner plan` and `merge`: the chosen configuration meets its SLOs and the
 //!   next-cheaper does not; threads, shards and resumes leave the report byte-identical.
+//! - `import`: engines' command lines read into scenarios and written back (the README's
+//!   round-trip), Hugging Face ids resolved from the catalog or the local cache.
 //! - `calibration`: the cost model against Vidur's A100 profiles and our H100 bench file.
 //! - `standalone`: the binary works from any folder (built-in catalogs), user folders
 //!   override them, `validate` takes every Vidur GPU folder, nothing points outside the repo.
@@ -38,6 +40,7 @@ mod configs;
 mod engines;
 mod fuzz;
 mod golden;
+mod import;
 mod layering;
 mod lora;
 mod plan;

@@ -139,7 +139,7 @@ fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
     let plan = csv("plan.csv");
     assert_eq!(plan.len(), 13, "header + 12 configurations");
     assert_eq!(
-        &plan[0][..7],
+        &plan[0][..8],
         [
             "index",
             "config",
@@ -147,6 +147,7 @@ fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
             "hardware.gpu",
             "hardware.tp",
             "gpus",
+            "replicas",
             "usd_per_hour"
         ]
     );
@@ -196,7 +197,9 @@ fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
         .unwrap()
         .chosen
         .expect("a configuration meets this target");
-    let cost = |i: usize| -> f64 { plan[i + 1][6].parse().unwrap_or(f64::INFINITY) };
+    let cost = |i: usize| -> f64 { plan[i + 1][7].parse().unwrap_or(f64::INFINITY) };
+    // Each configuration's fleet (replicas derived: hardware.replicas is no axis).
+    let replicas = |i: usize| -> i64 { plan[i + 1][6].parse().unwrap_or(1) };
     let alone = |i: usize, seed: u64| {
         // The scenario without [plan], with configuration i's values written in.
         let mut table: toml::Table = toml::from_str(PLAN).unwrap();
@@ -208,6 +211,10 @@ fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
                 .unwrap()
                 .insert(key.to_string(), v.clone());
         }
+        table["hardware"]
+            .as_table_mut()
+            .unwrap()
+            .insert("replicas".into(), toml::Value::Integer(replicas(i)));
         let text = toml::to_string(&table).unwrap();
         let scn = planner::scenario::Scenario::from_str(&text, &path, &Catalog::builtin()).unwrap();
         let p = prepare(&scn).unwrap();
@@ -227,16 +234,18 @@ fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
         alone(chosen, 5) && alone(chosen, 6),
         "#{chosen} misses alone"
     );
-    let next_cheaper = (0..12)
-        .filter(|&i| cost(i) < cost(chosen))
-        .max_by(|&a, &b| cost(a).total_cmp(&cost(b)))
-        .expect("a cheaper configuration exists in this grid");
-    assert!(
-        !(alone(next_cheaper, 5) && alone(next_cheaper, 6)),
-        "#{next_cheaper} (${}/h) is cheaper than #{chosen} (${}/h) and meets the SLOs",
-        cost(next_cheaper),
-        cost(chosen)
-    );
+    // Every configuration's fleet is derived, so each that runs is priced as the fleet
+    // that meets the target; any cheaper one misses with its fleet.
+    for i in (0..12).filter(|&i| cost(i) < cost(chosen)) {
+        assert!(
+            !(alone(i, 5) && alone(i, 6)),
+            "#{i} (${}/h) is cheaper than #{chosen} (${}/h) and meets the SLOs",
+            cost(i),
+            cost(chosen)
+        );
+    }
+    let cheapest = (0..12).map(cost).fold(f64::INFINITY, f64::min);
+    assert_eq!(cost(chosen), cheapest, "{answer_md}");
 
     // Shards 0/3, 1/3 and 2/3, merged, are the unsharded report byte for byte.
     let shards: Vec<PathBuf> = (0..3)
@@ -411,4 +420,89 @@ fn bad_plans_are_refused_with_their_line() {
     assert_eq!(code, 2);
     assert!(stderr.contains("0 ≤ I < N"), "{stderr}");
     let _ = std::fs::remove_dir_all(&d);
+}
+
+/// The scenario of [`PLAN`] with `replicas` replicas meets its SLOs at `rate` with `seed`.
+fn fleet_meets(gpu: &str, replicas: i64, rate: f64, seed: u64) -> bool {
+    let mut table: toml::Table = toml::from_str(PLAN).unwrap();
+    table.remove("plan");
+    let hw = table["hardware"].as_table_mut().unwrap();
+    hw.insert("gpu".into(), toml::Value::String(gpu.into()));
+    hw.insert("replicas".into(), toml::Value::Integer(replicas));
+    table["workload"]
+        .as_table_mut()
+        .unwrap()
+        .insert("rate".into(), toml::Value::Float(rate));
+    let text = toml::to_string(&table).unwrap();
+    let scn =
+        planner::scenario::Scenario::from_str(&text, Path::new("fleet.toml"), &Catalog::builtin())
+            .unwrap();
+    let p = prepare(&scn).unwrap();
+    simulate(
+        &scn,
+        &p,
+        &SimOptions {
+            no_files: true,
+            seed: Some(seed),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .slo_met
+}
+
+#[test]
+fn plan_derives_the_fewest_replicas_and_prints_the_command_line() {
+    // One L40S sustains a few req/s of this workload; the target needs a fleet.
+    let d = dir("fleet");
+    let head = &PLAN[..PLAN.find("[plan]").unwrap()];
+    let text = format!(
+        "{head}[plan]\ntarget_rate = 9.0\nseeds = [5]\nbisect_steps = 3\n\
+         [plan.axes]\n\"hardware.gpu\" = [\"l40s\"]\n"
+    );
+    let path = scenario_file(&d, &text);
+    let spec = PlanSpec::load(&path, &Catalog::builtin()).unwrap();
+    assert!(spec.derive_replicas);
+    let (_, answer) = run(&spec, &opts(&d.join("out"))).unwrap();
+    let answer = answer.unwrap();
+    assert_eq!(answer.chosen, Some(0), "{}", answer.text);
+    let plan = std::fs::read_to_string(d.join("out/plan.csv")).unwrap();
+    let header: Vec<&str> = plan.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = plan.lines().nth(1).unwrap().split(',').collect();
+    let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    let n: i64 = col("replicas").parse().unwrap();
+    assert!(n >= 2, "{plan}");
+    assert_eq!(col("gpus"), n.to_string());
+    // The fewest: n replicas meet the target, n - 1 do not.
+    assert!(fleet_meets("l40s", n, 9.0, 5), "{n} replicas miss alone");
+    assert!(
+        !fleet_meets("l40s", n - 1, 9.0, 5),
+        "{} replicas also meet",
+        n - 1
+    );
+    assert!(
+        answer
+            .text
+            .contains(&format!("**{n} × (TP1 on NVIDIA L40S")),
+        "{}",
+        answer.text
+    );
+    assert!(
+        answer.text.contains(&format!(
+            "vllm serve meta-llama/Llama-3.1-8B --data-parallel-size {n} --max-num-batched-tokens 8192 --enable-chunked-prefill"
+        )),
+        "{}",
+        answer.text
+    );
+    // With replicas as an axis, the plan runs each as given (no derivation).
+    let text = text.replace(
+        "\"hardware.gpu\" = [\"l40s\"]",
+        "\"hardware.gpu\" = [\"l40s\"]\n\"hardware.replicas\" = [1]",
+    );
+    let path = scenario_file(&d, &text);
+    let spec = PlanSpec::load(&path, &Catalog::builtin()).unwrap();
+    assert!(!spec.derive_replicas);
+    let (_, answer) = run(&spec, &opts(&d.join("out2"))).unwrap();
+    assert_eq!(answer.unwrap().chosen, None);
+    std::fs::remove_dir_all(&d).ok();
 }
