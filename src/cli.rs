@@ -214,9 +214,12 @@ pub struct SizeArgs {
     /// llama.cpp --tensor-split proportions, e.g. 10,6 (per-device KV lines).
     #[arg(long, value_delimiter = ',')]
     pub tensor_split: Vec<f64>,
-    /// Output format.
+    /// Output format (json: schema planner.size, docs/json.md).
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
     /// Also write the trade-off chart (longest context vs parallel sequences per K/V type
     /// pair: kv_tradeoff.png, .csv and a README.md index) into this folder.
     #[arg(long)]
@@ -309,6 +312,10 @@ pub struct ValidateArgs {
     /// vLLM runs) and compare end-to-end figures; report in <out>/serving/.
     #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "data/serving")]
     pub serving: Option<PathBuf>,
+    /// Print the result as JSON (schema planner.validate or planner.validate.serving,
+    /// docs/json.md) instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `planner simulate`.
@@ -441,6 +448,9 @@ pub struct PlanArgs {
     /// Worker threads (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Print the answer as JSON (schema planner.plan, docs/json.md) instead of answer.md.
+    #[arg(long)]
+    pub json: bool,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -460,6 +470,9 @@ pub struct MergeArgs {
     /// Report folder (default: <output_dir>/<name>/plan from the scenario).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Print the answer as JSON (schema planner.plan) instead of answer.md.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `planner speculate`.
@@ -476,6 +489,9 @@ pub struct SpeculateArgs {
     /// Draft lengths γ to sweep, comma-separated (default: 1, 2, 4, 8 and the scenario's).
     #[arg(long, value_delimiter = ',')]
     pub gammas: Vec<u32>,
+    /// Print the sweep as JSON (schema planner.speculate, docs/json.md) instead of the table.
+    #[arg(long)]
+    pub json: bool,
     /// Report folder (default: <output_dir>/<name>/speculate from the scenario).
     #[arg(long)]
     pub out: Option<PathBuf>,

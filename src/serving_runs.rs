@@ -25,7 +25,7 @@ use crate::workload::Request;
 use std::path::{Path, PathBuf};
 
 /// One compared figure of one run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Comparison {
     /// The run.
     pub run: String,

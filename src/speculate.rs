@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// One (load, γ) point; γ = 0 is the baseline without speculation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SweepRow {
     /// Offered load, requests per second.
     pub rate: f64,
@@ -37,7 +37,7 @@ pub struct SweepRow {
 }
 
 /// A whole sweep.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Sweep {
     /// Rows by load, then γ (baseline first).
     pub rows: Vec<SweepRow>,

@@ -3,6 +3,24 @@
 
 use std::path::Path;
 
+/// Version of every `--json` output's schema (`docs/json.md`): a field's meaning changes only
+/// with it.
+pub const JSON_VERSION: u32 = 1;
+
+/// What every command's `--json` prints: `{"schema": "planner.<command>", "version": 1,
+/// "<key>": …}`, the body written by serde from the command's typed result.
+pub fn json_envelope<T: serde::Serialize>(schema: &str, key: &str, body: &T) -> String {
+    let mut out = serde_json::Map::new();
+    out.insert("schema".into(), schema.into());
+    out.insert("version".into(), JSON_VERSION.into());
+    out.insert(
+        key.into(),
+        serde_json::to_value(body)
+            .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() })),
+    );
+    serde_json::to_string_pretty(&serde_json::Value::Object(out)).expect("a JSON value prints")
+}
+
 /// Write `bytes` to `path` through a temporary file in the same folder and a rename, so a
 /// killed run never leaves a half-written file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -18,10 +18,22 @@ fn parse_shard(s: &str) -> anyhow::Result<(usize, usize)> {
     }
 }
 
-fn print_plan(files: &[std::path::PathBuf], answer: &crate::plan::Answer) -> ExitCode {
-    print!("{}", answer.text);
-    for p in files {
-        println!("wrote {}", p.display());
+fn print_plan(
+    files: &[std::path::PathBuf],
+    answer: &crate::plan::Answer,
+    spec: &crate::plan::PlanSpec,
+    json: bool,
+) -> ExitCode {
+    if json {
+        println!("{}", answer.to_json(spec));
+        for p in files {
+            eprintln!("wrote {}", p.display());
+        }
+    } else {
+        print!("{}", answer.text);
+        for p in files {
+            println!("wrote {}", p.display());
+        }
     }
     if answer.chosen.is_some() {
         ExitCode::SUCCESS
@@ -57,7 +69,7 @@ pub(super) fn run_plan(args: PlanArgs, catalog: &Catalog) -> anyhow::Result<Exit
     );
     let (files, answer) = pool.install(|| run(&spec, &opts))?;
     match answer {
-        Some(a) => Ok(print_plan(&files, &a)),
+        Some(a) => Ok(print_plan(&files, &a, &spec, args.json)),
         None => {
             for p in &files {
                 println!("wrote {}", p.display());
@@ -71,5 +83,5 @@ pub(super) fn run_merge(args: MergeArgs, catalog: &Catalog) -> anyhow::Result<Ex
     use crate::plan::{PlanSpec, merge};
     let spec = PlanSpec::load_with(&args.scenario, catalog, &args.set.overrides())?;
     let (files, answer) = merge(&spec, &args.shards, args.out.clone())?;
-    Ok(print_plan(&files, &answer))
+    Ok(print_plan(&files, &answer, &spec, args.json))
 }

@@ -34,10 +34,14 @@ pub(super) fn run_size(args: SizeArgs, catalog: &Catalog) -> anyhow::Result<Exit
             eprintln!("wrote {}", p.display());
         }
     }
-    match args.format {
+    let format = if args.json { Format::Json } else { args.format };
+    match format {
         Format::Table => print!("{}", report.render_table()),
         Format::Csv => print!("{}", report.render_csv()),
-        Format::Json => println!("{}", report.render_json()),
+        Format::Json => println!(
+            "{}",
+            crate::util::json_envelope("planner.size", "size", &report)
+        ),
     }
     let b = &report.budget;
     if !report.weights_fit() {

@@ -26,12 +26,34 @@ pub(super) fn run_speculate(args: SpeculateArgs, catalog: &Catalog) -> anyhow::R
     gammas.sort_unstable();
     gammas.dedup();
     let s = sweep(&scn, &rates, &gammas)?;
-    print!("{}", s.render());
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            sweep: &'a crate::speculate::Sweep,
+            /// Per γ, the lowest swept load where speculation makes median TPOT worse.
+            crossovers: Vec<(u32, Option<f64>)>,
+        }
+        let out = Out {
+            sweep: &s,
+            crossovers: s.crossovers(),
+        };
+        println!(
+            "{}",
+            crate::util::json_envelope("planner.speculate", "speculate", &out)
+        );
+    } else {
+        print!("{}", s.render());
+    }
     let dir = args
         .out
         .unwrap_or_else(|| scn.output_dir.join(&scn.name).join("speculate"));
     for p in write_report(&s, &scn, &dir)? {
-        println!("wrote {}", p.display());
+        if args.json {
+            eprintln!("wrote {}", p.display());
+        } else {
+            println!("wrote {}", p.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -41,7 +41,14 @@ pub(super) fn run_validate(args: ValidateArgs, catalog: &Catalog) -> anyhow::Res
         );
     }
     let table = report.render_table();
-    print!("{table}");
+    if args.json {
+        println!(
+            "{}",
+            crate::util::json_envelope("planner.validate", "validate", &report)
+        );
+    } else {
+        print!("{table}");
+    }
     let stem = match &args.measured {
         Some(p) => p
             .file_stem()
@@ -211,7 +218,36 @@ fn run_serving(
 ) -> anyhow::Result<ExitCode> {
     let rows = crate::serving_runs::validate_serving(dir, catalog)?;
     let table = crate::serving_runs::render(&rows);
-    print!("{table}");
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            /// Every compared figure (`error` = predicted / measured − 1).
+            rows: Vec<serde_json::Value>,
+            /// Median |error| per metric over the rows not left out.
+            median_abs_error: std::collections::BTreeMap<&'a str, f64>,
+        }
+        let out = Out {
+            rows: rows
+                .iter()
+                .map(|r| {
+                    let mut v = serde_json::to_value(r).unwrap_or_default();
+                    v["error"] = r.error().into();
+                    v
+                })
+                .collect(),
+            median_abs_error: crate::serving_runs::METRICS
+                .iter()
+                .map(|&m| (m, crate::serving_runs::median_error(&rows, m)))
+                .filter(|(_, e)| e.is_finite())
+                .collect(),
+        };
+        println!(
+            "{}",
+            crate::util::json_envelope("planner.validate.serving", "serving", &out)
+        );
+    } else {
+        print!("{table}");
+    }
     let out = args.out.join("serving");
     crate::report::check_dir(&out)?;
     crate::util::write_atomic(&out.join("summary.txt"), table.as_bytes())?;

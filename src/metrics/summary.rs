@@ -262,18 +262,7 @@ fn dtype_names<S: serde::Serializer>(
 /// quantiles as `{p50, p90, p99, mean}`, absent parts `null`). A field's meaning changes
 /// only with the version.
 pub fn to_json(s: &RunSummary) -> String {
-    #[derive(serde::Serialize)]
-    struct Out<'a> {
-        schema: &'static str,
-        version: u32,
-        summary: &'a RunSummary,
-    }
-    serde_json::to_string_pretty(&Out {
-        schema: "planner.simulate.summary",
-        version: 1,
-        summary: s,
-    })
-    .expect("a summary serializes (finite numbers or null)")
+    crate::util::json_envelope("planner.simulate.summary", "summary", s)
 }
 
 impl RunSummary {

@@ -546,4 +546,39 @@ pub struct Answer {
     pub runners_up: Vec<usize>,
     /// The text of `answer.md`.
     pub text: String,
+    /// The chosen fleet in words (`2 × (TP1 on NVIDIA L40S 48GB GDDR6, vllm)`) and the
+    /// engine command line that runs it.
+    pub deployment: Option<(String, String)>,
+    /// Every configuration's result, in grid order.
+    pub rows: Vec<ConfigResult>,
+}
+
+impl Answer {
+    /// `plan --json`: schema `planner.plan` (docs/json.md).
+    pub fn to_json(&self, spec: &PlanSpec) -> String {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            scenario: &'a str,
+            target: f64,
+            load_unit: &'a str,
+            seeds: &'a [u64],
+            chosen: Option<usize>,
+            fleet: Option<&'a str>,
+            command: Option<&'a str>,
+            runners_up: &'a [usize],
+            configurations: &'a [ConfigResult],
+        }
+        let out = Out {
+            scenario: &spec.scenario.name,
+            target: spec.target,
+            load_unit: spec.load_unit(),
+            seeds: &spec.seeds,
+            chosen: self.chosen,
+            fleet: self.deployment.as_ref().map(|d| d.0.as_str()),
+            command: self.deployment.as_ref().map(|d| d.1.as_str()),
+            runners_up: &self.runners_up,
+            configurations: &self.rows,
+        };
+        crate::util::json_envelope("planner.plan", "plan", &out)
+    }
 }

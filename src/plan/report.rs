@@ -57,9 +57,14 @@ pub(super) fn finish(
     Ok((
         files,
         Answer {
+            deployment: choice
+                .chosen
+                .and_then(|c| deployment(spec, &rows[c]))
+                .map(|d| (d.fleet, d.command)),
             chosen: choice.chosen,
             runners_up: choice.runners_up,
             text: md,
+            rows: rows.to_vec(),
         },
     ))
 }

@@ -103,7 +103,8 @@ fn size_formats() {
     ]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
-    assert_eq!(v["rows"].as_array().map(Vec::len), Some(5));
+    assert_eq!(v["schema"], "planner.size");
+    assert_eq!(v["size"]["rows"].as_array().map(Vec::len), Some(5));
 }
 
 /// "Does not fit" exits 1 and prints the numbers; usage errors exit 2 and say the fix.
@@ -530,4 +531,147 @@ fn simulate_json_parses_and_matches_the_table() {
     let p90 = s["ttft"]["p90"].as_f64().unwrap() * 1e3;
     assert!((p90 - row("ttft_p90_ms")).abs() < 1e-3, "{p90}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every command's `--json` parses, carries its schema and version, and has the fields
+/// `docs/json.md` lists for that schema (the table there is read, so the two cannot drift).
+#[test]
+fn json_output_of_every_command_matches_docs_json_md() {
+    let doc = include_str!("../../docs/json.md");
+    // | `planner.x` | `command` | `body` | `a`, `b`, … |
+    let schemas: Vec<(String, String, Vec<String>)> = doc
+        .lines()
+        .filter(|l| l.starts_with("| `planner."))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let unquote = |s: &str| s.trim_matches('`').to_string();
+            let fields = cells[4].split(',').map(|f| unquote(f.trim())).collect();
+            (unquote(cells[1]), unquote(cells[3]), fields)
+        })
+        .collect();
+    assert_eq!(schemas.len(), 6, "{schemas:?}");
+    let d = std::env::temp_dir().join(format!("planner-json-{}", std::process::id()));
+    let out = |s: &str| d.join(s).to_string_lossy().into_owned();
+    let runs: Vec<(&str, Vec<String>)> = vec![
+        (
+            "planner.simulate.summary",
+            vec![
+                "simulate",
+                "scenarios/rag.toml",
+                "-q",
+                "--requests",
+                "40",
+                "--json",
+                "--out",
+                &out("sim"),
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        ),
+        (
+            "planner.plan",
+            [
+                "plan",
+                "scenarios/rag.toml",
+                "-q",
+                "--json",
+                "--requests",
+                "150",
+                "--set",
+                "plan.seeds=[1]",
+                "--set",
+                "plan.bisect_steps=1",
+                "--set",
+                "plan.axes={\"hardware.gpu\" = [\"h100\", \"l4\"]}",
+                "--out",
+                &out("plan"),
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        ),
+        (
+            "planner.size",
+            ["size", "--model", "llama-3.1-8b", "--gpu", "l4", "--json"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        ),
+        (
+            "planner.speculate",
+            [
+                "speculate",
+                "scenarios/spec_decode.toml",
+                "--json",
+                "--requests",
+                "60",
+                "--rates",
+                "1",
+                "--gammas",
+                "2",
+                "--out",
+                &out("spec"),
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        ),
+        (
+            "planner.validate",
+            ["validate", "--json", "--out", &out("val")]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        ),
+        (
+            "planner.validate.serving",
+            ["validate", "--serving", "--json", "--out", &out("val")]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        ),
+    ];
+    for (schema, args) in runs {
+        let o = Command::new(env!("CARGO_BIN_EXE_planner"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&o.stdout)
+            )
+        });
+        let (_, body, fields) = schemas.iter().find(|s| s.0 == schema).unwrap();
+        assert_eq!(v["schema"], *schema);
+        assert_eq!(v["version"], 1);
+        let obj = v[body.as_str()]
+            .as_object()
+            .unwrap_or_else(|| panic!("{schema}: no `{body}`"));
+        for f in fields {
+            assert!(obj.contains_key(f), "{schema}: `{body}.{f}` missing");
+        }
+        if schema == "planner.plan" {
+            // The answer names the fleet and its command; the configurations are typed.
+            assert_eq!(v["plan"]["chosen"], 0, "{v}");
+            assert!(
+                v["plan"]["command"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("vllm serve ")
+            );
+            assert_eq!(
+                v["plan"]["configurations"][0]["outcome"]["kind"],
+                "evaluated"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&d).ok();
 }
