@@ -695,7 +695,40 @@ fn write_report(
         .filter(|t| t.tenant.is_none() && t.metric != SloMetric::E2e)
         .map(|t| (slo_label(t), t.limit_ms))
         .collect();
+    let mut verdicts: Vec<(bool, String)> = summary
+        .slo
+        .iter()
+        .map(|v| {
+            (
+                v.met,
+                format!(
+                    "{}: {:.1} ms {} {} ms",
+                    v.name(),
+                    v.measured_ms,
+                    if v.met { "≤" } else { ">" },
+                    v.limit_ms
+                ),
+            )
+        })
+        .collect();
+    if let Some(o) = &summary.overload {
+        verdicts.insert(
+            0,
+            (
+                false,
+                format!(
+                    "OVERLOADED: arrivals at {:.2} req/s, completed at {:.2}/s (capacity ≈ {:.2} \
+                     req/s at these lengths); the queue drained for {:.0} s after the last arrival",
+                    o.offered_rps, o.served_rps, o.served_rps, o.drain_s
+                ),
+            ),
+        );
+    }
+    let scenario_text = std::fs::read_to_string(&scn.path).unwrap_or_default();
     let charts = crate::report::charts::SimCharts {
+        summary_rows: summary.rows(),
+        verdicts,
+        scenario: (scn.path.display().to_string(), scenario_text),
         name: &scn.name,
         ttft_s: &m.ttft,
         tpot_s: &m.tpot,

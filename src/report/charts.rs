@@ -14,7 +14,9 @@
 //! failed run leaves no half report.
 
 use super::Staged;
-use super::png::{BarChart, Chart, Mark, RefLine, Series, render_bars, render_chart};
+use super::png::{
+    BarChart, Chart, Mark, RefLine, Series, bars_svg, chart_svg, render_bars, render_chart,
+};
 use super::table::{Finished, Kind, TableFormat, TableWriter};
 use crate::kv::Budget;
 use crate::metrics::timeline::Timeline;
@@ -55,6 +57,12 @@ pub struct SimCharts<'a> {
     /// Comparisons of the same traffic (markdown for the index): under each tenant
     /// scheduling, with 1, 8 and 64 LoRA adapters; empty when none applies.
     pub comparisons: String,
+    /// The summary's rows (key, value), as `summary.csv` has them (for `index.html`).
+    pub summary_rows: Vec<(String, String)>,
+    /// The verdicts (met?, line): each SLO, and overload (for `index.html`).
+    pub verdicts: Vec<(bool, String)>,
+    /// The scenario file's name and text (for `index.html`).
+    pub scenario: (String, String),
 }
 
 /// Points of a sorted sample's CDF, at most `n` of them (evenly spaced in rank).
@@ -83,6 +91,24 @@ struct Out {
     tables: Vec<Finished>,
     staged: Staged,
     captions: Vec<(&'static str, String)>,
+    /// Each chart as SVG, by PNG name (for `index.html`).
+    svgs: Vec<(&'static str, String)>,
+}
+
+impl Out {
+    /// Draw a chart as a staged PNG and as SVG for the HTML page.
+    fn chart(&mut self, dir: &Path, name: &'static str, ch: &Chart) -> anyhow::Result<()> {
+        render_chart(ch, &self.staged.path(dir, name))?;
+        self.svgs.push((name, chart_svg(ch, &dir.join(name))?));
+        Ok(())
+    }
+
+    /// Draw a bar chart as a staged PNG and as SVG for the HTML page.
+    fn bars(&mut self, dir: &Path, name: &'static str, ch: &BarChart) -> anyhow::Result<()> {
+        render_bars(ch, &self.staged.path(dir, name))?;
+        self.svgs.push((name, bars_svg(ch, &dir.join(name))?));
+        Ok(())
+    }
 }
 
 /// Write the charts' CSV tables (finished, not yet committed) and draw the PNGs under
@@ -95,7 +121,7 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Staged
     over_time(dir, c, &mut out)?;
     prefix_hit_rate(dir, c, &mut out)?;
     memory(dir, c, &mut out)?;
-    let (tables, mut staged, captions) = (out.tables, out.staged, out.captions);
+    let (tables, mut staged, captions, svgs) = (out.tables, out.staged, out.captions, out.svgs);
 
     let mut index = String::new();
     let _ = writeln!(index, "# Simulation report: {}\n", c.name);
@@ -149,8 +175,88 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Staged
     for (name, caption) in &captions {
         let _ = writeln!(index, "\n![{name}]({name})\n\n{caption}");
     }
+    let _ = writeln!(
+        index,
+        "\nThe same report as one page, charts as SVG: [index.html](index.html)."
+    );
     staged.text(dir, "README.md", &index)?;
+    staged.text(dir, "index.html", &html_page(c, &tables, &captions, svgs))?;
     Ok((tables, staged))
+}
+
+/// `index.html`: the verdicts, the charts (SVG) with their captions and links, the tenants'
+/// table and comparisons, the summary, the tables and the scenario.
+fn html_page(
+    c: &SimCharts,
+    tables: &[Finished],
+    captions: &[(&'static str, String)],
+    svgs: Vec<(&'static str, String)>,
+) -> String {
+    use crate::report::run_tables::Tables;
+    let ext = c.tables.ext();
+    let mut files: Vec<String> = Vec::new();
+    if c.written != Tables::None {
+        files.push(format!("summary.{ext}"));
+    }
+    if c.written == Tables::All {
+        files.push(format!("requests.{ext}"));
+        files.push(format!("iterations.{ext}"));
+    }
+    let chart_tables: Vec<String> = tables
+        .iter()
+        .filter_map(|t| t.file_name().map(str::to_string))
+        .collect();
+    files.extend(chart_tables.iter().cloned());
+    let charts = svgs
+        .into_iter()
+        .map(|(png, svg)| {
+            let caption = captions
+                .iter()
+                .find(|(n, _)| *n == png)
+                .map_or(String::new(), |(_, c)| c.clone());
+            let stem = png.trim_end_matches(".png");
+            let data = chart_tables
+                .iter()
+                .find(|t| t.strip_suffix(&format!(".{ext}")) == Some(stem))
+                .cloned();
+            (png.to_string(), caption, svg, data)
+        })
+        .collect();
+    let mut sections = Vec::new();
+    if !c.tenant_summary.is_empty() {
+        let mut t = String::from(
+            "tenant          finished  refused (limits)  TTFT p50/p90 ms   TPOT p50/p90 ms   prefix hits  blocks lost\n",
+        );
+        for s in c.tenant_summary {
+            let _ = writeln!(
+                t,
+                "{:<15} {:>8}  {:>7} ({:>6})  {:>7.1} / {:<7.1} {:>6.1} / {:<7.1} {:>9.1} %  {:>10}",
+                s.name,
+                s.requests,
+                s.rejected,
+                s.limited,
+                s.ttft.p50 * 1e3,
+                s.ttft.p90 * 1e3,
+                s.tpot.p50 * 1e3,
+                s.tpot.p90 * 1e3,
+                s.prefix_hit_rate * 100.0,
+                s.prefix_blocks_lost
+            );
+        }
+        sections.push(("Tenants".to_string(), t));
+    }
+    if !c.comparisons.trim().is_empty() {
+        sections.push(("Comparisons".to_string(), c.comparisons.clone()));
+    }
+    crate::report::html::render(&crate::report::html::Page {
+        title: format!("Simulation report: {}", c.name),
+        verdicts: c.verdicts.clone(),
+        summary: &c.summary_rows,
+        sections,
+        charts,
+        tables: files,
+        scenario: c.scenario.clone(),
+    })
 }
 
 /// TTFT and TPOT CDFs with the SLO lines.
@@ -201,7 +307,7 @@ fn latency_cdfs(dir: &Path, c: &SimCharts, out: &mut Out) -> anyhow::Result<()> 
                 horizontal: false,
             });
         }
-        render_chart(&ch, &out.staged.path(dir, "latency_cdf.png"))?;
+        out.chart(dir, "latency_cdf.png", &ch)?;
         out.captions.push((
             "latency_cdf.png",
             "TTFT and TPOT distributions of the finished requests, with the SLO limits; \
@@ -260,7 +366,7 @@ fn tenant_cdfs(dir: &Path, c: &SimCharts, out: &mut Out) -> anyhow::Result<()> {
         });
     }
     out.tables.push(t.finish()?);
-    render_chart(&ch, &out.staged.path(dir, "tenant_latency_cdf.png"))?;
+    out.chart(dir, "tenant_latency_cdf.png", &ch)?;
     out.captions.push((
         "tenant_latency_cdf.png",
         "Each tenant's TTFT and TPOT distributions, with the tenants' own SLO limits; data: \
@@ -312,7 +418,7 @@ fn over_time(dir: &Path, c: &SimCharts, out: &mut Out) -> anyhow::Result<()> {
             value: c.kv_blocks as f64,
             horizontal: true,
         });
-        render_chart(&ch, &out.staged.path(dir, "kv_blocks_over_time.png"))?;
+        out.chart(dir, "kv_blocks_over_time.png", &ch)?;
         out.captions.push((
             "kv_blocks_over_time.png",
             "KV blocks held by running sequences and the prefix cache's in-use blocks, \
@@ -329,7 +435,7 @@ fn over_time(dir: &Path, c: &SimCharts, out: &mut Out) -> anyhow::Result<()> {
             points: pts.iter().map(|p| (p.0, p.1)).collect(),
             mark: Mark::Line,
         });
-        render_chart(&ch, &out.staged.path(dir, "batch_size_over_time.png"))?;
+        out.chart(dir, "batch_size_over_time.png", &ch)?;
         out.captions.push((
             "batch_size_over_time.png",
             "Sequences per engine iteration, averaged per time bucket; data: \
@@ -374,7 +480,7 @@ fn prefix_hit_rate(dir: &Path, c: &SimCharts, out: &mut Out) -> anyhow::Result<(
         }
         out.tables.push(t.finish()?);
         bars.stacks.push(("hit rate".into(), hits));
-        render_bars(&bars, &out.staged.path(dir, "prefix_hit_rate.png"))?;
+        out.bars(dir, "prefix_hit_rate.png", &bars)?;
         out.captions.push((
             "prefix_hit_rate.png",
             "Share of each tenant's prompt tokens found in the prefix cache at \
@@ -421,7 +527,7 @@ fn memory(dir: &Path, c: &SimCharts, out: &mut Out) -> anyhow::Result<()> {
             .push((format!("{name}: {:.2} GiB", gib(bytes)), vec![gib(bytes)]));
     }
     out.tables.push(t.finish()?);
-    render_bars(&bars, &out.staged.path(dir, "memory.png"))?;
+    out.bars(dir, "memory.png", &bars)?;
     out.captions.push((
         "memory.png",
         format!(

@@ -3,6 +3,7 @@
 //! Nothing in `report` computes physics.
 
 pub mod charts;
+pub mod html;
 pub mod png;
 pub mod run_tables;
 pub mod table;

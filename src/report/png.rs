@@ -221,8 +221,54 @@ pub enum PngError {
     },
 }
 
+/// Where a chart is drawn.
+pub enum Target<'a> {
+    /// A PNG file, written atomically.
+    Png(&'a Path),
+    /// SVG text, appended to the string (for an HTML report); the path names it in errors.
+    Svg(&'a Path, &'a mut String),
+}
+
+impl Target<'_> {
+    fn path(&self) -> &Path {
+        match self {
+            Target::Png(p) | Target::Svg(p, _) => p,
+        }
+    }
+}
+
+/// Draw with one body on either backend: the body is compiled once per backend.
+macro_rules! draw_to {
+    ($target:expr, $title:expr, $w:expr, $h:expr, |$root:ident| $body:block) => {
+        match $target {
+            Target::Png(path) => write_atomic(path, $title, $w, $h, |$root: &Root| $body),
+            Target::Svg(path, out) => write_svg(path, out, $title, $w, $h, |$root: &SvgRoot| $body),
+        }
+    };
+}
+
 /// Draw `chart` to `path` as a PNG, atomically (see the module docs for axis rules).
 pub fn render_chart(chart: &Chart, path: &Path) -> Result<(), PngError> {
+    draw_chart(chart, Target::Png(path))
+}
+
+/// `chart` as SVG text (the same drawing as [`render_chart`]); `name` names it in errors.
+pub fn chart_svg(chart: &Chart, name: &Path) -> Result<String, PngError> {
+    let mut out = String::new();
+    draw_chart(chart, Target::Svg(name, &mut out))?;
+    Ok(out)
+}
+
+/// `chart` as SVG text (the same drawing as [`render_bars`]).
+pub fn bars_svg(chart: &BarChart, name: &Path) -> Result<String, PngError> {
+    let mut out = String::new();
+    draw_bars(chart, Target::Svg(name, &mut out))?;
+    Ok(out)
+}
+
+fn draw_chart(chart: &Chart, target: Target) -> Result<(), PngError> {
+    let path = target.path().to_path_buf();
+    let path = path.as_path();
     check_size(&chart.title, chart.width, chart.height, path)?;
     let (xl, yl) = (chart.x_log, chart.y_log);
     // Everything below works in axis space: log10(v) on a log axis.
@@ -261,7 +307,7 @@ pub fn render_chart(chart: &Chart, path: &Path) -> Result<(), PngError> {
 
     let corner = emptiest_corner(&data, xr, yr);
 
-    write_atomic(path, &chart.title, chart.width, chart.height, |root| {
+    draw_to!(target, &chart.title, chart.width, chart.height, |root| {
         let mut c = ChartBuilder::on(root)
             .caption(&chart.title, (FONT_NAME, TITLE_PX))
             .margin(20)
@@ -348,6 +394,12 @@ pub fn render_chart(chart: &Chart, path: &Path) -> Result<(), PngError> {
 
 /// Draw `chart` to `path` as a PNG, atomically.
 pub fn render_bars(chart: &BarChart, path: &Path) -> Result<(), PngError> {
+    draw_bars(chart, Target::Png(path))
+}
+
+fn draw_bars(chart: &BarChart, target: Target) -> Result<(), PngError> {
+    let path = target.path().to_path_buf();
+    let path = path.as_path();
     check_size(&chart.title, chart.width, chart.height, path)?;
     let n = chart.categories.len();
     let invalid = |message: String| PngError::Invalid {
@@ -395,7 +447,7 @@ pub fn render_bars(chart: &BarChart, path: &Path) -> Result<(), PngError> {
     let xr = (-0.5, n as f64 - 0.5);
     let centres: Vec<f64> = (0..n).map(|i| i as f64).collect();
 
-    write_atomic(path, &chart.title, chart.width, chart.height, |root| {
+    draw_to!(target, &chart.title, chart.width, chart.height, |root| {
         let mut c = ChartBuilder::on(root)
             .caption(&chart.title, (FONT_NAME, TITLE_PX))
             .margin(20)
@@ -453,6 +505,7 @@ pub fn render_bars(chart: &BarChart, path: &Path) -> Result<(), PngError> {
 }
 
 type Root<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+type SvgRoot<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 type DrawResult = Result<(), Box<dyn std::error::Error + 'static>>;
 
 fn check_size(title: &str, width: u32, height: u32, path: &Path) -> Result<(), PngError> {
@@ -522,6 +575,32 @@ fn write_atomic(
             title: title.to_string(),
             message,
         }
+    })
+}
+
+/// Draws on a white canvas as SVG text appended to `out`.
+fn write_svg(
+    path: &Path,
+    out: &mut String,
+    title: &str,
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&SvgRoot) -> DrawResult,
+) -> Result<(), PngError> {
+    register_font().map_err(|()| PngError::Font {
+        path: path.to_path_buf(),
+    })?;
+    let drawn = (|| -> DrawResult {
+        let root = SVGBackend::with_string(out, (width, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        draw(&root)?;
+        root.present()?;
+        Ok(())
+    })();
+    drawn.map_err(|e| PngError::Draw {
+        path: path.to_path_buf(),
+        title: title.to_string(),
+        message: e.to_string(),
     })
 }
 

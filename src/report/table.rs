@@ -365,6 +365,13 @@ pub struct Finished {
     tmp: PathBuf,
 }
 
+impl Finished {
+    /// The file name it will have once committed.
+    pub fn file_name(&self) -> Option<&str> {
+        self.path.file_name().and_then(|n| n.to_str())
+    }
+}
+
 impl Drop for Finished {
     fn drop(&mut self) {
         if !self.tmp.as_os_str().is_empty() {
