@@ -404,9 +404,48 @@ pub struct PlanSetArgs {
     /// Requests per simulation: --set plan.requests=N.
     #[arg(long, value_name = "N")]
     pub requests: Option<u64>,
+    /// A GPU's price per hour in USD, instead of the catalog's (repeatable):
+    /// --price h100-sxm=2.1 --price l40s=0.79
+    #[arg(long = "price", value_name = "GPU=USD")]
+    pub price: Vec<String>,
+    /// A TOML file of prices, one `gpu = usd` line each (`h100-sxm = 2.1`); --price wins.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
 }
 
 impl PlanSetArgs {
+    /// The prices given: (GPU, USD per GPU-hour, where from), the file's first.
+    pub fn price_list(&self) -> anyhow::Result<Vec<(String, f64, String)>> {
+        let mut out = Vec::new();
+        if let Some(path) = &self.prices {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("--prices {}: cannot read: {e}", path.display()))?;
+            let table: toml::Table = toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("--prices {}: {e}", path.display()))?;
+            for (gpu, v) in table {
+                let usd = v.as_float().or(v.as_integer().map(|i| i as f64)).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--prices {}: {gpu} = {v}: give a number of USD per GPU-hour, e.g. {gpu} = 2.1",
+                        path.display()
+                    )
+                })?;
+                out.push((gpu, usd, format!("--prices {}", path.display())));
+            }
+        }
+        for p in &self.price {
+            let (gpu, usd) = p
+                .split_once('=')
+                .and_then(|(g, u)| Some((g.trim().to_string(), u.trim().parse::<f64>().ok()?)))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--price {p}: give GPU=USD per GPU-hour, e.g. --price h100-sxm=2.1"
+                    )
+                })?;
+            out.push((gpu, usd, "--price".to_string()));
+        }
+        Ok(out)
+    }
+
     /// Every override, `--rate` and `--requests` after the `--set`s.
     pub fn overrides(&self) -> Vec<crate::scenario::overrides::Override> {
         use crate::scenario::overrides::Override;

@@ -44,7 +44,8 @@ fn print_plan(
 
 pub(super) fn run_plan(args: PlanArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
     use crate::plan::{PlanOptions, PlanSpec, run};
-    let spec = PlanSpec::load_with(&args.scenario, catalog, &args.set.overrides())?;
+    let mut spec = PlanSpec::load_with(&args.scenario, catalog, &args.set.overrides())?;
+    spec.set_prices(&args.set.price_list()?)?;
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let opts = PlanOptions {
         out: args.out.clone(),
@@ -81,7 +82,8 @@ pub(super) fn run_plan(args: PlanArgs, catalog: &Catalog) -> anyhow::Result<Exit
 
 pub(super) fn run_merge(args: MergeArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
     use crate::plan::{PlanSpec, merge};
-    let spec = PlanSpec::load_with(&args.scenario, catalog, &args.set.overrides())?;
+    let mut spec = PlanSpec::load_with(&args.scenario, catalog, &args.set.overrides())?;
+    spec.set_prices(&args.set.price_list()?)?;
     let (files, answer) = merge(&spec, &args.shards, args.out.clone())?;
     Ok(print_plan(&files, &answer, &spec, args.json))
 }

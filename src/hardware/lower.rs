@@ -208,6 +208,7 @@ impl GpuSpec {
             pcie_generation,
             pcie_bytes_per_s,
             usd_per_hour,
+            price_from: format!("{} (an assumption; override it)", path.display()),
             measured,
         })
     }

@@ -190,6 +190,9 @@ pub struct GpuSpec {
     pub pcie_bytes_per_s: f64,
     /// On-demand price per GPU-hour, USD (an assumption the user can edit).
     pub usd_per_hour: f64,
+    /// Where `usd_per_hour` comes from: the GPU file, `hardware.usd_per_hour` in a scenario,
+    /// or `plan --price` / `--prices` (reports name it).
+    pub price_from: String,
     /// Ceilings measured on a real device, if the file has a `[measured]` table.
     pub measured: Option<Measured>,
 }

@@ -174,6 +174,10 @@ pub fn evaluate_config(spec: &PlanSpec, i: usize) -> ConfigResult {
     if let Some(n) = spec.requests {
         scn.workload.num_requests = Some(n);
     }
+    if let Some((usd, from)) = spec.prices.get(&scn.gpu.name) {
+        scn.gpu.usd_per_hour = *usd;
+        scn.gpu.price_from = from.clone();
+    }
     let prepared = match prepare(&scn) {
         Ok(p) => p,
         Err(e) => return invalid(format!("does not fit: {e}")),
@@ -211,6 +215,12 @@ pub fn evaluate_config(spec: &PlanSpec, i: usize) -> ConfigResult {
         unit_replicas,
         gpus: scn.tp * scn.replicas,
         usd_per_gpu_hour: scn.gpu.usd_per_hour,
+        price: format!(
+            "{}: ${}/GPU-hour from {}",
+            scn.gpu.name,
+            fmt_num(scn.gpu.usd_per_hour),
+            scn.gpu.price_from
+        ),
     };
     let mut judged = judge(spec, &searches, &at_target, &fleet, band);
     if let Some(why) = no_fleet {
@@ -242,6 +252,8 @@ struct Fleet {
     gpus: u32,
     /// The GPU's price.
     usd_per_gpu_hour: f64,
+    /// The price and where it comes from, in words.
+    price: String,
 }
 
 /// Fleets tried beyond the first estimate before giving up.
@@ -396,6 +408,7 @@ fn judge(
         gpus: fleet.gpus,
         replicas: fleet.replicas,
         usd_per_hour: fleet.usd_per_gpu_hour * fleet.gpus as f64,
+        price: fleet.price.clone(),
         verdict,
         band,
         capacity: Capacity {

@@ -106,6 +106,9 @@ pub struct PlanSpec {
     pub id: String,
     /// The catalogs every configuration's model and GPU names resolve in.
     pub catalog: Catalog,
+    /// Prices per GPU (catalog name → USD per GPU-hour, where from) given on the command
+    /// line (`--price`, `--prices FILE`); they override the scenario's and the catalog's.
+    pub prices: std::collections::BTreeMap<String, (f64, String)>,
 }
 
 /// The line of the `[name]` header.
@@ -252,6 +255,20 @@ impl PlanSpec {
         }
         let axes = read_axes(&raw_axes, &base, path, catalog, &err)?;
         let derive_replicas = !axes.iter().any(|a| a.key == "hardware.replicas");
+        let priced = base
+            .get("hardware")
+            .and_then(|h| h.get("usd_per_hour"))
+            .is_some();
+        if priced
+            && axes.iter().any(|a| a.key == "hardware.gpu")
+            && !axes.iter().any(|a| a.key == "hardware.usd_per_hour")
+        {
+            bail!(
+                "{}: hardware.usd_per_hour would price every GPU of the \"hardware.gpu\" axis \
+                 alike: remove it and price each GPU with --price GPU=USD or --prices FILE",
+                at(path, line_of(&text, "hardware", "usd_per_hour"))
+            );
+        }
         let grid = Grid { axes };
         let configs = grid.len();
         if configs > max_configs {
@@ -292,7 +309,33 @@ impl PlanSpec {
             configs,
             id,
             catalog: catalog.clone(),
+            prices: Default::default(),
         })
+    }
+
+    /// Set GPU prices (`--price GPU=USD`, `--prices FILE` of `gpu = usd` lines), each GPU
+    /// named as the catalog knows it (an alias or a typo is an error before anything runs).
+    pub fn set_prices(&mut self, prices: &[(String, f64, String)]) -> anyhow::Result<()> {
+        for (gpu, usd, from) in prices {
+            let spec = self
+                .catalog
+                .gpu(gpu)
+                .map_err(|e| anyhow!("{from}: {gpu}: {e}"))?;
+            if !(*usd > 0.0 && usd.is_finite()) {
+                bail!("{from}: {gpu} = {usd}: give a positive price per GPU-hour in USD");
+            }
+            self.prices.insert(spec.name, (*usd, from.clone()));
+        }
+        // Plan identity covers the prices: shards priced differently do not merge.
+        if !self.prices.is_empty() {
+            let text = format!("{:?}", self.prices);
+            self.id = format!(
+                "{}-{:08x}",
+                self.id,
+                crate::hash::fnv1a(text.as_bytes()) as u32
+            );
+        }
+        Ok(())
     }
 
     /// The axis values of configuration `i`.
@@ -356,6 +399,23 @@ fn read_axes(
                 v,
                 "an axis needs at least one value",
             ));
+        }
+        // Catalog names are checked now, not as rejected configurations after the run.
+        for v in &values {
+            let Some(name) = v.as_str() else { continue };
+            if crate::catalog::is_path(name) {
+                continue;
+            }
+            let unknown = match key.as_str() {
+                "hardware.gpu" => catalog.gpu(name).err().map(|e| e.to_string()),
+                "model.name" | "engine.speculative.draft_model" => {
+                    catalog.model(name).err().map(|e| e.to_string())
+                }
+                _ => None,
+            };
+            if let Some(e) = unknown {
+                return Err(err(&format!("axes.{key}"), v, &e));
+            }
         }
         // The key must name a scenario setting: its parents must be tables, and the
         // scenario with the first value set must not fail on an unknown field.

@@ -347,10 +347,21 @@ fn uncertainty_md(md: &mut String, spec: &PlanSpec, rows: &[ConfigResult], choic
             }
         );
     }
+    let mut prices: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.evaluated().map(|e| e.price.as_str()))
+        .filter(|p| !p.is_empty())
+        .collect();
+    prices.sort_unstable();
+    prices.dedup();
     let _ = writeln!(
         md,
-        "Prices are the catalog's $/GPU-hour (`hardware/*.toml`, marked there as assumptions)."
+        "Prices used (override with `--price GPU=USD`, `--prices FILE` or \
+         `hardware.usd_per_hour`):\n"
     );
+    for p in prices {
+        let _ = writeln!(md, "- {p}");
+    }
 }
 
 /// Whether `r` is on the Pareto front of `valid` (no other is both cheaper or as cheap and of

@@ -70,6 +70,9 @@ pub struct Evaluated {
     pub replicas: u32,
     /// Price, $/hour.
     pub usd_per_hour: f64,
+    /// The GPU's price and where it comes from (`h100-sxm: $2.7/GPU-hour from …`).
+    #[serde(default)]
+    pub price: String,
     /// At the target.
     pub verdict: Verdict,
     /// Within the cost model's error band, when asked.

@@ -305,9 +305,20 @@ pub fn lower_hardware(
     h: &RawHardware,
     catalog: &Catalog,
 ) -> Result<Hardware, ScenarioError> {
-    let gpu = catalog
+    let mut gpu = catalog
         .gpu(&cx.catalog_spec(h.gpu.get_ref()))
         .map_err(|e| cx.bad_str(&h.gpu, "hardware.gpu", &e.to_string()))?;
+    if let Some(p) = &h.usd_per_hour {
+        if !(*p.get_ref() > 0.0 && p.get_ref().is_finite()) {
+            return Err(cx.bad(
+                p,
+                "hardware.usd_per_hour",
+                "must be a positive price per GPU-hour in USD, e.g. 2.1",
+            ));
+        }
+        gpu.usd_per_hour = *p.get_ref();
+        gpu.price_from = format!("hardware.usd_per_hour in {}", cx.path.display());
+    }
     let tp = int_in(
         cx,
         &h.tp,

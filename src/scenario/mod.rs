@@ -35,6 +35,8 @@
 //! replicas = 1              # engine replicas, 1..=4096
 //! measured = "../hardware/measured/nvidia-h100-80gb-hbm3.toml"   # optional `planner bench` file
 //! router = "round_robin"    # round_robin | least_outstanding | prefix_affinity (replicas > 1)
+//! usd_per_hour = 2.1        # the GPU's price per hour (default: its catalog file's assumption;
+//!                           # `plan --price h100-sxm=2.1` or `--prices FILE` override both)
 //!
 //! [engine]                  # every key optional; defaults are EngineConfig::default() (vLLM's)
 //! kind = "vllm"                   # vllm | vllm-v0 | sglang | trtllm | llama.cpp: whose memory

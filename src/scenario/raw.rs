@@ -66,6 +66,8 @@ pub struct RawHardware {
     pub measured: Option<Sp<String>>,
     /// How arrivals are spread over replicas.
     pub router: Option<Router>,
+    /// The GPU's price per hour, USD (instead of the catalog's).
+    pub usd_per_hour: Option<Sp<f64>>,
 }
 
 /// `[engine]`.

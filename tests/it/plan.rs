@@ -506,3 +506,85 @@ fn plan_derives_the_fewest_replicas_and_prints_the_command_line() {
     assert_eq!(answer.unwrap().chosen, None);
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn prices_come_from_the_command_line_the_scenario_or_the_catalog_and_are_named() {
+    let d = dir("prices");
+    let head = &PLAN[..PLAN.find("[plan]").unwrap()];
+    let plan = |axis: &str| {
+        format!(
+            "{head}[plan]\ntarget_rate = 2.0\nseeds = [5]\nbisect_steps = 0\nrequests = 150\n\
+             [plan.axes]\n{axis}\n"
+        )
+    };
+    let gpus = plan("\"hardware.gpu\" = [\"h100\", \"a100\"]");
+    let mut spec = PlanSpec::load(&scenario_file(&d, &gpus), &Catalog::builtin()).unwrap();
+    // An unknown GPU in --price is refused with the known names; a known one by alias works.
+    let e = spec
+        .set_prices(&[("h1000".into(), 2.0, "--price".into())])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("--price: h1000") && e.contains("h100-sxm"),
+        "{e}"
+    );
+    spec.set_prices(&[("a100".into(), 0.5, "--price".into())])
+        .unwrap();
+    let (_, answer) = run(&spec, &opts(&d.join("out"))).unwrap();
+    let answer = answer.unwrap();
+    let price = |a: &planner::plan::Answer, i: usize| {
+        let e = a.rows[i].evaluated().unwrap();
+        (e.usd_per_hour / e.gpus as f64, e.price.clone())
+    };
+    assert_eq!(price(&answer, 0).0, 2.7, "the catalog's");
+    assert_eq!(
+        price(&answer, 0).1,
+        "h100-sxm: $2.7/GPU-hour from built-in:hardware/h100-sxm.toml (an assumption; override it)"
+    );
+    assert_eq!(
+        price(&answer, 1),
+        (0.5, "a100-80gb: $0.5/GPU-hour from --price".into())
+    );
+    assert!(
+        answer
+            .text
+            .contains("- a100-80gb: $0.5/GPU-hour from --price"),
+        "{}",
+        answer.text
+    );
+    // The scenario's own price, for its one GPU.
+    let kv = plan("\"engine.kv_cache_dtype\" = [\"auto\"]").replace(
+        "gpu = \"h100-sxm\"",
+        "gpu = \"h100-sxm\"\nusd_per_hour = 1.5",
+    );
+    let spec = PlanSpec::load(&scenario_file(&d, &kv), &Catalog::builtin()).unwrap();
+    let (_, answer) = run(&spec, &opts(&d.join("out2"))).unwrap();
+    let (usd, from) = price(&answer.unwrap(), 0);
+    assert_eq!(usd, 1.5);
+    assert!(
+        from.starts_with("h100-sxm: $1.5/GPU-hour from hardware.usd_per_hour in "),
+        "{from}"
+    );
+    // One scenario price over a GPU axis would price every GPU alike: refused.
+    let both = gpus.replace(
+        "gpu = \"h100-sxm\"",
+        "gpu = \"h100-sxm\"\nusd_per_hour = 1.5",
+    );
+    let e = PlanSpec::load(&scenario_file(&d, &both), &Catalog::builtin())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("plan.toml:7: hardware.usd_per_hour would price every GPU"),
+        "{e}"
+    );
+    // A GPU name the catalog does not know is refused before anything runs.
+    let bad = gpus.replace("[\"h100\", \"a100\"]", "[\"h100\", \"a1000\"]");
+    let e = PlanSpec::load(&scenario_file(&d, &bad), &Catalog::builtin())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("plan.axes.hardware.gpu = \"a1000\": unknown gpu"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
