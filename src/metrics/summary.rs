@@ -506,7 +506,10 @@ impl RunSummary {
     /// A one-screen summary.
     pub fn render(&self) -> String {
         let mut s = String::new();
-        for (k, v) in self.rows() {
+        // An overloaded run says so first.
+        let mut rows = self.rows();
+        rows.sort_by_key(|(k, _)| k != "OVERLOADED");
+        for (k, v) in rows {
             let _ = writeln!(s, "{k:<42} {v}");
         }
         s

@@ -125,6 +125,20 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Staged
 
     let mut index = String::new();
     let _ = writeln!(index, "# Simulation report: {}\n", c.name);
+    for (ok, line) in &c.verdicts {
+        let mark = if *ok { "met" } else { "**not met**" };
+        match line.strip_prefix("OVERLOADED: ") {
+            Some(rest) => {
+                let _ = writeln!(index, "- **OVERLOADED**: {rest}");
+            }
+            None => {
+                let _ = writeln!(index, "- SLO {line}: {mark}");
+            }
+        }
+    }
+    if !c.verdicts.is_empty() {
+        let _ = writeln!(index);
+    }
     let ext = c.tables.ext();
     use crate::report::run_tables::Tables;
     if c.written != Tables::None {
