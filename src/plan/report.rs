@@ -475,21 +475,8 @@ fn write_charts(
     let on_front = |r: &ConfigResult| on_front(&valid, r);
     // Charts, under temporary names until everything is written.
     let mut staged = Staged::default();
-    let first_slo = spec
-        .scenario
-        .slo
-        .targets
-        .iter()
-        .find(|t| t.metric == SloMetric::Ttft && t.tenant.is_none());
-    let mut chart = Chart::new(
-        format!(
-            "{}: TTFT p90 vs load (chosen, runners-up, closest rejected)",
-            spec.scenario.name
-        ),
-        format!("load ({unit})"),
-        "TTFT p90 (ms)",
-    );
-    chart.y_log = true;
+    // Latency against load, TTFT and TPOT each with its SLO, for the chosen configuration,
+    // the runners-up and the closest rejected ones.
     let mut shown: Vec<usize> = chosen
         .into_iter()
         .chain(runners_up.iter().copied())
@@ -505,31 +492,73 @@ fn write_charts(
             .take(8usize.saturating_sub(shown.len()))
             .map(|r| r.index),
     );
-    for &i in &shown {
-        let r = &rows[i];
-        let mut pts: Vec<(f64, f64)> = r.points.iter().map(|p| (p.load, p.ttft_p90_ms)).collect();
-        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let tag = if Some(i) == chosen { " (chosen)" } else { "" };
-        chart.series.push(Series {
-            name: format!("#{i}{tag} ${}/h", r.cells()[2]),
-            points: pts,
-            mark: Mark::LinePoints,
-        });
-    }
-    if let Some(t) = first_slo {
+    for (metric, file) in [
+        (SloMetric::Ttft, "latency_vs_load.png"),
+        (SloMetric::Tpot, "tpot_vs_load.png"),
+    ] {
+        let name = metric.name().to_ascii_uppercase();
+        let mut chart = Chart::new(
+            format!(
+                "{}: {name} p90 vs load of one replica (chosen, runners-up, closest rejected)",
+                spec.scenario.name
+            ),
+            format!("load on one replica ({unit})"),
+            format!("{name} p90 (ms)"),
+        );
+        chart.y_log = true;
+        // Room below the legend's rows.
+        chart.height = 650 + 28 * shown.len() as u32;
+        for &i in &shown {
+            let r = &rows[i];
+            let mut pts: Vec<(f64, f64)> = r
+                .points
+                .iter()
+                .map(|p| {
+                    let y = if metric == SloMetric::Ttft {
+                        p.ttft_p90_ms
+                    } else {
+                        p.tpot_p90_ms
+                    };
+                    (p.load, y)
+                })
+                .collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let tag = if Some(i) == chosen { " (chosen)" } else { "" };
+            let fleet = r
+                .evaluated()
+                .filter(|e| e.replicas > 1)
+                .map_or(String::new(), |e| format!("{}× ", e.replicas));
+            chart.series.push(Series {
+                name: format!(
+                    "#{i}{tag} {fleet}{} ${}/h",
+                    spec.grid.short_label(i),
+                    r.cells()[2]
+                ),
+                points: pts,
+                mark: Mark::LinePoints,
+            });
+        }
+        if let Some(t) = spec
+            .scenario
+            .slo
+            .targets
+            .iter()
+            .find(|t| t.metric == metric && t.tenant.is_none())
+        {
+            chart.ref_lines.push(RefLine {
+                label: format!("{name} p{} SLO {} ms", t.percentile as u32, t.limit_ms),
+                value: t.limit_ms,
+                horizontal: true,
+            });
+        }
         chart.ref_lines.push(RefLine {
-            label: format!("TTFT p{} SLO {} ms", t.percentile as u32, t.limit_ms),
-            value: t.limit_ms,
-            horizontal: true,
+            label: format!("target {} {unit}", fmt_num(spec.target)),
+            value: spec.target,
+            horizontal: false,
         });
-    }
-    chart.ref_lines.push(RefLine {
-        label: format!("target {} {unit}", fmt_num(spec.target)),
-        value: spec.target,
-        horizontal: false,
-    });
-    if !chart.series.is_empty() {
-        render_chart(&chart, &staged.path(dir, "latency_vs_load.png"))?;
+        if !chart.series.is_empty() {
+            render_chart(&chart, &staged.path(dir, file))?;
+        }
     }
     let mut chart = Chart::new(
         format!("{}: cost vs capacity within the SLOs", spec.scenario.name),
@@ -585,12 +614,18 @@ fn index_md(spec: &PlanSpec, staged: &Staged) -> String {
         index,
         "- [plan.csv](plan.csv): one row per configuration: price, whether it meets the target, capacity within the SLOs (median and range over seeds), cost per million output tokens and per thousand requests at that capacity."
     );
-    for name in ["latency_vs_load.png", "cost_vs_capacity.png"] {
+    for name in [
+        "latency_vs_load.png",
+        "tpot_vs_load.png",
+        "cost_vs_capacity.png",
+    ] {
         if !staged.has(name) {
             continue;
         }
         let caption = if name.starts_with("latency") {
-            "TTFT p90 against load for the chosen configuration, the runners-up and the closest rejected ones, with the SLO and the target (a configuration rejected on TPOT can sit under the TTFT line: answer.md says why each was rejected); data in latency_vs_load.csv (every simulated point of every configuration, TPOT included)."
+            "TTFT p90 against the load on one replica for the chosen configuration, the runners-up and the closest rejected ones (legend: index, fleet, configuration, price), with the SLO and the target; data in latency_vs_load.csv (every simulated point of every configuration)."
+        } else if name.starts_with("tpot") {
+            "TPOT p90 against the load on one replica, the same configurations, with the TPOT SLO: a configuration rejected on TPOT sits under the TTFT line but over this one; data in latency_vs_load.csv."
         } else {
             "Cost per hour against the load each configuration sustains within the SLOs; the Pareto front joined, the chosen point marked; data in cost_vs_capacity.csv."
         };

@@ -56,6 +56,47 @@ impl Grid {
             .join(" ")
     }
 
+    /// A short name for configuration `i` (chart legends): each axis value by the last part
+    /// of its key (`kv`, `prefix`, `chunk`, `seqs` for the common engine keys), GPUs by name
+    /// and TP as `TP2`, switches as `key`/`no key`: `h100-sxm TP1 kv=fp8 prefix`.
+    pub fn short_label(&self, i: usize) -> String {
+        // The common engine keys by the word their engines' users say.
+        fn word(last: &str) -> &str {
+            match last {
+                "enable_prefix_caching" => "prefix",
+                "kv_cache_dtype" => "kv",
+                "max_num_batched_tokens" => "chunk",
+                "max_num_seqs" => "seqs",
+                "gpu_memory_utilization" => "util",
+                other => other,
+            }
+        }
+        let mut parts: Vec<(u8, String)> = self
+            .axes
+            .iter()
+            .zip(self.values(i))
+            .map(|(a, v)| {
+                let last = word(a.key.rsplit('.').next().unwrap_or(&a.key));
+                match (a.key.as_str(), v) {
+                    ("model.name", _) => (0, show(v)),
+                    ("hardware.replicas", _) => (1, format!("{}×", show(v))),
+                    ("hardware.gpu", _) => (2, show(v)),
+                    ("hardware.tp", _) => (3, format!("TP{}", show(v))),
+                    (_, toml::Value::Boolean(true)) => (4, last.to_string()),
+                    (_, toml::Value::Boolean(false)) => (4, format!("no {last}")),
+                    _ => (4, format!("{last}={}", show(v))),
+                }
+            })
+            .collect();
+        // Model, fleet, GPU and TP first, then the rest in axis order.
+        parts.sort_by_key(|(rank, _)| *rank);
+        parts
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// Configuration `i` written into `base`.
     pub fn configure(&self, base: &toml::Table, i: usize) -> toml::Table {
         configure(base, &self.axes, &self.values(i))

@@ -118,7 +118,8 @@ fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
             "cost_vs_capacity.png",
             "latency_vs_load.csv",
             "latency_vs_load.png",
-            "plan.csv"
+            "plan.csv",
+            "tpot_vs_load.png"
         ],
         "the journal is gone once the report is written"
     );
@@ -190,6 +191,7 @@ fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
     );
     let index = String::from_utf8(report[1].1.clone()).unwrap();
     assert!(index.contains("![latency_vs_load.png]") && index.contains("![cost_vs_capacity.png]"));
+    assert!(index.contains("![tpot_vs_load.png]"));
 
     // The chosen configuration, simulated alone at the target with each seed, meets the
     // SLOs; the next-cheaper configuration misses one.
