@@ -50,6 +50,24 @@ pub enum Command {
     /// `python -m sglang.launch_server …`) into a scenario: every recognised flag mapped,
     /// every other one listed.
     Import(ImportArgs),
+    /// Two simulation reports side by side: every metric's change, latency CDFs overlaid.
+    Compare(CompareArgs),
+}
+
+/// `planner compare`.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// Report folder A (`reports/rag`).
+    pub a: PathBuf,
+    /// Report folder B.
+    pub b: PathBuf,
+    /// Folder for compare.csv, latency_cdf_compare.png and README.md (default: beside A,
+    /// `compare-<A>-vs-<B>`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the comparison as JSON (schema planner.compare, docs/json.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `planner import`.

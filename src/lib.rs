@@ -76,6 +76,9 @@ pub mod sweep;
 pub mod plan;
 pub mod speculate;
 
+/// `planner compare`: two simulation reports side by side.
+pub mod compare;
+
 pub mod size;
 
 pub mod cli;

@@ -31,7 +31,36 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run_validate(args, &catalog),
         Command::Catalog => catalog::run_catalog(&catalog),
         Command::Import(args) => import::run_import(args, &catalog),
+        Command::Compare(args) => run_compare(args),
     }
+}
+
+/// `planner compare A B`.
+fn run_compare(args: crate::cli::CompareArgs) -> anyhow::Result<ExitCode> {
+    let c = crate::compare::compare(&args.a, &args.b)?;
+    let name = |p: &std::path::Path| {
+        p.file_name()
+            .map_or("run".into(), |n| n.to_string_lossy().into_owned())
+    };
+    let out = args.out.clone().unwrap_or_else(|| {
+        args.a
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(format!("compare-{}-vs-{}", name(&args.a), name(&args.b)))
+    });
+    let files = crate::compare::write(&c, &out)?;
+    if args.json {
+        println!(
+            "{}",
+            crate::util::json_envelope("planner.compare", "compare", &c)
+        );
+    } else {
+        print!("{}", c.render());
+    }
+    for f in files {
+        eprintln!("wrote {}", f.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `--weight-dtype` as given, else the checkpoint's own precision (`size` and `step`).

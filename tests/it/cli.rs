@@ -549,8 +549,8 @@ fn json_output_of_every_command_matches_docs_json_md() {
             (unquote(cells[1]), unquote(cells[3]), fields)
         })
         .collect();
-    assert_eq!(schemas.len(), 6, "{schemas:?}");
-    let d = std::env::temp_dir().join(format!("planner-json-{}", std::process::id()));
+    assert_eq!(schemas.len(), 7, "{schemas:?}");
+    let d = std::env::temp_dir().join(format!("planner-json-every-{}", std::process::id()));
     let out = |s: &str| d.join(s).to_string_lossy().into_owned();
     let runs: Vec<(&str, Vec<String>)> = vec![
         (
@@ -625,6 +625,20 @@ fn json_output_of_every_command_matches_docs_json_md() {
                 .collect(),
         ),
         (
+            "planner.compare",
+            [
+                "compare",
+                &out("sim"),
+                &out("sim"),
+                "--json",
+                "--out",
+                &out("cmp"),
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        ),
+        (
             "planner.validate.serving",
             ["validate", "--serving", "--json", "--out", &out("val")]
                 .into_iter()
@@ -673,5 +687,76 @@ fn json_output_of_every_command_matches_docs_json_md() {
             );
         }
     }
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// `planner compare A B`: every metric's change, the setup that differs, the CDFs overlaid.
+#[test]
+fn compare_two_runs() {
+    let d = std::env::temp_dir().join(format!("planner-compare-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    let run = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "simulate",
+            "scenarios/rag.toml",
+            "-q",
+            "--requests",
+            "200",
+            "--out",
+        ];
+        let o = d.join(out);
+        let o = o.to_str().unwrap().to_string();
+        args.push(&o);
+        args.extend(extra);
+        let r = Command::new(env!("CARGO_BIN_EXE_planner"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    };
+    run("a", &[]);
+    run("b", &["--set", "engine.kv_cache_dtype=fp8"]);
+    let (code, out, err) = planner(&[
+        "compare",
+        d.join("a").to_str().unwrap(),
+        d.join("b").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let c = &v["compare"];
+    assert_eq!(
+        c["differs"][0],
+        serde_json::json!(["kv_cache", "bf16/bf16", "fp8/fp8"])
+    );
+    let delta = |m: &str| {
+        c["deltas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["metric"] == m)
+            .unwrap_or_else(|| panic!("{m}"))
+            .clone()
+    };
+    // fp8 halves the bytes per token: twice the blocks in the same memory.
+    let blocks = delta("kv_blocks_per_replica");
+    assert_eq!(
+        blocks["b"].as_f64().unwrap(),
+        2.0 * blocks["a"].as_f64().unwrap()
+    );
+    assert!((blocks["percent"].as_f64().unwrap() - 100.0).abs() < 1e-9);
+    let cmp = d.join("compare-a-vs-b");
+    for f in ["compare.csv", "latency_cdf_compare.png", "README.md"] {
+        assert!(cmp.join(f).is_file(), "{f}");
+    }
+    // Not a report: a clear error naming the folder.
+    let (code, _, err) = planner(&[
+        "compare",
+        d.to_str().unwrap(),
+        d.join("b").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no summary.csv"), "{err}");
     std::fs::remove_dir_all(&d).ok();
 }

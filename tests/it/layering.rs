@@ -28,6 +28,7 @@ const ORDER: &[&str] = &[
     "sweep",
     "plan",
     "speculate",
+    "compare",
     "size",
     "cli",
     "commands",
