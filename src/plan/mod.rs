@@ -445,7 +445,7 @@ fn read_axes(
             return Err(err(
                 &format!("axes.{key}"),
                 v,
-                "not a scenario key (see the keys in src/scenario/mod.rs; an axis names \
+                "not a scenario key (see every key in docs/scenario.md; an axis names \
                  one as a dotted path, e.g. \"engine.max_num_seqs\")",
             ));
         }

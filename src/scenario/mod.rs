@@ -56,7 +56,9 @@
 //! gpu_memory_utilization = 0.9    # in (0, 1]
 //! kv_cache_dtype = "auto"         # K and V alike; auto = the model's torch_dtype (fp16 if
 //!                                 # float16, else bf16). Or set cache_type_k / cache_type_v
-//!                                 # separately (llama.cpp names: f16, q8_0, q4_0, …), not both.
+//!                                 # separately (llama.cpp names: f16, q8_0, q4_0, …), not both:
+//! # cache_type_k = "q8_0"         # K only (llama.cpp --cache-type-k)
+//! # cache_type_v = "q4_0"         # V only (llama.cpp --cache-type-v)
 //! preemption = "recompute"        # recompute | swap
 //! attention = "flash"             # flash | standard (prefill kernel)
 //! max_queue = 0                   # waiting requests beyond this are rejected; 0 = unbounded
@@ -123,7 +125,10 @@
 //! output = { dist = "fixed", value = 128 }
 //! # dist: fixed{value} | uniform{min, max} | normal{mean, std} | lognormal{median, sigma}
 //! #       | zipf{min, max, exponent} | empirical{file, column}: one number per line, or the
-//! #       CSV column named `column` (a header row), path relative like `trace`
+//! #       CSV column named `column` (a header row), path relative like `trace`, e.g.
+//! # prompt = { dist = "normal", mean = 800, std = 200 }
+//! # prompt = { dist = "zipf", min = 16, max = 8192, exponent = 1.2 }
+//! # prompt = { dist = "empirical", file = "../data/lengths.csv", column = "input_tokens" }
 //! # Prefix sharing (synthetic workloads; `prompt` is then the length of each new question):
 //!
 //! [[workload.tenants]]      # one table per tenant; requests pick a tenant by share
@@ -177,6 +182,18 @@
 //! e2e_ms = { p99 = 20000 }
 //! [slo.tenants.chat]        # optional: targets for one tenant's requests (a name from
 //! ttft_ms = { p90 = 300 }   # [[workload.tenants]]; an unknown name is refused)
+//!
+//! [plan]                    # `planner plan` only (src/plan/mod.rs)
+//! target_rate = 3.0         # requests/s to sustain within [slo] (default: workload.rate)
+//! seeds = [42, 43, 44]      # each configuration searched per seed (default: seed)
+//! requests = 1000           # per simulation (default: workload.num_requests)
+//! bisect_steps = 5          # 0..=20 after bracketing the capacity
+//! cost_model_error = 0.071  # optional: each verdict also judged ±this on every iteration
+//! max_configs = 1000        # grids larger than this are refused (up to the hard cap)
+//! max_replicas = 64         # the largest fleet derived per configuration
+//! [plan.axes]               # any scenario key: a list, one value, or { from, to, step }
+//! "hardware.gpu" = ["h100-sxm", "l40s"]
+//! "hardware.tp" = [1, 2]
 //! ```
 
 pub mod error;

@@ -20,6 +20,8 @@
 //!   crossover where it stops paying, KV rollback without leaks, bad settings.
 //! - `plan`: `planner plan` and `merge`: the chosen configuration meets its SLOs and the
 //!   next-cheaper does not; threads, shards and resumes leave the report byte-identical.
+//! - `docs`: docs/scenario.md generated from the key reference, which names every key the
+//!   validator accepts and no other.
 //! - `import`: engines' command lines read into scenarios and written back (the README's
 //!   round-trip), Hugging Face ids resolved from the catalog or the local cache.
 //! - `calibration`: the cost model against Vidur's A100 profiles and our H100 bench file.
@@ -37,6 +39,7 @@ mod calibration;
 mod cli;
 mod common;
 mod configs;
+mod docs;
 mod engines;
 mod fuzz;
 mod golden;
