@@ -231,7 +231,7 @@ fn html_page(
             let stem = png.trim_end_matches(".png");
             let data = chart_tables
                 .iter()
-                .find(|t| t.strip_suffix(&format!(".{ext}")) == Some(stem))
+                .find(|t| t.rsplit_once('.').map(|(s, _)| s) == Some(stem))
                 .cloned();
             (png.to_string(), caption, svg, data)
         })

@@ -331,7 +331,11 @@ fn parquet_tables_match_csv() {
         .iter()
         .flat_map(|c| [format!("{c}.csv"), format!("{c}.png")])
         .chain(tables.iter().map(|t| t.to_string()))
-        .chain(["README.md".to_string(), ".planner-report".to_string()])
+        .chain([
+            "README.md".to_string(),
+            "index.html".to_string(),
+            ".planner-report".to_string(),
+        ])
         .collect();
     want.sort();
     assert_eq!(names, want);
