@@ -5,7 +5,7 @@
 use super::result::{COLUMNS, ConfigResult, Verdict};
 use super::{Answer, PlanSpec, fmt_num};
 use crate::report::Staged;
-use crate::report::png::{Chart, Mark, RefLine, Series, render_chart};
+use crate::report::png::{Chart, Mark, RefLine, Series, chart_svg, render_chart};
 use crate::report::table::{self, Kind, TableFormat, TableWriter};
 use crate::scenario::SloMetric;
 use crate::sweep::grid::show;
@@ -49,9 +49,15 @@ pub(super) fn finish(
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     crate::report::mark(dir, None)?;
     let tables = write_tables(spec, rows, &choice, dir)?;
-    let mut staged = write_charts(spec, rows, &choice, dir)?;
+    let (mut staged, svgs) = write_charts(spec, rows, &choice, dir)?;
     staged.text(dir, "answer.md", &md)?;
-    staged.text(dir, "README.md", &index_md(spec, &staged))?;
+    let index = index_md(spec, &staged);
+    staged.text(dir, "README.md", &index)?;
+    staged.text(
+        dir,
+        "index.html",
+        &html_page(spec, rows, &choice, &md, &index, svgs),
+    )?;
     let mut files = table::commit(tables)?;
     files.extend(staged.commit()?);
     Ok((
@@ -466,7 +472,8 @@ fn write_charts(
     rows: &[ConfigResult],
     choice: &Choice,
     dir: &Path,
-) -> anyhow::Result<Staged> {
+) -> anyhow::Result<(Staged, Vec<(&'static str, String)>)> {
+    let mut svgs = Vec::new();
     let cost = |r: &ConfigResult| r.usd_per_hour();
     let cap = |r: &ConfigResult| r.capacity();
     let (chosen, runners_up) = (choice.chosen, &choice.runners_up);
@@ -558,6 +565,7 @@ fn write_charts(
         });
         if !chart.series.is_empty() {
             render_chart(&chart, &staged.path(dir, file))?;
+            svgs.push((file, chart_svg(&chart, &dir.join(file))?));
         }
     }
     let mut chart = Chart::new(
@@ -598,8 +606,76 @@ fn write_charts(
     });
     if chart.series[0].points.iter().any(|p| p.0 > 0.0) {
         render_chart(&chart, &staged.path(dir, "cost_vs_capacity.png"))?;
+        svgs.push((
+            "cost_vs_capacity.png",
+            chart_svg(&chart, &dir.join("cost_vs_capacity.png"))?,
+        ));
     }
-    Ok(staged)
+    Ok((staged, svgs))
+}
+
+/// `index.html`: the answer first (the chosen fleet and its command, or that none meets the
+/// target), the charts as SVG, answer.md in full, the tables and the scenario.
+fn html_page(
+    spec: &PlanSpec,
+    rows: &[ConfigResult],
+    choice: &Choice,
+    answer_md: &str,
+    captions: &str,
+    svgs: Vec<(&'static str, String)>,
+) -> String {
+    let verdicts = match choice.chosen.map(|c| (c, deployment(spec, &rows[c]))) {
+        Some((c, Some(d))) => vec![
+            (
+                true,
+                format!(
+                    "#{c}: {} at ${}/hour meets {} {} within the SLOs",
+                    d.fleet,
+                    rows[c].cells()[2],
+                    fmt_num(spec.target),
+                    spec.load_unit()
+                ),
+            ),
+            (true, format!("run it with: {}", d.command)),
+        ],
+        Some((c, None)) => vec![(true, format!("#{c} meets the target"))],
+        None => vec![(false, "no configuration meets the target".to_string())],
+    };
+    let charts = svgs
+        .into_iter()
+        .map(|(png, svg)| {
+            let caption = captions
+                .split(&format!("![{png}]({png})"))
+                .nth(1)
+                .and_then(|rest| rest.trim_start().lines().next())
+                .unwrap_or("")
+                .to_string();
+            let data = match png {
+                "cost_vs_capacity.png" => "cost_vs_capacity.csv",
+                _ => "latency_vs_load.csv",
+            };
+            (png.to_string(), caption, svg, Some(data.to_string()))
+        })
+        .collect();
+    crate::report::html::render(&crate::report::html::Page {
+        title: format!("Plan report: {}", spec.scenario.name),
+        verdicts,
+        summary: &[],
+        sections: vec![("answer.md".to_string(), answer_md.to_string())],
+        charts,
+        tables: [
+            "answer.md",
+            "plan.csv",
+            "latency_vs_load.csv",
+            "cost_vs_capacity.csv",
+        ]
+        .map(String::from)
+        .to_vec(),
+        scenario: (
+            spec.path.display().to_string(),
+            std::fs::read_to_string(&spec.path).unwrap_or_default(),
+        ),
+    })
 }
 
 /// The report's index.

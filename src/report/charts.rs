@@ -163,28 +163,7 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Staged
             );
         }
     }
-    if !c.tenant_summary.is_empty() {
-        let _ = writeln!(
-            index,
-            "\n| tenant | finished | refused (by its limits) | TTFT p50 / p90 ms | TPOT p50 / p90 ms | prefix hit rate | cached blocks lost to others |\n|---|---|---|---|---|---|---|"
-        );
-        for t in c.tenant_summary {
-            let _ = writeln!(
-                index,
-                "| {} | {} | {} ({}) | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} % | {} |",
-                t.name,
-                t.requests,
-                t.rejected,
-                t.limited,
-                t.ttft.p50 * 1e3,
-                t.ttft.p90 * 1e3,
-                t.tpot.p50 * 1e3,
-                t.tpot.p90 * 1e3,
-                t.prefix_hit_rate * 100.0,
-                t.prefix_blocks_lost
-            );
-        }
-    }
+    index.push_str(&tenant_table(c));
     index.push_str(&c.comparisons);
     for (name, caption) in &captions {
         let _ = writeln!(index, "\n![{name}]({name})\n\n{caption}");
@@ -196,6 +175,36 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Staged
     staged.text(dir, "README.md", &index)?;
     staged.text(dir, "index.html", &html_page(c, &tables, &captions, svgs))?;
     Ok((tables, staged))
+}
+
+/// The tenants' figures as a markdown table (the index's; the HTML page shows it as text);
+/// empty with one tenant.
+fn tenant_table(c: &SimCharts) -> String {
+    let mut t = String::new();
+    if c.tenant_summary.is_empty() {
+        return t;
+    }
+    let _ = writeln!(
+        t,
+        "\n| tenant | finished | refused (by its limits) | TTFT p50 / p90 ms | TPOT p50 / p90 ms | prefix hit rate | cached blocks lost to others |\n|---|---|---|---|---|---|---|"
+    );
+    for s in c.tenant_summary {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} ({}) | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} % | {} |",
+            s.name,
+            s.requests,
+            s.rejected,
+            s.limited,
+            s.ttft.p50 * 1e3,
+            s.ttft.p90 * 1e3,
+            s.tpot.p50 * 1e3,
+            s.tpot.p90 * 1e3,
+            s.prefix_hit_rate * 100.0,
+            s.prefix_blocks_lost
+        );
+    }
+    t
 }
 
 /// `index.html`: the verdicts, the charts (SVG) with their captions and links, the tenants'
@@ -238,26 +247,7 @@ fn html_page(
         .collect();
     let mut sections = Vec::new();
     if !c.tenant_summary.is_empty() {
-        let mut t = String::from(
-            "tenant          finished  refused (limits)  TTFT p50/p90 ms   TPOT p50/p90 ms   prefix hits  blocks lost\n",
-        );
-        for s in c.tenant_summary {
-            let _ = writeln!(
-                t,
-                "{:<15} {:>8}  {:>7} ({:>6})  {:>7.1} / {:<7.1} {:>6.1} / {:<7.1} {:>9.1} %  {:>10}",
-                s.name,
-                s.requests,
-                s.rejected,
-                s.limited,
-                s.ttft.p50 * 1e3,
-                s.ttft.p90 * 1e3,
-                s.tpot.p50 * 1e3,
-                s.tpot.p90 * 1e3,
-                s.prefix_hit_rate * 100.0,
-                s.prefix_blocks_lost
-            );
-        }
-        sections.push(("Tenants".to_string(), t));
+        sections.push(("Tenants".to_string(), tenant_table(c)));
     }
     if !c.comparisons.trim().is_empty() {
         sections.push(("Comparisons".to_string(), c.comparisons.clone()));

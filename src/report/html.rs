@@ -1,4 +1,4 @@
-//! A report folder's `index.html`: one self-contained page (inline SVG charts, inline CSS, no
+//! A report folder's `index.html` (simulate and plan reports): one self-contained page (inline SVG charts, inline CSS, no
 //! script, no external URL) with the verdicts, the summary, the charts with links to their
 //! PNG and data, and the scenario as written. Readable offline; XHTML-compatible markup, so
 //! any XML parser checks it (`tests/it/simulate.rs` does).
@@ -122,16 +122,18 @@ pub fn render(p: &Page) -> String {
             h.push_str("</figcaption>\n</figure>\n");
         }
     }
-    h.push_str("<h2>Summary</h2>\n<table>\n");
-    for (k, v) in p.summary {
-        let _ = writeln!(
-            h,
-            "<tr><th>{}</th><td class=\"v\">{}</td></tr>",
-            escape(k),
-            escape(v)
-        );
+    if !p.summary.is_empty() {
+        h.push_str("<h2>Summary</h2>\n<table>\n");
+        for (k, v) in p.summary {
+            let _ = writeln!(
+                h,
+                "<tr><th>{}</th><td class=\"v\">{}</td></tr>",
+                escape(k),
+                escape(v)
+            );
+        }
+        h.push_str("</table>\n");
     }
-    h.push_str("</table>\n");
     if !p.tables.is_empty() {
         h.push_str("<h2>Tables</h2>\n<ul>\n");
         for t in &p.tables {

@@ -4,7 +4,6 @@
 
 use planner::catalog::Catalog;
 use planner::plan::{PlanOptions, PlanSpec, merge, run};
-use planner::simulate::{SimOptions, prepare, simulate};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -116,6 +115,7 @@ fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
             "answer.md",
             "cost_vs_capacity.csv",
             "cost_vs_capacity.png",
+            "index.html",
             "latency_vs_load.csv",
             "latency_vs_load.png",
             "plan.csv",
@@ -192,6 +192,9 @@ fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
     let index = String::from_utf8(report[1].1.clone()).unwrap();
     assert!(index.contains("![latency_vs_load.png]") && index.contains("![cost_vs_capacity.png]"));
     assert!(index.contains("![tpot_vs_load.png]"));
+    // The page: the chosen fleet and its command first, three charts as SVG.
+    let html = crate::common::check_html(&d.join("t1"));
+    assert!(html.contains("run it with: vllm serve "), "{html}");
 
     // The chosen configuration, simulated alone at the target with each seed, meets the
     // SLOs; the next-cheaper configuration misses one.
@@ -217,20 +220,7 @@ fn plan_chooses_the_cheapest_that_meets_the_slos_and_is_reproducible() {
             .as_table_mut()
             .unwrap()
             .insert("replicas".into(), toml::Value::Integer(replicas(i)));
-        let text = toml::to_string(&table).unwrap();
-        let scn = planner::scenario::Scenario::from_str(&text, &path, &Catalog::builtin()).unwrap();
-        let p = prepare(&scn).unwrap();
-        simulate(
-            &scn,
-            &p,
-            &SimOptions {
-                no_files: true,
-                seed: Some(seed),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .slo_met
+        crate::common::meets_slos(&toml::to_string(&table).unwrap(), seed)
     };
     assert!(
         alone(chosen, 5) && alone(chosen, 6),
@@ -435,22 +425,7 @@ fn fleet_meets(gpu: &str, replicas: i64, rate: f64, seed: u64) -> bool {
         .as_table_mut()
         .unwrap()
         .insert("rate".into(), toml::Value::Float(rate));
-    let text = toml::to_string(&table).unwrap();
-    let scn =
-        planner::scenario::Scenario::from_str(&text, Path::new("fleet.toml"), &Catalog::builtin())
-            .unwrap();
-    let p = prepare(&scn).unwrap();
-    simulate(
-        &scn,
-        &p,
-        &SimOptions {
-            no_files: true,
-            seed: Some(seed),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .slo_met
+    crate::common::meets_slos(&toml::to_string(&table).unwrap(), seed)
 }
 
 #[test]
