@@ -214,11 +214,31 @@ pub fn write(c: &Comparison, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
             }
         }
     }
+    let mut charts = Vec::new();
     if !chart.series.is_empty() {
         let png = out.join("latency_cdf_compare.png");
         render_chart(&chart, &png)?;
         files.push(png);
+        charts.push((
+            "latency_cdf_compare.png".to_string(),
+            "TTFT and TPOT distributions of both runs (from each report's latency_cdf.csv)."
+                .to_string(),
+            crate::report::png::chart_svg(&chart, &out.join("latency_cdf_compare.png"))?,
+            None,
+        ));
     }
+    let page = crate::report::html::render(&crate::report::html::Page {
+        title: format!("Compare: {} (A) vs {} (B)", folder(&c.a.0), folder(&c.b.0)),
+        verdicts: Vec::new(),
+        summary: &[],
+        sections: vec![("Metrics".to_string(), c.render())],
+        charts,
+        tables: vec!["compare.csv".to_string()],
+        scenario: (String::new(), String::new()),
+    });
+    let html = out.join("index.html");
+    crate::util::write_atomic(&html, page.as_bytes())?;
+    files.push(html);
     let index = format!(
         "# Compare: {} (A) vs {} (B)\n\nA: `{}`\nB: `{}`\n\n```text\n{}```\n\n\
          ![latency_cdf_compare.png](latency_cdf_compare.png)\n\nTTFT and TPOT distributions \

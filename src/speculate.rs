@@ -265,6 +265,39 @@ pub fn write_report(sweep: &Sweep, scn: &Scenario, dir: &Path) -> anyhow::Result
         scn.name
     );
     staged.text(dir, "README.md", &index)?;
+    // The same as one page, the chart as SVG, the crossover per γ first.
+    let verdicts = sweep
+        .crossovers()
+        .into_iter()
+        .map(|(g, at)| match at {
+            Some(r) => (
+                false,
+                format!("γ = {g}: speculation makes median TPOT worse from {r} req/s"),
+            ),
+            None => (true, format!("γ = {g}: pays at every load swept")),
+        })
+        .collect();
+    let svg = crate::report::png::chart_svg(&chart, &dir.join("speculation.png"))?;
+    let page = crate::report::html::render(&crate::report::html::Page {
+        title: format!("Speculative decoding: {}", scn.name),
+        verdicts,
+        summary: &[],
+        sections: vec![("Sweep".to_string(), sweep.render())],
+        charts: vec![(
+            "speculation.png".to_string(),
+            "TPOT speedup over no speculation against offered load, one line per draft length \
+             γ; below 1× speculation costs more than it saves."
+                .to_string(),
+            svg,
+            Some("speculation.csv".to_string()),
+        )],
+        tables: vec!["speculation.csv".to_string()],
+        scenario: (
+            scn.path.display().to_string(),
+            std::fs::read_to_string(&scn.path).unwrap_or_default(),
+        ),
+    });
+    staged.text(dir, "index.html", &page)?;
     let mut out = table::commit(vec![csv])?;
     out.extend(staged.commit()?);
     crate::report::mark(dir, None)?;

@@ -1,4 +1,4 @@
-//! A report folder's `index.html` (simulate and plan reports): one self-contained page (inline SVG charts, inline CSS, no
+//! A report folder's `index.html` (simulate, plan, speculate and compare reports): one self-contained page (inline SVG charts, inline CSS, no
 //! script, no external URL) with the verdicts, the summary, the charts with links to their
 //! PNG and data, and the scenario as written. Readable offline; XHTML-compatible markup, so
 //! any XML parser checks it (`tests/it/simulate.rs` does).
@@ -141,12 +141,15 @@ pub fn render(p: &Page) -> String {
         }
         h.push_str("</ul>\n");
     }
-    let _ = write!(
-        h,
-        "<h2>Scenario</h2>\n<details open=\"open\"><summary>{}</summary>\n<pre>{}</pre>\n</details>\n\
-         </body>\n</html>\n",
-        escape(&p.scenario.0),
-        escape(&p.scenario.1)
-    );
+    if !p.scenario.1.is_empty() {
+        let _ = write!(
+            h,
+            "<h2>Scenario</h2>\n<details open=\"open\"><summary>{}</summary>\n<pre>{}</pre>\n\
+             </details>\n",
+            escape(&p.scenario.0),
+            escape(&p.scenario.1)
+        );
+    }
+    h.push_str("</body>\n</html>\n");
     h
 }

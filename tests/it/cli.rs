@@ -672,6 +672,10 @@ fn json_output_of_every_command_matches_docs_json_md() {
         for f in fields {
             assert!(obj.contains_key(f), "{schema}: `{body}.{f}` missing");
         }
+        if schema == "planner.speculate" {
+            let html = crate::common::check_html(&d.join("spec"));
+            assert!(html.contains("γ = 2"), "{html}");
+        }
         if schema == "planner.plan" {
             // The answer names the fleet and its command; the configurations are typed.
             assert_eq!(v["plan"]["chosen"], 0, "{v}");
@@ -750,6 +754,8 @@ fn compare_two_runs() {
     for f in ["compare.csv", "latency_cdf_compare.png", "README.md"] {
         assert!(cmp.join(f).is_file(), "{f}");
     }
+    let html = crate::common::check_html(&cmp);
+    assert!(html.contains("kv_blocks_per_replica"));
     // Not a report: a clear error naming the folder.
     let (code, _, err) = planner(&[
         "compare",
