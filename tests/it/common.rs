@@ -20,6 +20,12 @@ pub fn scenario(text: &str) -> Scenario {
 
 /// Simulate a scenario given as text, writing no files.
 pub fn summary(text: &str) -> RunSummary {
+    summary_seeded(text, None)
+}
+
+/// Simulate a scenario given as text with `seed` (the scenario's when `None`), writing no
+/// files.
+pub fn summary_seeded(text: &str, seed: Option<u64>) -> RunSummary {
     let scn = scenario(text);
     let p = prepare(&scn).unwrap();
     simulate(
@@ -27,6 +33,7 @@ pub fn summary(text: &str) -> RunSummary {
         &p,
         &SimOptions {
             no_files: true,
+            seed,
             ..Default::default()
         },
     )
@@ -35,19 +42,7 @@ pub fn summary(text: &str) -> RunSummary {
 
 /// Whether a scenario given as text meets its SLOs when simulated with `seed`.
 pub fn meets_slos(text: &str, seed: u64) -> bool {
-    let scn = scenario(text);
-    let p = prepare(&scn).unwrap();
-    simulate(
-        &scn,
-        &p,
-        &SimOptions {
-            no_files: true,
-            seed: Some(seed),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .slo_met
+    summary_seeded(text, Some(seed)).slo_met
 }
 
 /// The error a scenario text (as `r.toml`) is refused with.
