@@ -322,13 +322,24 @@ impl Catalog {
     /// The Hugging Face repository a catalog model mirrors (its file's `# Hugging Face repo:`
     /// line), if it says.
     pub fn hf_repo(&self, name: &str) -> Option<String> {
+        self.hf_repo_ids(name)?.into_iter().next()
+    }
+
+    /// Every repository id a catalog model's `# Hugging Face repo:` line names (its repo and
+    /// any former name: `meta-llama/Llama-3.1-8B (formerly meta-llama/Meta-Llama-3.1-8B)`).
+    fn hf_repo_ids(&self, name: &str) -> Option<Vec<String>> {
         let entry = self.find(Kind::Models, name).ok()?;
         let (text, _) = Self::text(Kind::Models, &entry).ok()?;
-        text.lines()
+        let line = text
+            .lines()
             .take_while(|l| l.starts_with('#') || l.trim().is_empty())
-            .find_map(|l| l.strip_prefix("# Hugging Face repo:"))
-            .and_then(|r| r.split_whitespace().next())
-            .map(str::to_string)
+            .find_map(|l| l.strip_prefix("# Hugging Face repo:"))?;
+        Some(
+            line.split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+                .filter(|w| w.contains('/'))
+                .map(str::to_string)
+                .collect(),
+        )
     }
 
     /// Where a Hugging Face id resolves, without the network: a catalog model mirroring that
@@ -339,24 +350,14 @@ impl Catalog {
         if !is_hf_id(id) {
             return None;
         }
-        let names = self.model_names();
-        let repos: Vec<(String, String)> = names
-            .iter()
-            .filter_map(|n| {
-                let entry = self.find(Kind::Models, n).ok()?;
-                let (text, _) = Self::text(Kind::Models, &entry).ok()?;
-                let line = text
-                    .lines()
-                    .find_map(|l| l.strip_prefix("# Hugging Face repo:"))?
-                    .to_string();
-                Some((n.clone(), line))
-            })
+        let repos: Vec<(String, Vec<String>)> = self
+            .model_names()
+            .into_iter()
+            .filter_map(|n| Some((n.clone(), self.hf_repo_ids(&n)?)))
             .collect();
-        let lower = id.to_ascii_lowercase();
-        let exact = repos.iter().find(|(_, line)| {
-            line.split(|c: char| c.is_whitespace() || c == '(' || c == ')')
-                .any(|w| w.eq_ignore_ascii_case(&lower))
-        });
+        let exact = repos
+            .iter()
+            .find(|(_, ids)| ids.iter().any(|w| w.eq_ignore_ascii_case(id)));
         if let Some((n, _)) = exact {
             return Some(HfModel::Catalog(n.clone()));
         }
@@ -366,12 +367,8 @@ impl Catalog {
         let base = base_repo_name(id);
         repos
             .iter()
-            .find(|(n, line)| {
-                base_repo_name(n) == base
-                    || line
-                        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
-                        .filter(|w| w.contains('/'))
-                        .any(|w| base_repo_name(w) == base)
+            .find(|(n, ids)| {
+                base_repo_name(n) == base || ids.iter().any(|w| base_repo_name(w) == base)
             })
             .map(|(n, _)| HfModel::Catalog(n.clone()))
     }
