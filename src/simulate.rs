@@ -724,6 +724,12 @@ fn write_report(
             ),
         );
     }
+    for (_, text) in summary
+        .clamped
+        .describe(summary.finished + summary.rejected)
+    {
+        verdicts.push((false, format!("CLAMPED: {text}")));
+    }
     let scenario_text = std::fs::read_to_string(&scn.path).unwrap_or_default();
     let charts = crate::report::charts::SimCharts {
         summary_rows: summary.rows(),

@@ -4,8 +4,8 @@
 //! batch/KV timeline for the charts. [`Recorder::summary`] turns them into a [`RunSummary`].
 
 use super::summary::{
-    LoraSummary, Overload, PrefixSummary, RunSummary, SloVerdict, SpecSummary, TenantSummary,
-    TraceSkipped,
+    Clamps, LoraSummary, Overload, PrefixSummary, RunSummary, SloVerdict, SpecSummary,
+    TenantSummary, TraceSkipped,
 };
 use super::{LogHistogram, Quantiles};
 use crate::scenario::{Scenario, SloMetric};
@@ -48,6 +48,8 @@ pub struct Recorder {
     limited: u64,
     /// Of those, given up by their clients (`workload.timeout_s`).
     timed_out: u64,
+    /// Requests (finished or refused) whose prompt, output was clamped.
+    clamped: [u64; 2],
     /// The first and last arrival of a request the service had to carry (not refused by
     /// its tenant's own limits), seconds.
     arrivals: (f64, f64),
@@ -108,6 +110,7 @@ impl Recorder {
             rejected: 0,
             limited: 0,
             timed_out: 0,
+            clamped: [0; 2],
             arrivals: (f64::INFINITY, f64::NEG_INFINITY),
             scrub_s: 0.0,
             lora_s: 0.0,
@@ -262,6 +265,12 @@ impl Recorder {
             rejected: self.rejected,
             rejected_by_tenant_limits: self.limited,
             overload,
+            clamped: Clamps {
+                prompts: self.clamped[0],
+                max_prompt_tokens: scn.workload.max_prompt_tokens,
+                outputs: self.clamped[1],
+                max_output_tokens: scn.workload.max_output_tokens,
+            },
             timed_out: scn.workload.timeout_s.map(|_| (self.timed_out, 0)),
             kv_blocks_reused_across_tenants: None,
             kv_scrub_s: scn.engine.scrub_freed_blocks.then_some(self.scrub_s),
@@ -358,6 +367,8 @@ fn overload(
 impl Observer for Recorder {
     fn request(&mut self, d: &RequestDone) {
         let r = &d.req;
+        self.clamped[0] += u64::from(r.clamped.prompt);
+        self.clamped[1] += u64::from(r.clamped.output);
         if !matches!(
             d.outcome,
             Outcome::RejectedRateLimit | Outcome::RejectedTenantQueueFull

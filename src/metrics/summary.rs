@@ -146,6 +146,41 @@ pub struct TraceSkipped {
     pub first: Option<String>,
 }
 
+/// Requests whose lengths the workload cut to its limits (`workload.max_prompt_tokens`,
+/// `max_output_tokens`): a run that clamps many simulates a shorter workload than asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Clamps {
+    /// Prompts cut to `max_prompt_tokens`.
+    pub prompts: u64,
+    /// The limit.
+    pub max_prompt_tokens: u32,
+    /// Outputs cut to `max_output_tokens`.
+    pub outputs: u64,
+    /// The limit.
+    pub max_output_tokens: u32,
+}
+
+impl Clamps {
+    /// `(summary key, sentence)` for each kind of length that was cut, of `requests`.
+    pub fn describe(&self, requests: u64) -> Vec<(&'static str, String)> {
+        [
+            ("prompts_clamped", "prompts", self.prompts, "max_prompt_tokens", self.max_prompt_tokens),
+            ("outputs_clamped", "outputs", self.outputs, "max_output_tokens", self.max_output_tokens),
+        ]
+        .into_iter()
+        .filter(|c| c.2 > 0)
+        .map(|(key, what, n, limit, value)| {
+            (
+                key,
+                format!(
+                    "{n} of {requests} {what} cut to workload.{limit} = {value}: simulated shorter than drawn"
+                ),
+            )
+        })
+        .collect()
+    }
+}
+
 /// The numbers a run ends with.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunSummary {
@@ -188,6 +223,8 @@ pub struct RunSummary {
     pub rejected_by_tenant_limits: u64,
     /// When arrivals outran the service (see the recorder's rule).
     pub overload: Option<Overload>,
+    /// Prompts and outputs cut to the workload's limits.
+    pub clamped: Clamps,
     /// With `workload.timeout_s`: requests whose clients gave up on them, and the prompt
     /// and output tokens computed for them before that (set by the simulation).
     pub timed_out: Option<(u64, u64)>,
@@ -314,6 +351,9 @@ impl RunSummary {
         if let Some((n, wasted)) = self.timed_out {
             put("requests_timed_out", n.to_string());
             put("tokens_computed_for_timed_out_requests", wasted.to_string());
+        }
+        for (key, text) in self.clamped.describe(self.finished + self.rejected) {
+            put(key, text);
         }
         if self.rejected_by_tenant_limits > 0 {
             put(

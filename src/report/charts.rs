@@ -59,7 +59,7 @@ pub struct SimCharts<'a> {
     pub comparisons: String,
     /// The summary's rows (key, value), as `summary.csv` has them (for `index.html`).
     pub summary_rows: Vec<(String, String)>,
-    /// The verdicts (met?, line): each SLO, and overload (for `index.html`).
+    /// The verdicts (met?, line): each SLO, overload and clamped lengths (for `index.html`).
     pub verdicts: Vec<(bool, String)>,
     /// The scenario file's name and text (for `index.html`).
     pub scenario: (String, String),
@@ -127,9 +127,13 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Staged
     let _ = writeln!(index, "# Simulation report: {}\n", c.name);
     for (ok, line) in &c.verdicts {
         let mark = if *ok { "met" } else { "**not met**" };
-        match line.strip_prefix("OVERLOADED: ") {
-            Some(rest) => {
-                let _ = writeln!(index, "- **OVERLOADED**: {rest}");
+        // Guard-rail lines ("OVERLOADED: …", "CLAMPED: …") are not SLOs.
+        match ["OVERLOADED", "CLAMPED"]
+            .into_iter()
+            .find_map(|tag| Some((tag, line.strip_prefix(tag)?.strip_prefix(": ")?)))
+        {
+            Some((tag, rest)) => {
+                let _ = writeln!(index, "- **{tag}**: {rest}");
             }
             None => {
                 let _ = writeln!(index, "- SLO {line}: {mark}");

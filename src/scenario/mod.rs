@@ -118,9 +118,11 @@
 //!                           # in full this long after sending it; the server aborts it,
 //!                           # queued or running, and frees its KV (timed_out_by_client)
 //! max_prompt_tokens = 32768 # prompts are clamped to this (default: the model's
-//!                           # max_position_embeddings − max_output_tokens)
+//!                           # max_position_embeddings − max_output_tokens); the summary
+//!                           # counts the clamped ones (prompts_clamped)
 //! max_output_tokens = 4096  # outputs are clamped to this (default: 4096, or less so that
-//!                           # prompt + output fit max_position_embeddings, which they must)
+//!                           # prompt + output fit max_position_embeddings, which they must;
+//!                           # counted as outputs_clamped)
 //! prompt = { dist = "lognormal", median = 2000, sigma = 0.6 }
 //! output = { dist = "fixed", value = 128 }
 //! # dist: fixed{value} | uniform{min, max} | normal{mean, std} | lognormal{median, sigma}

@@ -37,6 +37,18 @@ pub struct Request {
     /// a key (a system prompt, a document, a trace block), prompt then output. `None`: every
     /// token is unique to this request (nothing to share).
     pub prefix: Option<Arc<[Segment]>>,
+    /// Which of its lengths the workload cut to `max_prompt_tokens` / `max_output_tokens`
+    /// (counted in the run's summary).
+    pub clamped: Clamped,
+}
+
+/// Which of a request's lengths were cut to the workload's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Clamped {
+    /// The prompt was longer than `max_prompt_tokens`.
+    pub prompt: bool,
+    /// The output was longer than `max_output_tokens`.
+    pub output: bool,
 }
 
 /// A run of `tokens` tokens whose identity is `key`: two requests with equal segments up to
@@ -263,6 +275,8 @@ impl Source {
         if self.issued >= self.limit || r.arrival >= self.duration {
             return None;
         }
+        r.clamped.prompt |= r.prompt_tokens > self.max_prompt;
+        r.clamped.output |= r.output_tokens > self.max_output;
         r.prompt_tokens = r.prompt_tokens.clamp(1, self.max_prompt);
         r.output_tokens = r.output_tokens.clamp(1, self.max_output);
         self.issued += 1;
@@ -491,31 +505,30 @@ impl Synthetic {
     /// Multi-turn conversations: the arrival process starts conversations; each turn's
     /// successor is queued `think` seconds after it, and requests come out in time order.
     fn next_turn(&mut self) -> Option<Request> {
-        let c = self.composer.as_mut()?;
+        self.composer.as_ref()?;
         loop {
             let id = self.next_id;
             let question = self.prompt.sample(&mut self.prompts);
-            let output = self
-                .output
-                .sample(&mut self.outputs)
-                .clamp(1, self.max_output);
+            let (output, output_clamped) = self.draw_output();
+            let c = self.composer.as_mut()?;
             let due = self.pending.peek().map(|e| e.0.0);
-            let (arrival, tenant, segs, prompt, left) = match due {
+            let (arrival, tenant, segs, prompt, prompt_clamped, left) = match due {
                 Some(at) if at.as_secs_f64() <= self.t => {
                     let Reverse((at, _, k)) = self.pending.pop().expect("peeked");
                     let p = self.parked[k].take().expect("a parked turn");
                     self.free_parked.push(k);
                     match c.next_turn(&p.history, id, question, output, self.max_prompt) {
-                        Some((segs, prompt)) => (at, p.tenant, segs, prompt, p.left),
+                        Some((segs, prompt, cut)) => (at, p.tenant, segs, prompt, cut, p.left),
                         None => continue, // the conversation outgrew the context: it ends
                     }
                 }
                 _ => {
                     let at = Nanos::from_secs_f64(self.t);
-                    let (tenant, segs, prompt) = c.compose(id, question, output, self.max_prompt);
+                    let (tenant, segs, prompt, cut) =
+                        c.compose(id, question, output, self.max_prompt);
                     let turns = c.session_turns().unwrap_or(1);
                     self.t = self.arrival.next_after(self.t, &mut self.arrivals);
-                    (at, tenant, segs, prompt, turns)
+                    (at, tenant, segs, prompt, cut, turns)
                 }
             };
             let segs: Arc<[Segment]> = segs.into();
@@ -549,6 +562,10 @@ impl Synthetic {
                 output_tokens: output,
                 tenant,
                 prefix: Some(segs),
+                clamped: Clamped {
+                    prompt: prompt_clamped,
+                    output: output_clamped,
+                },
             });
         }
     }
@@ -562,14 +579,12 @@ impl Synthetic {
         if !served {
             return None;
         }
-        let c = self.composer.as_mut()?;
         let next = self.next_id;
         let question = self.prompt.sample(&mut self.prompts);
-        let output = self
-            .output
-            .sample(&mut self.outputs)
-            .clamp(1, self.max_output);
-        let (segs, prompt) = c.next_turn(&p.history, next, question, output, self.max_prompt)?;
+        let (output, output_clamped) = self.draw_output();
+        let c = self.composer.as_mut()?;
+        let (segs, prompt, prompt_clamped) =
+            c.next_turn(&p.history, next, question, output, self.max_prompt)?;
         let arrival = at + Nanos::from_secs_f64(c.think());
         let segs: Arc<[Segment]> = segs.into();
         if p.left > 1 {
@@ -590,7 +605,17 @@ impl Synthetic {
             output_tokens: output,
             tenant: p.tenant,
             prefix: Some(segs),
+            clamped: Clamped {
+                prompt: prompt_clamped,
+                output: output_clamped,
+            },
         })
+    }
+
+    /// An output length, clamped to `1..=max_output`, and whether it was cut.
+    fn draw_output(&mut self) -> (u32, bool) {
+        let drawn = self.output.sample(&mut self.outputs);
+        (drawn.clamp(1, self.max_output), drawn > self.max_output)
     }
 }
 
@@ -612,17 +637,21 @@ impl Iterator for Synthetic {
             id: self.next_id,
             arrival: Nanos::from_secs_f64(self.t),
             prompt_tokens: self.prompt.sample(&mut self.prompts),
-            output_tokens: self.output.sample(&mut self.outputs),
             ..Request::default()
+        };
+        // Without a composer the source clamps (and marks) both lengths as it issues them.
+        (r.output_tokens, r.clamped.output) = match self.composer {
+            Some(_) => self.draw_output(),
+            None => (self.output.sample(&mut self.outputs), false),
         };
         if let Some(c) = &mut self.composer {
             // The drawn prompt length is the question's; shared parts come before it.
-            r.output_tokens = r.output_tokens.clamp(1, self.max_output);
-            let (tenant, segments, prompt) =
+            let (tenant, segments, prompt, cut) =
                 c.compose(r.id, r.prompt_tokens, r.output_tokens, self.max_prompt);
             r.tenant = tenant;
             r.prompt_tokens = prompt;
             r.prefix = Some(segments.into());
+            r.clamped.prompt = cut;
         }
         self.next_id += 1;
         Some(r)
@@ -756,7 +785,7 @@ mod tests {
         let mut c = sharing::Composer::new(sharing, &RngStreams::new(1));
         let mut count = [0u32; 2];
         for id in 0..4000 {
-            let (t, segs, prompt) = c.compose(id, 30, 10, 10_000);
+            let (t, segs, prompt, _) = c.compose(id, 30, 10, 10_000);
             count[t as usize] += 1;
             let sys = if t == 0 { 100 } else { 50 };
             assert_eq!(prompt, sys + 30);
@@ -765,8 +794,12 @@ mod tests {
         // 3 : 1 shares.
         assert!((count[0] as f64 / 4000.0 - 0.75).abs() < 0.03, "{count:?}");
         // Clamped prompts keep the shared prefix and cut the question.
-        let (_, segs, prompt) = c.compose(9, 500, 10, 120);
+        let (_, segs, prompt, cut) = c.compose(9, 500, 10, 120);
         assert_eq!(prompt, 120);
+        assert!(
+            cut,
+            "a 500-token question over a 120-token limit is clamped"
+        );
         assert!(segs[0].tokens >= 50);
     }
 

@@ -186,14 +186,15 @@ impl Composer {
 
     /// The tenant and segments of request `id` whose question has `question` tokens and
     /// whose output has `output`; the prompt length is the segments' sum up to the output,
-    /// clamped to `max_prompt` (the question shrinks first, then what precedes it).
+    /// clamped to `max_prompt` (the question shrinks first, then what precedes it), and
+    /// whether it was.
     pub fn compose(
         &mut self,
         id: u64,
         question: u32,
         output: u32,
         max_prompt: u32,
-    ) -> (u32, Vec<Segment>, u32) {
+    ) -> (u32, Vec<Segment>, u32, bool) {
         let mut segs = Vec::with_capacity(8);
         let mut tenant = 0u32;
         if !self.cumulative.is_empty() {
@@ -256,13 +257,13 @@ impl Composer {
                 });
             }
         }
-        let (segs, prompt) = self.finish(segs, id, question, output, max_prompt);
-        (tenant, segs, prompt)
+        let (segs, prompt, clamped) = self.finish(segs, id, question, output, max_prompt);
+        (tenant, segs, prompt, clamped)
     }
 
     /// The next turn of a conversation whose last request's segments (prompt and output)
-    /// are `history`: `(segments, prompt tokens)`; `None` when the history alone fills
-    /// `max_prompt` (the conversation ends there).
+    /// are `history`: `(segments, prompt tokens, clamped)`; `None` when the history alone
+    /// fills `max_prompt` (the conversation ends there).
     pub fn next_turn(
         &mut self,
         history: &[Segment],
@@ -270,7 +271,7 @@ impl Composer {
         question: u32,
         output: u32,
         max_prompt: u32,
-    ) -> Option<(Vec<Segment>, u32)> {
+    ) -> Option<(Vec<Segment>, u32, bool)> {
         let past: u64 = history.iter().map(|s| s.tokens as u64).sum();
         if past + 1 >= max_prompt as u64 {
             return None;
@@ -278,7 +279,8 @@ impl Composer {
         Some(self.finish(history.to_vec(), id, question, output, max_prompt))
     }
 
-    /// Append the question and the output to `segs`, clamping the prompt to `max_prompt`.
+    /// Append the question and the output to `segs`, clamping the prompt to `max_prompt`:
+    /// `(segments, prompt tokens, whether the prompt was clamped)`.
     fn finish(
         &mut self,
         mut segs: Vec<Segment>,
@@ -286,13 +288,14 @@ impl Composer {
         question: u32,
         output: u32,
         max_prompt: u32,
-    ) -> (Vec<Segment>, u32) {
+    ) -> (Vec<Segment>, u32, bool) {
         segs.push(Segment {
             key: mix(QUESTION ^ id),
             tokens: question,
         });
         // Clamp the prompt: cut from the end (question first).
         let mut total: u64 = segs.iter().map(|s| s.tokens as u64).sum();
+        let clamped = total > max_prompt as u64;
         while total > max_prompt as u64 {
             let last = segs.last_mut().expect("the question segment");
             let cut = (total - max_prompt as u64).min(last.tokens as u64) as u32;
@@ -307,7 +310,7 @@ impl Composer {
             key: mix(OUTPUT ^ id),
             tokens: output,
         });
-        (segs, prompt)
+        (segs, prompt, clamped)
     }
 
     /// Turns of a new conversation (at least 1), or `None` without sessions.

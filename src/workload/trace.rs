@@ -285,6 +285,8 @@ impl TraceReader {
                         output_tokens: o.clamp(1, u32::MAX as u64) as u32,
                         tenant: 0,
                         prefix: hash_ids.map(|h| mooncake_segments(&h, i, o, self.next_id).into()),
+                        // The source clamps (and marks) lengths over the workload's limits.
+                        clamped: Default::default(),
                     };
                     self.next_id += 1;
                     return Some(r);

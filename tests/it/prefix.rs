@@ -152,6 +152,7 @@ fn tenants_closed_form_and_isolation() {
                         tokens: q + 10,
                     },
                 ])),
+                ..Default::default()
             })
             .collect();
         let mut sim = Simulation::new(cfg, &p.cost, 1, 100_000, 1.0, 1 << 20);

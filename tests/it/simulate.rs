@@ -531,6 +531,7 @@ fn grouped_decode_matches_one_by_one() {
                     output_tokens: output,
                     tenant: (id % 2) as u32,
                     prefix,
+                    ..Default::default()
                 }
             })
             .collect();
@@ -665,6 +666,72 @@ fn overload_is_called_out() {
             .any(|(k, v)| k == "OVERLOADED" && v.contains("capacity ≈"))
     );
     assert!(super::common::summary(rag).overload.is_none());
+}
+
+/// Clamped lengths are counted, each once, and named: clamping moves no random stream, so
+/// the requests a limit cuts are those the same workload without limits draws longer than
+/// it (plain and RAG prompts, whose shared documents count toward the limit); the summary
+/// counts exactly the requests its source marked (multi-turn conversations too), and a
+/// run within its limits says nothing.
+#[test]
+fn clamped_lengths_are_counted_and_named() {
+    let base = "name = \"c\"\nseed = 3\n[model]\nname = \"llama-3.1-8b\"\n[hardware]\n\
+                gpu = \"h100-sxm\"\n[workload]\narrival = \"poisson\"\nrate = 4\n\
+                num_requests = 300\nprompt = { dist = \"lognormal\", median = 700, sigma = 0.7 }\n\
+                output = { dist = \"lognormal\", median = 90, sigma = 0.7 }\n";
+    let limits = |p: u32, o: u32| format!("max_prompt_tokens = {p}\nmax_output_tokens = {o}\n");
+    let rag = "[workload.rag]\ndocuments = 50\nper_request = 2\n\
+               document_tokens = { dist = \"fixed\", value = 200 }\n";
+    let sessions = "[workload.sessions]\nturns = { dist = \"uniform\", min = 1, max = 4 }\n\
+                    think_time_s = 2.0\nthink_from = \"arrival\"\n";
+    let drawn = |text: &str| -> Vec<Request> {
+        planner::workload::requests(&scenario(text).workload, &RngStreams::new(3))
+            .unwrap()
+            .collect()
+    };
+    for extra in ["", rag, sessions] {
+        let limited = format!("{base}{}{extra}", limits(1200, 120));
+        let marked = drawn(&limited);
+        let count = |f: fn(&Request) -> bool| marked.iter().filter(|r| f(r)).count() as u64;
+        let (prompts, outputs) = (count(|r| r.clamped.prompt), count(|r| r.clamped.output));
+        assert!(prompts > 20 && outputs > 20, "{extra}: {prompts} {outputs}");
+        assert!(
+            marked
+                .iter()
+                .all(|r| !r.clamped.prompt || r.prompt_tokens == 1200)
+        );
+        assert!(
+            marked
+                .iter()
+                .all(|r| !r.clamped.output || r.output_tokens == 120)
+        );
+        if extra != sessions {
+            // Conversations that outgrow the limit end, so only single requests compare.
+            let free = drawn(&format!("{base}{}{extra}", limits(100_000, 4000)));
+            let over = |f: fn(&Request) -> bool| free.iter().filter(|r| f(r)).count() as u64;
+            assert_eq!(prompts, over(|r| r.prompt_tokens > 1200), "{extra}");
+            assert_eq!(outputs, over(|r| r.output_tokens > 120), "{extra}");
+        }
+        let s = summary(&limited);
+        assert_eq!((s.clamped.prompts, s.clamped.outputs), (prompts, outputs));
+        let rows = s.rows();
+        let row = |k: &str| rows.iter().find(|r| r.0 == k).map(|r| r.1.clone());
+        let n = s.finished + s.rejected;
+        assert_eq!(
+            row("prompts_clamped").unwrap(),
+            format!(
+                "{prompts} of {n} prompts cut to workload.max_prompt_tokens = 1200: simulated shorter than drawn"
+            )
+        );
+        assert!(
+            row("outputs_clamped")
+                .unwrap()
+                .starts_with(&format!("{outputs} of {n} outputs"))
+        );
+    }
+    let whole = summary(&format!("{base}{}", limits(100_000, 4000)));
+    assert_eq!((whole.clamped.prompts, whole.clamped.outputs), (0, 0));
+    assert!(!whole.rows().iter().any(|r| r.0.ends_with("_clamped")));
 }
 
 /// Every simulation report folder has an `index.html`: well-formed, self-contained, one
