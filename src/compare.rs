@@ -233,6 +233,7 @@ pub fn write(c: &Comparison, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
         summary: &[],
         sections: vec![("Metrics".to_string(), c.render())],
         charts,
+        appendix: Vec::new(),
         tables: vec!["compare.csv".to_string()],
         scenario: (String::new(), String::new()),
     });

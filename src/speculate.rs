@@ -291,6 +291,7 @@ pub fn write_report(sweep: &Sweep, scn: &Scenario, dir: &Path) -> anyhow::Result
             svg,
             Some("speculation.csv".to_string()),
         )],
+        appendix: Vec::new(),
         tables: vec!["speculation.csv".to_string()],
         scenario: (
             scn.path.display().to_string(),

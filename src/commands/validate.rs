@@ -134,8 +134,17 @@ fn write_validate_report(
     crate::report::mark(dir, None)?;
     crate::util::write_atomic(&dir.join("rows.csv"), report.render_rows_csv().as_bytes())?;
     crate::util::write_atomic(&dir.join("fits.csv"), report.render_fits_csv().as_bytes())?;
+    let tables = ["summary.txt", "rows.csv", "fits.csv"];
     let Some(bench) = &report.bench else {
         let index = "# planner validate: Vidur operator profiles\n\nCommand: `planner validate`\n\nFitted efficiencies and out-of-sample errors per GPU folder and op: `fits.csv`; the printed summary: `summary.txt`.\n";
+        write_index_html(
+            dir,
+            "planner validate: Vidur operator profiles",
+            Vec::new(),
+            table,
+            None,
+            &tables,
+        )?;
         return crate::util::write_atomic(&dir.join("README.md"), index.as_bytes());
     };
     let mut by_class: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
@@ -145,20 +154,82 @@ fn write_validate_report(
             .or_default()
             .push((r.measured_us, r.calibrated_us));
     }
-    predicted_vs_measured_png(
+    let svg = predicted_vs_measured(
         format!("Predicted vs measured: {} (out of sample)", bench.device),
         ("measured time (µs)", "predicted time (µs)"),
         by_class,
         &dir.join("predicted_vs_measured.png"),
     )?;
+    let caption = "Predicted (calibrated, out of sample) against measured time per bench case, log-log, one colour per class; the diagonal is perfect prediction.";
+    // The bar committed beside the measured file, when there is one.
+    let verdicts = args
+        .measured
+        .as_ref()
+        .map(|m| m.with_extension("bar.toml"))
+        .and_then(|p| read_bar::<Bar>(&p).ok())
+        .map(|bar| {
+            let met = bench.median <= bar.max_median_error;
+            vec![(
+                met,
+                format!(
+                    "median |error| {:.2}% {} the bar of {:.2}%",
+                    bench.median * 100.0,
+                    if met { "≤" } else { ">" },
+                    bar.max_median_error * 100.0
+                ),
+            )]
+        })
+        .unwrap_or_default();
+    write_index_html(
+        dir,
+        &format!("planner validate: {}", bench.device),
+        verdicts,
+        table,
+        Some((caption, svg)),
+        &tables,
+    )?;
     let index = format!(
-        "# planner validate: {}\n\nCommand: `planner validate --measured {}`\n\n![predicted vs measured](predicted_vs_measured.png)\n\nPredicted (calibrated, out of sample) against measured time per bench case, log-log, one colour per class; the diagonal is perfect prediction. Data: `rows.csv`; fitted efficiencies and errors per class (and per Vidur op): `fits.csv`; the printed summary: `summary.txt`.\n",
+        "# planner validate: {}\n\nCommand: `planner validate --measured {}`\n\n![predicted vs measured](predicted_vs_measured.png)\n\n{caption} Data: `rows.csv`; fitted efficiencies and errors per class (and per Vidur op): `fits.csv`; the printed summary: `summary.txt`.\n",
         bench.device,
         args.measured
             .as_ref()
             .map_or(String::new(), |p| p.display().to_string())
     );
     crate::util::write_atomic(&dir.join("README.md"), index.as_bytes())
+}
+
+/// `index.html` of a validate report: the verdicts against the bar, the chart (inline SVG,
+/// its PNG linked), the printed table, and links to the tables.
+fn write_index_html(
+    dir: &std::path::Path,
+    title: &str,
+    verdicts: Vec<(bool, String)>,
+    table: &str,
+    chart: Option<(&str, String)>,
+    tables: &[&str],
+) -> anyhow::Result<()> {
+    let page = crate::report::html::render(&crate::report::html::Page {
+        title: title.to_string(),
+        verdicts,
+        summary: &[],
+        sections: Vec::new(),
+        charts: chart
+            .map(|(caption, svg)| {
+                (
+                    "predicted_vs_measured.png".to_string(),
+                    caption.to_string(),
+                    svg,
+                    Some("rows.csv".to_string()),
+                )
+            })
+            .into_iter()
+            .collect(),
+        appendix: vec![("Predicted vs measured".to_string(), table.to_string())],
+        tables: tables.iter().map(|t| t.to_string()).collect(),
+        scenario: (String::new(), String::new()),
+    });
+    crate::util::write_atomic(&dir.join("index.html"), page.as_bytes())?;
+    Ok(())
 }
 
 /// `--check`: the medians against the bar committed beside the measured file.
@@ -269,14 +340,42 @@ fn run_serving(
                 .collect();
             (m, points)
         });
-    predicted_vs_measured_png(
+    let svg = predicted_vs_measured(
         "Measured serving runs: predicted / measured".to_string(),
         ("measured", "predicted"),
         by_metric,
         &out.join("predicted_vs_measured.png"),
     )?;
+    let caption = "Each measured run replayed by the simulator, one colour per figure (log-log; the diagonal is perfect prediction); the rows left out of the medians (overloaded runs, a TPOT defined otherwise) as a series of their own.";
+    // Each metric's median |error| against the bar committed beside the runs, if any.
+    let verdicts = read_bar::<crate::serving_runs::ServingBar>(&dir.join("bar.toml"))
+        .map(|bar| {
+            bar.max_median_error
+                .iter()
+                .map(|(m, &max)| {
+                    let e = crate::serving_runs::median_error(&rows, m);
+                    let met = e <= max;
+                    let op = if met { "≤" } else { ">" };
+                    let line = format!(
+                        "{m}: median |error| {:.1}% {op} the bar of {:.1}%",
+                        e * 100.0,
+                        max * 100.0
+                    );
+                    (met, line)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    write_index_html(
+        &out,
+        "planner validate --serving",
+        verdicts,
+        &table,
+        Some((caption, svg)),
+        &["summary.txt", "rows.csv"],
+    )?;
     let index = format!(
-        "# planner validate --serving\n\nCommand: `planner validate --serving {}`\n\n![predicted vs measured](predicted_vs_measured.png)\n\nEach measured run replayed by the simulator, one colour per figure (log-log; the diagonal is perfect prediction); the rows left out of the medians (overloaded runs, a TPOT defined otherwise) as a series of their own. Data: `rows.csv`; the printed table: `summary.txt`.\n",
+        "# planner validate --serving\n\nCommand: `planner validate --serving {}`\n\n![predicted vs measured](predicted_vs_measured.png)\n\n{caption} Data: `rows.csv`; the printed table: `summary.txt`.\n",
         dir.display()
     );
     crate::util::write_atomic(&out.join("README.md"), index.as_bytes())?;
@@ -300,15 +399,16 @@ fn run_serving(
     Ok(ExitCode::SUCCESS)
 }
 
-/// A log-log scatter of (measured, predicted) per named series, with the diagonal; series
-/// with no finite prediction are left out.
-fn predicted_vs_measured_png<'a>(
+/// A log-log scatter of (measured, predicted) per named series, with the diagonal, drawn
+/// to the PNG `path`; returns the same chart as SVG text. Series with no finite prediction
+/// are left out.
+fn predicted_vs_measured<'a>(
     title: String,
     (x_label, y_label): (&str, &str),
     series: impl IntoIterator<Item = (&'a str, Vec<(f64, f64)>)>,
     path: &std::path::Path,
-) -> anyhow::Result<()> {
-    use crate::report::png::{Chart, Mark, Series, render_chart};
+) -> anyhow::Result<String> {
+    use crate::report::png::{Chart, Mark, Series, chart_svg, render_chart};
     let mut chart = Chart::new(title, x_label, y_label);
     chart.x_log = true;
     chart.y_log = true;
@@ -323,7 +423,7 @@ fn predicted_vs_measured_png<'a>(
         }
     }
     render_chart(&chart, path)?;
-    Ok(())
+    Ok(chart_svg(&chart, path)?)
 }
 
 /// A regression bar file, read and parsed; errors name the file.

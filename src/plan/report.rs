@@ -663,6 +663,7 @@ fn html_page(
         summary: &[],
         sections: vec![("answer.md".to_string(), answer_md.to_string())],
         charts,
+        appendix: Vec::new(),
         tables: [
             "answer.md",
             "plan.csv",

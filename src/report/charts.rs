@@ -262,6 +262,7 @@ fn html_page(
         summary: &c.summary_rows,
         sections,
         charts,
+        appendix: Vec::new(),
         tables: files,
         scenario: c.scenario.clone(),
     })

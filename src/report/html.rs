@@ -17,6 +17,8 @@ pub struct Page<'a> {
     pub sections: Vec<(String, String)>,
     /// Charts: (PNG file name, caption, SVG text, data file name if written).
     pub charts: Vec<(String, String, String, Option<String>)>,
+    /// Sections after the charts, as (heading, preformatted text): long printed tables.
+    pub appendix: Vec<(String, String)>,
     /// The report's tables, by file name.
     pub tables: Vec<String>,
     /// The scenario file's name and text.
@@ -73,6 +75,18 @@ figure{margin:1.5em 0}svg.chart{width:100%;height:auto;border:1px solid #eee}\
 figcaption{font-size:.9em;color:#444}pre{background:#f6f8fa;padding:.8em;overflow-x:auto;\
 font-size:.85em}details summary{cursor:pointer}";
 
+/// Each (heading, text) as a heading over preformatted text.
+fn sections(h: &mut String, sections: &[(String, String)]) {
+    for (heading, text) in sections {
+        let _ = writeln!(
+            h,
+            "<h2>{}</h2>\n<pre>{}</pre>",
+            escape(heading),
+            escape(text.trim())
+        );
+    }
+}
+
 /// The page as XHTML-compatible HTML5.
 pub fn render(p: &Page) -> String {
     let mut h = String::new();
@@ -97,14 +111,7 @@ pub fn render(p: &Page) -> String {
         }
         h.push_str("</ul>\n");
     }
-    for (heading, text) in &p.sections {
-        let _ = writeln!(
-            h,
-            "<h2>{}</h2>\n<pre>{}</pre>",
-            escape(heading),
-            escape(text.trim())
-        );
-    }
+    sections(&mut h, &p.sections);
     if !p.charts.is_empty() {
         h.push_str("<h2>Charts</h2>\n");
         for (png, caption, svg, data) in &p.charts {
@@ -122,6 +129,7 @@ pub fn render(p: &Page) -> String {
             h.push_str("</figcaption>\n</figure>\n");
         }
     }
+    sections(&mut h, &p.appendix);
     if !p.summary.is_empty() {
         h.push_str("<h2>Summary</h2>\n<table>\n");
         for (k, v) in p.summary {

@@ -672,6 +672,13 @@ fn json_output_of_every_command_matches_docs_json_md() {
         for f in fields {
             assert!(obj.contains_key(f), "{schema}: `{body}.{f}` missing");
         }
+        if schema == "planner.validate.serving" {
+            // The chart first, each metric's median against the committed bar.
+            let html = crate::common::check_html(&d.join("val/serving"));
+            let chart = html.find("<h2>Charts</h2>").expect("the chart");
+            assert!(chart < html.find("<h2>Predicted vs measured</h2>").unwrap());
+            assert!(html.contains("ttft_mean_ms: median |error|") && html.contains("the bar of"));
+        }
         if schema == "planner.speculate" {
             let html = crate::common::check_html(&d.join("spec"));
             assert!(html.contains("γ = 2"), "{html}");
