@@ -368,6 +368,9 @@ pub struct SimulateArgs {
     /// of the run's summary, latencies in seconds) instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Print every metric (the rows of summary.csv) instead of the one-screen digest.
+    #[arg(long, conflicts_with = "json")]
+    pub full: bool,
     /// Which tables the report writes: all (summary, one row per request and per iteration),
     /// summary, or none (charts and index only).
     #[arg(long, value_enum, default_value = "all")]

@@ -29,9 +29,18 @@ pub(super) fn run_simulate(args: SimulateArgs, catalog: &Catalog) -> anyhow::Res
     if args.json {
         println!("{}", crate::metrics::summary::to_json(&summary));
     } else {
-        print!("{}", summary.render());
+        let (text, width) = match args.full {
+            true => (summary.render(), 43),
+            false => (summary.digest(), 11),
+        };
+        print!("{text}");
         if let Some(dir) = &summary.out_dir {
-            println!("{:<42} {}", "report", dir.display());
+            let every = if args.full {
+                ""
+            } else {
+                " (every metric: summary.csv, or --full)"
+            };
+            println!("{:<width$}{}{every}", "report", dir.display());
         }
     }
     let secs = wall.elapsed().as_secs_f64();

@@ -15,6 +15,7 @@
 //! (here)     quantiles: exact, and of the log histogram
 //! ```
 
+pub mod digest;
 pub mod recorder;
 pub mod summary;
 pub mod timeline;

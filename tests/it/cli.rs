@@ -379,6 +379,7 @@ fn set_rate_and_requests_override_the_file() {
         "engine.max_num_seqs=8",
         "--set",
         "hardware.gpu=h100",
+        "--full",
     ]);
     assert_eq!(code, 0, "{err}");
     let row = |k: &str| {
@@ -518,7 +519,7 @@ fn simulate_json_parses_and_matches_the_table() {
     let s = &v["summary"];
     assert_eq!(s["finished"], 60);
     assert_eq!(s["kv_cache"], serde_json::json!(["bf16", "bf16"]));
-    let (_, table, _) = planner(&args);
+    let (_, table, _) = planner(&[&args[..], &["--full"]].concat());
     let row = |k: &str| {
         table
             .lines()
@@ -530,6 +531,13 @@ fn simulate_json_parses_and_matches_the_table() {
     };
     let p90 = s["ttft"]["p90"].as_f64().unwrap() * 1e3;
     assert!((p90 - row("ttft_p90_ms")).abs() < 1e-3, "{p90}");
+    // The default digest: one line per latency, in the unit that reads best.
+    let (_, digest, _) = planner(&args);
+    let ttft = digest.lines().find(|l| l.starts_with("TTFT ")).unwrap();
+    let shown = planner::metrics::digest::human_secs(p90 / 1e3);
+    assert!(ttft.contains(&format!("p90 {shown}")), "{ttft} / {shown}");
+    assert!(digest.lines().count() < 20, "{digest}");
+    assert!(digest.contains("60 finished, 0 refused"), "{digest}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -665,6 +665,7 @@ fn overload_is_called_out() {
             .iter()
             .any(|(k, v)| k == "OVERLOADED" && v.contains("capacity ≈"))
     );
+    assert!(hot.digest().starts_with("OVERLOADED arrivals at "));
     assert!(super::common::summary(rag).overload.is_none());
 }
 

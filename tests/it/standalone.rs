@@ -62,7 +62,14 @@ fn a_copied_binary_works_from_another_folder() {
     let (code, out, err) = run(
         &bin,
         &dir,
-        &["simulate", rag.to_str().unwrap(), "-q", "--out", "report"],
+        &[
+            "simulate",
+            rag.to_str().unwrap(),
+            "-q",
+            "--full",
+            "--out",
+            "report",
+        ],
         &[],
     );
     assert_eq!(code, 0, "{err}");
@@ -99,7 +106,14 @@ fn a_hardware_dir_overrides_the_builtin_gpu() {
     std::fs::write(hw.join("h100-sxm.toml"), slower).unwrap();
     let bin = Path::new(env!("CARGO_BIN_EXE_planner"));
     let chat = Path::new(REPO).join("scenarios/chat.toml");
-    let args = ["simulate", chat.to_str().unwrap(), "-q", "--out", "r"];
+    let args = [
+        "simulate",
+        chat.to_str().unwrap(),
+        "-q",
+        "--full",
+        "--out",
+        "r",
+    ];
 
     let (code, plain, err) = run(bin, &dir, &args, &[]);
     assert_eq!(code, 0, "{err}");
