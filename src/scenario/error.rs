@@ -163,6 +163,12 @@ fn as_rule(message: &str) -> String {
             known.join(", ")
         );
     }
+    // A table where a name is wanted (`arrival = { kind = "poisson", rate = 5 }`).
+    if message.starts_with("wanted exactly 1 element") {
+        return "must be a quoted name, not a table (the other settings are keys of their own \
+                beside it, as in docs/scenario.md)"
+            .to_string();
+    }
     if let Some(field) = message.strip_prefix("missing field ") {
         return format!("needs `{}`", field.trim_matches('`'));
     }

@@ -421,6 +421,16 @@ fn toml_errors_name_file_line_and_key() {
         e.starts_with("scenarios/x.toml:10: workload.arrival = \"poison\": must be \"poisson\", \"gamma\", \"constant\", \"offline\", \"concurrency\" or \"trace\""),
         "{e}"
     );
+    // A table where a name is wanted says so (toml's own words are "wanted exactly 1
+    // element, more than 1 element").
+    let e = err_with(
+        "arrival = \"poisson\"",
+        "arrival = { kind = \"poisson\", rate = 5.0 }",
+    );
+    assert!(
+        e.contains("workload.arrival = { kind = \"poisson\", rate = 5.0 }: must be a quoted name, not a table"),
+        "{e}"
+    );
 }
 
 /// Keys that only apply to another arrival process are refused, not ignored.
