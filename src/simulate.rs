@@ -695,10 +695,11 @@ fn write_report(
         .filter(|t| t.tenant.is_none() && t.metric != SloMetric::E2e)
         .map(|t| (slo_label(t), t.limit_ms))
         .collect();
-    let mut verdicts: Vec<(bool, String)> = summary
-        .slo
-        .iter()
-        .map(|v| {
+    // What would mislead first (overload, clamped lengths), then each SLO.
+    let warnings = summary.warnings().into_iter();
+    let verdicts: Vec<(bool, String)> = warnings
+        .map(|(tag, text)| (false, format!("{tag}: {text}")))
+        .chain(summary.slo.iter().map(|v| {
             (
                 v.met,
                 format!(
@@ -709,27 +710,8 @@ fn write_report(
                     v.limit_ms
                 ),
             )
-        })
+        }))
         .collect();
-    if let Some(o) = &summary.overload {
-        verdicts.insert(
-            0,
-            (
-                false,
-                format!(
-                    "OVERLOADED: arrivals at {:.2} req/s, completed at {:.2}/s (capacity ≈ {:.2} \
-                     req/s at these lengths); the queue drained for {:.0} s after the last arrival",
-                    o.offered_rps, o.served_rps, o.served_rps, o.drain_s
-                ),
-            ),
-        );
-    }
-    for (_, text) in summary
-        .clamped
-        .describe(summary.finished + summary.rejected)
-    {
-        verdicts.push((false, format!("CLAMPED: {text}")));
-    }
     let scenario_text = std::fs::read_to_string(&scn.path).unwrap_or_default();
     let charts = crate::report::charts::SimCharts {
         summary_rows: summary.rows(),

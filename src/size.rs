@@ -379,13 +379,33 @@ impl SizeReport {
             "weights: {} ({})\n\n",
             r.engine.weights.format, r.engine.weights.source
         ));
-        s.push_str(&format!(
-            "llama.cpp (-c {} -np {} -ctk {} -ctv {}):\n",
-            r.ctx * r.parallel,
-            r.parallel,
-            r.k,
-            r.v
-        ));
+        if r.k.in_llama_cpp() && r.v.in_llama_cpp() {
+            s.push_str(&format!(
+                "llama.cpp (-c {} -np {} -ctk {} -ctv {}):\n",
+                r.ctx * r.parallel,
+                r.parallel,
+                r.k,
+                r.v
+            ));
+        } else {
+            // llama.cpp has no fp8 cache: its layout at these sizes, and the nearest flags.
+            let nearest = |d: CacheDtype| {
+                if d.in_llama_cpp() {
+                    d
+                } else {
+                    CacheDtype::Q8_0
+                }
+            };
+            s.push_str(&format!(
+                "llama.cpp (-c {} -np {}; it has no fp8 cache type, the nearest is -ctk {} -ctv {}), its layout at {}/{}:\n",
+                r.ctx * r.parallel,
+                r.parallel,
+                nearest(r.k),
+                nearest(r.v),
+                r.k,
+                r.v
+            ));
+        }
         for l in &self.llama_cpp {
             let prefix = if l.device.is_empty() {
                 String::new()

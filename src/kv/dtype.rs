@@ -58,6 +58,12 @@ pub const ALL: [CacheDtype; 10] = [
 ];
 
 impl CacheDtype {
+    /// Whether llama.cpp's `--cache-type-k/-v` takes it (common/arg.cpp `kv_cache_types`:
+    /// f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1; no fp8).
+    pub const fn in_llama_cpp(self) -> bool {
+        !matches!(self, CacheDtype::Fp8E4m3 | CacheDtype::Fp8E5m2)
+    }
+
     /// (bytes, values) of one storage block: 32 values for GGML types, 1 otherwise.
     pub const fn block(self) -> (u64, u64) {
         match self {

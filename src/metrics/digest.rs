@@ -29,20 +29,8 @@ impl RunSummary {
         let mut line = |k: &str, v: String| {
             let _ = writeln!(s, "{k:<11}{v}");
         };
-        let requests = self.finished + self.rejected;
-        if let Some(o) = &self.overload {
-            line(
-                "OVERLOADED",
-                format!(
-                    "arrivals at {:.2} req/s, completed at {:.2}/s (capacity ≈ {:.2} req/s at \
-                     these lengths); the queue drained for {:.0} s after the last arrival: \
-                     lower the load or add capacity",
-                    o.offered_rps, o.served_rps, o.served_rps, o.drain_s
-                ),
-            );
-        }
-        for (_, text) in self.clamped.describe(requests) {
-            line("CLAMPED", text);
+        for (tag, text) in self.warnings() {
+            line(tag, text);
         }
         line(
             "run",

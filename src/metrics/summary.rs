@@ -146,6 +146,18 @@ pub struct TraceSkipped {
     pub first: Option<String>,
 }
 
+impl Overload {
+    /// What happened and what to do, in one sentence.
+    pub fn describe(&self) -> String {
+        format!(
+            "arrivals at {:.2} req/s, completed at {:.2}/s (capacity ≈ {:.2} req/s at these \
+             lengths); the queue drained for {:.0} s after the last arrival: lower the load or \
+             add capacity",
+            self.offered_rps, self.served_rps, self.served_rps, self.drain_s
+        )
+    }
+}
+
 /// Requests whose lengths the workload cut to its limits (`workload.max_prompt_tokens`,
 /// `max_output_tokens`): a run that clamps many simulates a shorter workload than asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -303,6 +315,17 @@ pub fn to_json(s: &RunSummary) -> String {
 }
 
 impl RunSummary {
+    /// What would mislead a reader of the figures, first in every view of the run:
+    /// `("OVERLOADED", …)`, then `("CLAMPED", …)` per kind of length cut.
+    pub fn warnings(&self) -> Vec<(&'static str, String)> {
+        let clamped = self.clamped.describe(self.finished + self.rejected);
+        self.overload
+            .iter()
+            .map(|o| ("OVERLOADED", o.describe()))
+            .chain(clamped.into_iter().map(|(_, text)| ("CLAMPED", text)))
+            .collect()
+    }
+
     /// Finished requests per second.
     pub fn request_throughput_rps(&self) -> f64 {
         self.finished as f64 / self.duration_s
@@ -362,13 +385,7 @@ impl RunSummary {
             );
         }
         if let Some(o) = &self.overload {
-            put(
-                "OVERLOADED",
-                format!(
-                    "requests arrived at {:.2}/s but were completed at {:.2}/s (capacity ≈ {:.2} req/s at these lengths); the queue took {:.0} s to drain after the last arrival: lower the load or add capacity",
-                    o.offered_rps, o.served_rps, o.served_rps, o.drain_s
-                ),
-            );
+            put("OVERLOADED", o.describe())
         }
         put("duration_s", format!("{:.3}", self.duration_s));
         put(
