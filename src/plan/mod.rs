@@ -143,14 +143,37 @@ impl PlanSpec {
         catalog: &Catalog,
         overrides: &[crate::scenario::overrides::Override],
     ) -> anyhow::Result<PlanSpec> {
-        let text = std::fs::read_to_string(path)
+        let original = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read", path.display()))?;
         // The scenario's errors name the file's line or `--set`; the rest reads the text with
-        // the overrides written in.
+        // the overrides written in, and names `--set` for a key the command line set, or the
+        // key's line in the file as written.
         let scenario = crate::scenario::overrides::load(path, catalog, overrides)?;
-        let text = crate::scenario::overrides::apply(&text, path, overrides)?;
-        let file: PlanFile =
-            toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let text = crate::scenario::overrides::apply(&original, path, overrides)?;
+        let place = |table: &str, k: &str| {
+            let key = if table.is_empty() {
+                k.to_string()
+            } else {
+                format!("{table}.{k}")
+            };
+            match overrides.iter().any(|o| o.covers(&key)) {
+                true => "--set".to_string(),
+                false => at(path, line_of(&original, table, k)),
+            }
+        };
+        let file: PlanFile = match toml::from_str(&text) {
+            Ok(f) => f,
+            Err(e) => {
+                return Err(match toml::from_str::<PlanFile>(&original) {
+                    Err(own) => {
+                        crate::scenario::ScenarioError::from_toml(&own, &original, path).into()
+                    }
+                    Ok(_) => crate::scenario::ScenarioError::from_toml(&e, &text, path)
+                        .at_set()
+                        .into(),
+                });
+            }
+        };
         let Some(raw) = file.plan else {
             bail!(
                 "{}: no [plan] table: add one with the axes to search, e.g.\n  [plan]\n  \
@@ -165,10 +188,7 @@ impl PlanSpec {
                 Some(k) => ("plan.axes", k),
                 None => ("plan", key),
             };
-            anyhow!(
-                "{}: plan.{key} = {value}: {rule}",
-                at(path, line_of(&text, table, k))
-            )
+            anyhow!("{}: plan.{key} = {value}: {rule}", place(table, k))
         };
         let trace = matches!(scenario.workload.source, WorkloadSource::Trace { .. });
         let target = match (raw.target_rate, trace) {
@@ -249,7 +269,7 @@ impl PlanSpec {
                  \"hardware.tp\" = [1, 2]",
                 at(
                     path,
-                    line_of(&text, "", "plan").or(line_of(&text, "plan", "target_rate"))
+                    line_of(&original, "", "plan").or(line_of(&original, "plan", "target_rate"))
                 )
             );
         }
@@ -266,7 +286,7 @@ impl PlanSpec {
             bail!(
                 "{}: hardware.usd_per_hour would price every GPU of the \"hardware.gpu\" axis \
                  alike: remove it and price each GPU with --price GPU=USD or --prices FILE",
-                at(path, line_of(&text, "hardware", "usd_per_hour"))
+                place("hardware", "usd_per_hour")
             );
         }
         let grid = Grid { axes };
@@ -276,7 +296,10 @@ impl PlanSpec {
                 "{}: the plan's grid has {configs} configurations ({}), over the cap of \
                  {max_configs}: narrow the axes, shard the plan (--shard i/n), or raise \
                  [plan] max_configs (up to {HARD_MAX_CONFIGS})",
-                at(path, header_line(&text, "plan.axes")),
+                match overrides.iter().any(|o| o.covers("plan.axes")) {
+                    true => "--set".to_string(),
+                    false => at(path, header_line(&original, "plan.axes")),
+                },
                 grid.axes
                     .iter()
                     .map(|a| format!("{} × {}", a.values.len(), a.key))

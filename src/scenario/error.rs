@@ -57,6 +57,31 @@ pub enum ScenarioError {
 }
 
 impl ScenarioError {
+    /// The same error, said of `--set` (a key the command line set): no file, no line.
+    pub fn at_set(self) -> ScenarioError {
+        match self.without_line() {
+            ScenarioError::Invalid {
+                key, value, rule, ..
+            } => ScenarioError::Invalid {
+                path: std::path::PathBuf::from("--set"),
+                line: None,
+                key,
+                value,
+                rule,
+            },
+            ScenarioError::UnknownKey {
+                key, value, rule, ..
+            } => ScenarioError::UnknownKey {
+                path: std::path::PathBuf::from("--set"),
+                line: None,
+                key,
+                value,
+                rule,
+            },
+            other => other,
+        }
+    }
+
     /// The same error without its line (for text that is not the file as written).
     pub fn without_line(self) -> ScenarioError {
         match self {

@@ -66,7 +66,7 @@ impl Override {
 
     /// Whether an error about `key` is about this override (the key, a key inside it, or a
     /// table it is in).
-    fn covers(&self, key: &str) -> bool {
+    pub fn covers(&self, key: &str) -> bool {
         key == self.key
             || key.starts_with(&format!("{}.", self.key))
             || self.key.starts_with(&format!("{key}."))

@@ -81,7 +81,15 @@ fn size_accepts_llama_cpp_flags() {
 /// printing `-ctk fp8`.
 #[test]
 fn size_names_no_llama_cpp_flag_llama_cpp_lacks() {
-    let args = ["size", "--model", "llama-3.1-8b", "--gpu", "h100", "-c", "8192"];
+    let args = [
+        "size",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "h100",
+        "-c",
+        "8192",
+    ];
     let (code, out, err) = planner(&[&args[..], &["--kv-cache-dtype", "fp8"]].concat());
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains("-ctk fp8"), "{out}");
@@ -90,7 +98,10 @@ fn size_names_no_llama_cpp_flag_llama_cpp_lacks() {
         "{out}"
     );
     let (_, out, _) = planner(&[&args[..], &["-ctk", "q8_0", "-ctv", "q4_0"]].concat());
-    assert!(out.contains("llama.cpp (-c 8192 -np 1 -ctk q8_0 -ctv q4_0):"), "{out}");
+    assert!(
+        out.contains("llama.cpp (-c 8192 -np 1 -ctk q8_0 -ctv q4_0):"),
+        "{out}"
+    );
 }
 
 /// CSV and JSON carry the same table.

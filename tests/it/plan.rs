@@ -4,6 +4,7 @@
 
 use planner::catalog::Catalog;
 use planner::plan::{PlanOptions, PlanSpec, merge, run};
+use planner::scenario::overrides::Override;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -379,7 +380,49 @@ fn bad_plans_are_refused_with_their_line() {
     let e = err("[plan]\n", "[plan]\nmax_configs = 0\n");
     assert!(e.contains("max_configs = 0: must be in 1..=1000000"), "{e}");
     let e = err("[plan]\n", "[plan]\ntargt_rate = 3\n");
-    assert!(e.contains("unknown field `targt_rate`"), "{e}");
+    assert!(
+        e.contains("plan.toml:30: plan.targt_rate = 3: `targt_rate` is not a key here; did you mean `target_rate`?"),
+        "{e}"
+    );
+    // A key set on the command line is named as `--set`; one the file has keeps its line
+    // in the file as written (the overrides rewrite the text).
+    let p = scenario_file(&d, PLAN);
+    let set = |kv: &[&str]| -> String {
+        let overrides: Vec<_> = kv.iter().map(|s| Override::parse(s).unwrap()).collect();
+        PlanSpec::load_with(&p, &Catalog::builtin(), &overrides)
+            .unwrap_err()
+            .to_string()
+    };
+    for (kv, want) in [
+        (
+            "plan.target_rate=-3",
+            "--set: plan.target_rate = -3: must be a positive",
+        ),
+        (
+            "plan.seeds=\"abc\"",
+            "--set: plan.seeds = \"abc\": must be a list",
+        ),
+        (
+            "plan.bogus=1",
+            "--set: plan.bogus = 1: `bogus` is not a key here",
+        ),
+        (
+            "plan.max_replicas=0",
+            "--set: plan.max_replicas = 0: must be in 1..=4096",
+        ),
+    ] {
+        let e = set(&[kv]);
+        assert!(e.starts_with(want), "{kv}: {e}");
+    }
+    let bad = scenario_file(&d, &PLAN.replace("target_rate = 4.0", "target_rate = -1.0"));
+    let e = PlanSpec::load_with(
+        &bad,
+        &Catalog::builtin(),
+        &[Override::parse("engine.max_num_seqs=64").unwrap()],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("plan.toml:30: plan.target_rate = -1"), "{e}");
     let p = scenario_file(&d, PLAN.split("[plan]").next().unwrap());
     let e = PlanSpec::load(&p, &Catalog::builtin())
         .unwrap_err()
