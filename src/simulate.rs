@@ -8,7 +8,7 @@
 
 use crate::cost::Efficiency;
 use crate::cost::iteration::{ATTENTION, CostSetup, IterationCost};
-use crate::kv::{Budget, EngineMemory, KvSpec};
+use crate::kv::{Budget, EngineKind, EngineMemory, KvSpec};
 use crate::metrics::Recorder;
 pub use crate::metrics::RunSummary;
 use crate::report::ReportDir;
@@ -151,6 +151,31 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
             budget.kv_bytes() as f64 / GIB as f64
         );
     }
+    // vLLM refuses to start when one request of `max_model_len` tokens (default: the model's
+    // max_position_embeddings) cannot fit in the KV cache: V1
+    // `vllm/v1/core/kv_cache_utils.py` check_enough_kv_cache_memory ("To serve at least one
+    // request with the models's max seq len …"), V0 `_verify_args` of the cache engine ("The
+    // model's max seq len … is larger than the maximum number of tokens that can be stored in
+    // KV cache"). The other engines start and size their cache by memory.
+    if matches!(e.kind, EngineKind::Vllm | EngineKind::VllmV0) {
+        let max_len = e
+            .max_model_len
+            .map_or(scn.model.max_position_embeddings, u64::from);
+        if max_len > capacity {
+            let gib = |tokens: u64| tokens as f64 * kv_bytes_per_token as f64 / GIB as f64;
+            anyhow::bail!(
+                "{}: vLLM would refuse to start: one request of max_model_len = {max_len} tokens{} needs {:.2} GiB of KV cache, more than the {:.2} GiB available ({capacity} tokens); set engine.max_model_len (vllm --max-model-len) to at most {capacity} (this workload's longest request is {longest} tokens), or raise engine.gpu_memory_utilization or hardware.tp",
+                scn.path.display(),
+                if e.max_model_len.is_none() {
+                    " (the model's max_position_embeddings, vLLM's default)"
+                } else {
+                    ""
+                },
+                gib(max_len),
+                gib(capacity),
+            );
+        }
+    }
     let gemm_scale = match &scn.measured {
         Some(path) => Some(measured_gemm_scale(path, &scn.gpu)?),
         None => None,
@@ -183,7 +208,7 @@ pub fn prepare(scn: &Scenario) -> anyhow::Result<Prepared> {
     // llama.cpp allocates exactly `-c` cells (`src/llama-context.cpp`: `n_ctx` KV cells),
     // whatever memory is left; the other engines size the cache by memory alone.
     let cells = match (e.kind, e.max_model_len) {
-        (crate::kv::EngineKind::LlamaCpp, Some(ctx)) => (ctx as u64).div_ceil(e.block_size as u64),
+        (EngineKind::LlamaCpp, Some(ctx)) => (ctx as u64).div_ceil(e.block_size as u64),
         _ => u64::MAX,
     };
     Ok(Prepared {

@@ -63,8 +63,10 @@
 //! attention = "flash"             # flash | standard (prefill kernel)
 //! max_queue = 0                   # waiting requests beyond this are rejected; 0 = unbounded
 //! max_model_len = 32768           # longest prompt + output served; longer requests are refused
-//!                                 # (vLLM --max-model-len; llama.cpp -c, its whole KV cache
-//!                                 # over the -np slots). Default: the model's maximum
+//!                                 # (vLLM --max-model-len: vLLM refuses to start when one
+//!                                 # request this long cannot fit in its KV cache; llama.cpp -c,
+//!                                 # its whole KV cache over the -np slots). Default: the
+//!                                 # model's maximum
 //! scrub_freed_blocks = false      # clear a KV block before another tenant gets it (a memset
 //!                                 # at memory bandwidth, charged to the step)
 //! max_queue_wait_ms = 30000       # optional: shed a request not scheduled this long after it

@@ -442,6 +442,37 @@ fn longest_request_must_fit() {
     );
 }
 
+/// vLLM refuses to start when one request of `max_model_len` (default: the model's 131072
+/// tokens) cannot fit in its KV cache, naming the largest that would; a smaller
+/// `engine.max_model_len` starts, and the other engines size their cache by memory alone.
+#[test]
+fn vllm_refuses_a_max_model_len_its_kv_cache_cannot_hold() {
+    let l4 = SMALL.replace("gpu = \"h100-sxm\"", "gpu = \"l4\"");
+    let scn = scenario(&l4);
+    let e = prepare(&scn).err().expect("refused").to_string();
+    assert!(
+        e.contains("vLLM would refuse to start: one request of max_model_len = 131072 tokens"),
+        "{e}"
+    );
+    // The largest that starts is the cache's token count: it starts, one token more does not.
+    let most: u64 = e
+        .split("set engine.max_model_len (vllm --max-model-len) to at most ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("the largest that starts");
+    let with = |len: u64| {
+        l4.replace(
+            "[workload]",
+            &format!("[engine]\nmax_model_len = {len}\n[workload]"),
+        )
+    };
+    assert_eq!(prepare(&scenario(&with(most))).unwrap().budget.tokens, most);
+    assert!(prepare(&scenario(&with(most + 1))).is_err());
+    let sglang = l4.replace("[workload]", "[engine]\nkind = \"sglang\"\n[workload]");
+    assert!(prepare(&scenario(&sglang)).is_ok());
+}
+
 /// A scenario can point the cost model at a measured bench file: its GEMM efficiencies
 /// (relative to the Vidur A100 fit) rescale the iteration cost, so the latencies move.
 #[test]
