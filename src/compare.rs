@@ -229,6 +229,7 @@ pub fn write(c: &Comparison, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     }
     let page = crate::report::html::render(&crate::report::html::Page {
         title: format!("Compare: {} (A) vs {} (B)", folder(&c.a.0), folder(&c.b.0)),
+        warnings: Vec::new(),
         verdicts: Vec::new(),
         summary: &[],
         sections: vec![("Metrics".to_string(), c.render())],

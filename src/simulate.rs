@@ -720,11 +720,10 @@ fn write_report(
         .filter(|t| t.tenant.is_none() && t.metric != SloMetric::E2e)
         .map(|t| (slo_label(t), t.limit_ms))
         .collect();
-    // What would mislead first (overload, clamped lengths), then each SLO.
-    let warnings = summary.warnings().into_iter();
-    let verdicts: Vec<(bool, String)> = warnings
-        .map(|(tag, text)| (false, format!("{tag}: {text}")))
-        .chain(summary.slo.iter().map(|v| {
+    let verdicts: Vec<(bool, String)> = summary
+        .slo
+        .iter()
+        .map(|v| {
             (
                 v.met,
                 format!(
@@ -735,11 +734,16 @@ fn write_report(
                     v.limit_ms
                 ),
             )
-        }))
+        })
         .collect();
     let scenario_text = std::fs::read_to_string(&scn.path).unwrap_or_default();
     let charts = crate::report::charts::SimCharts {
         summary_rows: summary.rows(),
+        warnings: summary
+            .warnings()
+            .into_iter()
+            .map(|(tag, text)| (tag.to_string(), text))
+            .collect(),
         verdicts,
         scenario: (scn.path.display().to_string(), scenario_text),
         name: &scn.name,

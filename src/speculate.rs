@@ -280,6 +280,7 @@ pub fn write_report(sweep: &Sweep, scn: &Scenario, dir: &Path) -> anyhow::Result
     let svg = crate::report::png::chart_svg(&chart, &dir.join("speculation.png"))?;
     let page = crate::report::html::render(&crate::report::html::Page {
         title: format!("Speculative decoding: {}", scn.name),
+        warnings: Vec::new(),
         verdicts,
         summary: &[],
         sections: vec![("Sweep".to_string(), sweep.render())],

@@ -210,6 +210,7 @@ fn write_index_html(
 ) -> anyhow::Result<()> {
     let page = crate::report::html::render(&crate::report::html::Page {
         title: title.to_string(),
+        warnings: Vec::new(),
         verdicts,
         summary: &[],
         sections: Vec::new(),

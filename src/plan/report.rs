@@ -659,6 +659,7 @@ fn html_page(
         .collect();
     crate::report::html::render(&crate::report::html::Page {
         title: format!("Plan report: {}", spec.scenario.name),
+        warnings: Vec::new(),
         verdicts,
         summary: &[],
         sections: vec![("answer.md".to_string(), answer_md.to_string())],

@@ -59,7 +59,9 @@ pub struct SimCharts<'a> {
     pub comparisons: String,
     /// The summary's rows (key, value), as `summary.csv` has them (for `index.html`).
     pub summary_rows: Vec<(String, String)>,
-    /// The verdicts (met?, line): each SLO, overload and clamped lengths (for `index.html`).
+    /// What would mislead a reader (tag, sentence): overload, clamped lengths.
+    pub warnings: Vec<(String, String)>,
+    /// The SLO verdicts (met?, line).
     pub verdicts: Vec<(bool, String)>,
     /// The scenario file's name and text (for `index.html`).
     pub scenario: (String, String),
@@ -125,22 +127,14 @@ pub fn write(dir: &Path, c: &SimCharts) -> anyhow::Result<(Vec<Finished>, Staged
 
     let mut index = String::new();
     let _ = writeln!(index, "# Simulation report: {}\n", c.name);
+    for (tag, text) in &c.warnings {
+        let _ = writeln!(index, "- **{tag}**: {text}");
+    }
     for (ok, line) in &c.verdicts {
         let mark = if *ok { "met" } else { "**not met**" };
-        // Guard-rail lines ("OVERLOADED: …", "CLAMPED: …") are not SLOs.
-        match ["OVERLOADED", "CLAMPED"]
-            .into_iter()
-            .find_map(|tag| Some((tag, line.strip_prefix(tag)?.strip_prefix(": ")?)))
-        {
-            Some((tag, rest)) => {
-                let _ = writeln!(index, "- **{tag}**: {rest}");
-            }
-            None => {
-                let _ = writeln!(index, "- SLO {line}: {mark}");
-            }
-        }
+        let _ = writeln!(index, "- SLO {line}: {mark}");
     }
-    if !c.verdicts.is_empty() {
+    if !c.verdicts.is_empty() || !c.warnings.is_empty() {
         let _ = writeln!(index);
     }
     let ext = c.tables.ext();
@@ -258,6 +252,7 @@ fn html_page(
     }
     crate::report::html::render(&crate::report::html::Page {
         title: format!("Simulation report: {}", c.name),
+        warnings: c.warnings.clone(),
         verdicts: c.verdicts.clone(),
         summary: &c.summary_rows,
         sections,

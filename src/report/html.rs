@@ -9,7 +9,10 @@ use std::fmt::Write as _;
 pub struct Page<'a> {
     /// `Simulation report: rag`.
     pub title: String,
-    /// One line per verdict (SLOs met or missed, overload), first on the page.
+    /// What would mislead a reader of the figures (tag, sentence: `OVERLOADED`, `CLAMPED`),
+    /// first on the page, marked as warnings.
+    pub warnings: Vec<(String, String)>,
+    /// One line per verdict (an SLO met or missed, a bar held), after the warnings.
     pub verdicts: Vec<(bool, String)>,
     /// The summary's rows (key, value), as in `summary.csv`.
     pub summary: &'a [(String, String)],
@@ -69,6 +72,7 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;margin-top:1.8em;\
 border-bottom:1px solid #ddd;padding-bottom:.2em}\
 ul.verdicts{list-style:none;padding:0}ul.verdicts li{padding:.3em .6em;margin:.25em 0;\
 border-radius:4px}li.ok{background:#e8f5e9}li.bad{background:#ffebee;font-weight:600}\
+li.warn{background:#fff8e1}\
 table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ddd;padding:.2em .6em;\
 text-align:left}td.v{font-family:monospace;text-align:right}\
 figure{margin:1.5em 0}svg.chart{width:100%;height:auto;border:1px solid #eee}\
@@ -98,8 +102,16 @@ pub fn render(p: &Page) -> String {
         escape(&p.title),
         escape(&p.title)
     );
-    if !p.verdicts.is_empty() {
+    if !p.verdicts.is_empty() || !p.warnings.is_empty() {
         h.push_str("<h2>Verdicts</h2>\n<ul class=\"verdicts\">\n");
+        for (tag, text) in &p.warnings {
+            let _ = writeln!(
+                h,
+                "<li class=\"warn\">⚠ <strong>{}</strong>: {}</li>",
+                escape(tag),
+                escape(text)
+            );
+        }
         for (ok, line) in &p.verdicts {
             let _ = writeln!(
                 h,

@@ -797,4 +797,24 @@ fn html_report_is_well_formed_and_self_contained() {
     assert!(verdicts < html.find("<h2>Charts</h2>").unwrap());
     assert!(html.contains("<h2>Tenants</h2>") && html.contains("<h2>Scenario</h2>"));
     std::fs::remove_dir_all(&dir).ok();
+
+    // An overloaded run's page leads with the warning, marked as one, before the SLOs.
+    let rag = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/rag.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_planner"))
+        .args(["simulate", rag.to_str().unwrap(), "-q", "--rate", "40"])
+        .args(["--requests", "300", "--tables", "none", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let html = crate::common::check_html(&dir);
+    let warn = html
+        .find("<li class=\"warn\">⚠ <strong>OVERLOADED</strong>: arrivals at")
+        .expect("the overload warning");
+    assert!(
+        warn < html
+            .find("<li class=\"bad\">✗ ttft_p90")
+            .expect("the missed SLO")
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
