@@ -59,60 +59,25 @@ pub enum ScenarioError {
 impl ScenarioError {
     /// The same error, said of `--set` (a key the command line set): no file, no line.
     pub fn at_set(self) -> ScenarioError {
-        match self.without_line() {
-            ScenarioError::Invalid {
-                key, value, rule, ..
-            } => ScenarioError::Invalid {
-                path: std::path::PathBuf::from("--set"),
-                line: None,
-                key,
-                value,
-                rule,
-            },
-            ScenarioError::UnknownKey {
-                key, value, rule, ..
-            } => ScenarioError::UnknownKey {
-                path: std::path::PathBuf::from("--set"),
-                line: None,
-                key,
-                value,
-                rule,
-            },
-            other => other,
-        }
+        self.relocated(Some(PathBuf::from("--set")))
     }
 
     /// The same error without its line (for text that is not the file as written).
     pub fn without_line(self) -> ScenarioError {
-        match self {
-            ScenarioError::Invalid {
-                path,
-                key,
-                value,
-                rule,
-                ..
-            } => ScenarioError::Invalid {
-                path,
-                line: None,
-                key,
-                value,
-                rule,
-            },
-            ScenarioError::UnknownKey {
-                path,
-                key,
-                value,
-                rule,
-                ..
-            } => ScenarioError::UnknownKey {
-                path,
-                line: None,
-                key,
-                value,
-                rule,
-            },
-            other => other,
+        self.relocated(None)
+    }
+
+    /// A key's error with no line, said of `path` when given.
+    fn relocated(mut self, to: Option<PathBuf>) -> ScenarioError {
+        if let ScenarioError::Invalid { path, line, .. }
+        | ScenarioError::UnknownKey { path, line, .. } = &mut self
+        {
+            *line = None;
+            if let Some(to) = to {
+                *path = to;
+            }
         }
+        self
     }
 
     /// The toml crate's error on `text` (the file at `path`) in this module's form: the key
