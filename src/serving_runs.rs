@@ -512,14 +512,24 @@ pub struct ServingBar {
     pub max_median_error: std::collections::BTreeMap<String, f64>,
 }
 
-/// The metrics whose median |error| exceeds the bar: (metric, median, bar).
-pub fn over_bar(rows: &[Comparison], bar: &ServingBar) -> Vec<(String, f64, f64)> {
+/// Each metric of the bar: (metric, median |error|, bar, within it); a metric with no
+/// finite median is not within it.
+pub fn against_bar(rows: &[Comparison], bar: &ServingBar) -> Vec<(String, f64, f64, bool)> {
     bar.max_median_error
         .iter()
-        .filter_map(|(m, &max)| {
+        .map(|(m, &max)| {
             let e = median_error(rows, m);
-            (e.is_nan() || e > max).then(|| (m.clone(), e, max))
+            (m.clone(), e, max, e <= max)
         })
+        .collect()
+}
+
+/// The metrics whose median |error| exceeds the bar: (metric, median, bar).
+pub fn over_bar(rows: &[Comparison], bar: &ServingBar) -> Vec<(String, f64, f64)> {
+    against_bar(rows, bar)
+        .into_iter()
+        .filter(|r| !r.3)
+        .map(|(m, e, max, _)| (m, e, max))
         .collect()
 }
 

@@ -349,13 +349,14 @@ fn run_serving(
     )?;
     let caption = "Each measured run replayed by the simulator, one colour per figure (log-log; the diagonal is perfect prediction); the rows left out of the medians (overloaded runs, a TPOT defined otherwise) as a series of their own.";
     // Each metric's median |error| against the bar committed beside the runs, if any.
-    let verdicts = read_bar::<crate::serving_runs::ServingBar>(&dir.join("bar.toml"))
+    let bar_path = dir.join("bar.toml");
+    let bar = read_bar::<crate::serving_runs::ServingBar>(&bar_path);
+    let verdicts = bar
+        .as_ref()
         .map(|bar| {
-            bar.max_median_error
-                .iter()
-                .map(|(m, &max)| {
-                    let e = crate::serving_runs::median_error(&rows, m);
-                    let met = e <= max;
+            crate::serving_runs::against_bar(&rows, bar)
+                .into_iter()
+                .map(|(m, e, max, met)| {
                     let op = if met { "≤" } else { ">" };
                     let line = format!(
                         "{m}: median |error| {:.1}% {op} the bar of {:.1}%",
@@ -382,9 +383,7 @@ fn run_serving(
     crate::util::write_atomic(&out.join("README.md"), index.as_bytes())?;
     eprintln!("wrote {}", out.display());
     if args.check {
-        let bar_path = dir.join("bar.toml");
-        let bar: crate::serving_runs::ServingBar = read_bar(&bar_path)?;
-        let over = crate::serving_runs::over_bar(&rows, &bar);
+        let over = crate::serving_runs::over_bar(&rows, &bar?);
         for (metric, median, max) in &over {
             eprintln!(
                 "regression: {metric} median |error| {:.1}% exceeds the bar {:.1}% ({})",
